@@ -1,0 +1,29 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Both install first.
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+PY := $(VENV)/bin/python
+PYTEST_WORKERS ?= 2
+
+.PHONY: install demo test test-slow lint-rtl clean
+
+install: $(STAMP)
+
+# Idempotent: reinstalls only when the lock file or pyproject.toml change.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/bidrn-hw demo
+
+test: install
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" tests
+
+test-slow: install
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m slow tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info

