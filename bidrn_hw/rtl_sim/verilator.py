@@ -110,7 +110,7 @@ def run(build_dir: Path, toplevel: str, test_module: str, test_dir: Path | str,
     runner.build_dir = Path(build_dir)
     results = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
                           test_dir=test_dir, extra_env=env, testcase=testcase, seed=seed,
-                          hdl_toplevel_lang="verilog",
+                          hdl_toplevel_lang="verilog", log_file=test_dir / "sim.log",
                           results_xml=str(test_dir / "results.xml"))
     num_tests, num_failed = get_results(Path(results))
     if num_failed or not num_tests:
