@@ -3,7 +3,8 @@
 A binarized *unit* is one binarized convolution with its BN, its Local Convolution Residual (LCR) and its
 post-activation::
 
-    y = post( BN( conv_b( sign(x + b) ) ) + lcr(x) )
+    y = post( BN( conv_b( sign(x + b) ) ) + lcr(x) )      (ReActNet order; the baselines)
+    y = post( BN( conv_b( sign(x + b) ) ) ) + lcr(x)      (BiDRN: activation on the branch, see variants.py)
 
 BiDRB = units with LCR + a Block Residual (BR) around the whole block. The LCR keeps a full-precision path
 around every binarized conv; where the conv changes the shape, one of four parameter-free variants keeps it:
@@ -81,9 +82,13 @@ class BinaryUnit(nn.Module):
         self.bn = nn.BatchNorm2d(cout)
         self.lcr = lcr_shortcut(spec, cin, cout, stride)
         self.post = RPReLU(cout) if spec.rprelu else nn.Hardtanh()
+        self.act_before_add = spec.act_before_add
 
     def forward(self, x):
         y = self.bn(self.conv(x))
+        if self.act_before_add:
+            y = self.post(y)
+            return y if self.lcr is None else y + self.lcr(x)
         if self.lcr is not None:
             y = y + self.lcr(x)
         return self.post(y)
@@ -96,6 +101,8 @@ class DownsampleUnit(nn.Module):
         super().__init__()
         self.first = BinaryUnit(spec, cin, cin, kernel, stride)
         self.second = BinaryUnit(spec, cin, cin, kernel, stride)
+        # "the same input": both convs see one binarized input (one learnable shift, one sign)
+        self.second.conv.binarize = self.first.conv.binarize
 
     def forward(self, x):
         return torch.cat([self.first(x), self.second(x)], 1)

@@ -13,6 +13,9 @@ change. ``fp`` is Hand4Whole itself.
 | bidrn    | bias + ApproxSign   | sign(W)*mean|W| per ch  | every conv (all variants)  | float 1x1 downsample    | binary |
 
 RPReLU follows each unit in reactnet and bidrn; the others use Hardtanh (BNN convention) after BN.
+ReActNet applies it after the shortcut add, ``RPReLU(BN(conv) + x)``. BiDRN applies it on the conv branch,
+``RPReLU(BN(conv)) + x``: then BN, the weight scale and RPReLU are one monotone per-channel function of the
+integer accumulator (realized as thresholds in hardware) and the LCR add is a plain integer add.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ class BinarySpec:
     lcr: str = "none"  # "none" | "match" (identity/pool) | "duplicate" (+down-sample) | "all" (BiDRB)
     float_downsample: bool = False  # BR: full-precision 1x1 conv where the block downsamples
     binary_boxnet: bool = False
+    act_before_add: bool = False  # post-activation on the conv branch, before the LCR add (BiDRN)
 
 
 VARIANTS: dict[str, BinarySpec | None] = {
@@ -40,5 +44,5 @@ VARIANTS: dict[str, BinarySpec | None] = {
     "bireal": BinarySpec("bireal", approx_sign=True, lcr="match"),
     "reactnet": BinarySpec("reactnet", approx_sign=True, learnable_bias=True, rprelu=True, lcr="duplicate"),
     "bidrn": BinarySpec("bidrn", approx_sign=True, learnable_bias=True, rprelu=True, lcr="all",
-                        float_downsample=True, binary_boxnet=True),
+                        float_downsample=True, binary_boxnet=True, act_before_add=True),
 }

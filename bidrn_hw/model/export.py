@@ -1,0 +1,48 @@
+"""Export a hardware-variant encoder to QONNX (one FPGA partition) with FINN's input convention."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from brevitas.export import export_qonnx
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.fold_constants import FoldConstants
+from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames, RemoveUnusedTensors
+from qonnx.transformation.infer_datatypes import InferDataTypes
+from qonnx.transformation.infer_shapes import InferShapes
+
+from .hardware import HardwareEncoder
+
+
+def export_hardware_encoder(encoder: HardwareEncoder, input_hw: tuple[int, int], path: str | Path) -> ModelWrapper:
+    """Write ``encoder`` as QONNX to ``path``: input (1, 3, H, W) annotated UINT8, output INT<R> levels.
+
+    The TorchScript exporter is used (``dynamo=False``) because it honours the ``symbolic`` of our
+    MultiThreshold function; the dynamo exporter would trace its arithmetic instead.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.randint(0, 256, (1, 3, *input_hw)).float()
+    encoder.eval()
+    with torch.no_grad():
+        export_qonnx(encoder, example, str(path), dynamo=False, opset_version=13)
+    model = ModelWrapper(str(path))
+    model = model.transform(InferShapes()).transform(FoldConstants()).transform(RemoveUnusedTensors())
+    model = model.transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
+    model.set_tensor_datatype(model.graph.input[0].name, DataType["UINT8"])
+    model = model.transform(InferShapes()).transform(InferDataTypes())
+    model.set_metadata_prop("bidrn_hw.residual_scale", repr(float(encoder.scale)))
+    model.set_metadata_prop("bidrn_hw.residual_bits", str(encoder.bits))
+    model.save(str(path))
+    return model
+
+
+def run_qonnx(model: ModelWrapper, image_u8: np.ndarray) -> np.ndarray:
+    """QONNX execution of an exported partition on one (1, 3, H, W) uint8 image."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    inp = model.graph.input[0].name
+    out = model.graph.output[0].name
+    return execute_onnx(model, {inp: np.asarray(image_u8, dtype=np.float32)})[out]
