@@ -15,9 +15,9 @@ FP_PARAMS = 77_842_256  # Hand4Whole, exactly
 
 @pytest.fixture(scope="module")
 def body_model():
-    from bidrn_hw.body.smplx_layer import load_body_model
+    from bidrn_hw.body.smplx_layer import BodyModel
 
-    return load_body_model()
+    return BodyModel()
 
 
 def test_fp_parameter_count_is_hand4whole_exactly():
@@ -58,7 +58,7 @@ def test_count_cli_json_keys():
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_forward_every_variant_gives_mesh(config, body_model):
     n_verts = body_model.num_vertices
-    n_joints = body_model.num_joints
+    n_joints = body_model.num_output_joints
     h, w = CONFIGS[config].image_input
     img = torch.rand(1, 3, h, w)
     for variant in VARIANTS:

@@ -108,19 +108,20 @@ class WholeBodyNet(nn.Module):
             "boxes": boxes,
         }
         if self.body_model is not None:
-            out["vertices"], out["joints"] = self.body_model(
-                **{k: out[k] for k in ("root_pose", "body_pose", "lhand_pose", "rhand_pose", "jaw_pose", "shape",
-                                       "expr", "cam_trans")})
+            mesh = self.body_model(**{k: out[k] for k in ("root_pose", "body_pose", "lhand_pose", "rhand_pose",
+                                                          "jaw_pose", "shape", "expr", "cam_trans")})
+            out["vertices"], out["joints"] = mesh.vertices, mesh.joints
         return out
 
 
 def build_model(config: str | ModelConfig = "tiny", variant: str = "bidrn", body_model: nn.Module | None = None,
                 with_body_model: bool = True) -> WholeBodyNet:
-    """Build a network; with ``with_body_model`` and no ``body_model``, the default SMPL-X layer is loaded."""
+    """Build a network; with ``with_body_model`` and no ``body_model``, the default SMPL-X layer is loaded
+    (the real SMPL-X file when ``BIDRN_HW_SMPLX`` points at one, else the generated stand-in)."""
     cfg = get_config(config) if isinstance(config, str) else config
     check_variant(variant)
     if body_model is None and with_body_model:
-        from ..body.smplx_layer import load_body_model
+        from ..body.smplx_layer import BodyModel
 
-        body_model = load_body_model()
+        body_model = BodyModel()
     return WholeBodyNet(cfg, variant, body_model)

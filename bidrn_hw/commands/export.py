@@ -1,0 +1,52 @@
+"""Export BiDRN's FPGA partitions (hardware-variant encoders) to QONNX with reference inputs and outputs."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", default="tiny", help="paper | edge | tiny (default: tiny)")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--checkpoint", help="trained checkpoint (default: random initialization)")
+    parser.add_argument("--frames", type=int, default=16, help="reference frames per partition (default 16)")
+    parser.add_argument("--residual-bits", type=int, default=8, help="R, the residual stream width (default 8)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run(args) -> dict:
+    import torch
+
+    from ..errors import UsageError
+    from ..model.configs import get_config
+    from ..model.network import WholeBodyNet
+    from ..partition import export_partitions
+
+    cfg = get_config(args.config)
+    if not 2 <= args.residual_bits <= 16:
+        raise UsageError(f"--residual-bits must be in 2..16, got {args.residual_bits}")
+    if args.frames < 1:
+        raise UsageError(f"--frames must be >= 1, got {args.frames}")
+    torch.manual_seed(args.seed)
+    if args.checkpoint:
+        from ..train.checkpoint import load_model
+
+        model = load_model(args.checkpoint, config=cfg.name, variant="bidrn")
+    else:
+        model = WholeBodyNet(cfg, "bidrn")
+    model.eval()
+    out = Path(args.out)
+    # Build in a sibling temp dir and move into place: a failed export leaves no partial DIR.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    try:
+        summary = export_partitions(model, tmp, frames=args.frames, bits=args.residual_bits, seed=args.seed)
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.move(str(tmp), str(out))
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    parts = {name: {**info, "qonnx": str(out / name / "model.onnx")} for name, info in summary["partitions"].items()}
+    return {"config": cfg.name, "out": str(out), "qonnx": [p["qonnx"] for p in parts.values()],
+            "nodes": {name: p["nodes"] for name, p in parts.items()}, "partitions": parts}
