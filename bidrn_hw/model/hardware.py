@@ -77,8 +77,10 @@ class _MultiThresholdFn(torch.autograd.Function):
 
     @staticmethod
     def symbolic(g, x, thresholds, out_scale, out_bias, out_dtype):
-        return g.op(f"{QONNX_DOMAIN}::MultiThreshold", x, thresholds, out_dtype_s=out_dtype,
-                    out_scale_f=float(out_scale), out_bias_f=float(out_bias), data_layout_s="NCHW")
+        out = g.op(f"{QONNX_DOMAIN}::MultiThreshold", x, thresholds, out_dtype_s=out_dtype,
+                   out_scale_f=float(out_scale), out_bias_f=float(out_bias), data_layout_s="NCHW")
+        out.setType(x.type())  # same shape as the input
+        return out
 
 
 class MultiThreshold(nn.Module):
