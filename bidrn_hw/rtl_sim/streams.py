@@ -11,6 +11,7 @@ on outputs with probability ``stall``), and returns the output beats and measure
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,7 @@ def simulate(sources: Sequence[Path | str], toplevel: str, inputs: Sequence[Stre
              run_dir: Path | str | None = None, build_args: Sequence[str] = ()) -> SimResult:
     """Build (cached) and run ``toplevel`` on the given input beats; returns the output beats."""
     build_dir = verilator.build(sources, toplevel, parameters or {}, build_args=build_args)
+    keep = run_dir is not None  # a temporary run directory is removed after a passing run, kept on failure
     run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"sim-{toplevel}-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = {
@@ -110,5 +112,7 @@ def simulate(sources: Sequence[Path | str], toplevel: str, inputs: Sequence[Stre
         reason = json.loads(result_file.read_text()).get("error") if result_file.exists() else None
         raise MismatchError(f"simulation of {toplevel} failed: {reason or exc} (log: {run_dir})") from None
     result = json.loads((run_dir / "result.json").read_text())
+    if not keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
     return SimResult(outputs={k: [int(b, 16) for b in v] for k, v in result["outputs"].items()},
                      cycles=result["cycles"], frame_done_cycles=result["frame_done_cycles"])
