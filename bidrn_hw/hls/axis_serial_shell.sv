@@ -1,0 +1,110 @@
+// Byte-serial AXI-Stream shell around an accelerator for a board with few pins (see docs/fpga.md).
+//
+// A board top (generated per build by bidrn_hw/fpga/shell.py) puts one shell_axis_deser in front of every
+// accelerator input stream and one shell_axis_ser behind every output stream, so each stream needs only
+// 8 data pins + valid + ready on the board, and every accelerator output bit reaches a pin (nothing is
+// optimized away). Bytes travel little-endian: byte 0 of a beat holds tdata[7:0], matching the packing of
+// DESIGN.md (element 0 in the low bits). A beat of W bits takes ceil(W/8) byte transfers.
+
+// Bytes -> one W-bit beat. Accepts bytes while not holding a full beat; presents the beat until taken.
+module shell_axis_deser #(
+  parameter int W = 32
+) (
+  input  logic         clk,
+  input  logic         rst_n,
+  input  logic [7:0]   s_tdata,
+  input  logic         s_tvalid,
+  output logic         s_tready,
+  output logic [W-1:0] m_tdata,
+  output logic         m_tvalid,
+  input  logic         m_tready
+);
+  localparam int NB = (W + 7) / 8;
+  localparam int CW = $clog2(NB + 1);
+  logic [NB*8-1:0] shreg;
+  logic [CW-1:0] count;
+
+  assign s_tready = !m_tvalid;
+  assign m_tdata = shreg[W-1:0];
+
+  // shift in from the top: after NB bytes, the first byte sits in the low bits
+  generate
+    if (NB == 1) begin : g_one
+      always_ff @(posedge clk) if (!m_tvalid && s_tvalid) shreg <= s_tdata;
+    end else begin : g_many
+      always_ff @(posedge clk) if (!m_tvalid && s_tvalid) shreg <= {s_tdata, shreg[NB*8-1:8]};
+    end
+  endgenerate
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      count <= '0;
+      m_tvalid <= 1'b0;
+    end else if (m_tvalid) begin
+      if (m_tready) m_tvalid <= 1'b0;
+    end else if (s_tvalid) begin
+      if (count == CW'(NB - 1)) begin
+        count <= '0;
+        m_tvalid <= 1'b1;
+      end else begin
+        count <= count + 1'b1;
+      end
+    end
+  end
+endmodule
+
+// One W-bit beat -> bytes, low byte first. Takes a new beat only when the previous one is fully sent.
+module shell_axis_ser #(
+  parameter int W = 32
+) (
+  input  logic         clk,
+  input  logic         rst_n,
+  input  logic [W-1:0] s_tdata,
+  input  logic         s_tvalid,
+  output logic         s_tready,
+  output logic [7:0]   m_tdata,
+  output logic         m_tvalid,
+  input  logic         m_tready
+);
+  localparam int NB = (W + 7) / 8;
+  localparam int CW = $clog2(NB + 1);
+  logic [NB*8-1:0] shreg, padded;
+  logic [CW-1:0] left;
+
+  assign padded = s_tdata;  // zero-extended to whole bytes
+
+  assign s_tready = (left == '0);
+  assign m_tvalid = (left != '0);
+  assign m_tdata = shreg[7:0];
+
+  always_ff @(posedge clk) begin
+    if (left == '0) begin
+      if (s_tvalid) shreg <= padded;
+    end else if (m_tready) begin
+      shreg <= shreg >> 8;
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) left <= '0;
+    else if (left == '0) begin
+      if (s_tvalid) left <= CW'(NB);
+    end else if (m_tready) begin
+      left <= left - 1'b1;
+    end
+  end
+endmodule
+
+// Asynchronous reset input (a push button, a PLL lock) -> reset released synchronously after 3 clocks.
+module shell_reset_sync (
+  input  logic clk,
+  input  logic arst_n,
+  output logic rst_n
+);
+  logic [2:0] sync;
+  always_ff @(posedge clk or negedge arst_n) begin
+    if (!arst_n) sync <= '0;
+    else sync <= {sync[1:0], 1'b1};
+  end
+  assign rst_n = sync[2];
+endmodule
