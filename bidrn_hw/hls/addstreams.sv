@@ -1,0 +1,76 @@
+// Elementwise add of two equally shaped streams (FINN's ElementwiseAdd with both operands streamed, the
+// AddStreams of older FINN): out = a + b per element, PE elements per beat, computed exactly and
+// written with OUT_BITS (FINN's out_dtype; layers_dataflow checks that it holds every sum).
+//
+// Stream order: in 0 (lhs), in 1 (rhs), out: (..., CH/PE, PE), identical. A beat moves when both inputs
+// have one and the output register is free or being emptied; one beat per cycle.
+module addstreams #(
+    parameter int PE = 2,
+    parameter int A_BITS = 8,
+    parameter int A_SIGNED = 1,
+    parameter int B_BITS = 8,
+    parameter int B_SIGNED = 1,
+    parameter int OUT_BITS = 9,
+    localparam int A_BUS = (PE * A_BITS + 7) / 8 * 8,
+    localparam int B_BUS = (PE * B_BITS + 7) / 8 * 8,
+    localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
+) (
+    input  logic               ap_clk,
+    input  logic               ap_rst_n,
+    input  logic [A_BUS-1:0]   s_axis_0_tdata,
+    input  logic               s_axis_0_tvalid,
+    output logic               s_axis_0_tready,
+    input  logic [B_BUS-1:0]   s_axis_1_tdata,
+    input  logic               s_axis_1_tvalid,
+    output logic               s_axis_1_tready,
+    output logic [OUT_BUS-1:0] m_axis_0_tdata,
+    output logic               m_axis_0_tvalid,
+    input  logic               m_axis_0_tready
+);
+    // Wide enough for any sum of the two operands and for the output.
+    localparam int IN_MAX = A_BITS > B_BITS ? A_BITS : B_BITS;
+    localparam int SUM_W = IN_MAX + 2 > OUT_BITS ? IN_MAX + 2 : OUT_BITS;
+
+    logic slot_free, fire, out_valid;
+    logic [PE*OUT_BITS-1:0] sum, out_data;
+
+    assign slot_free = !out_valid || m_axis_0_tready;
+    assign fire = s_axis_0_tvalid && s_axis_1_tvalid && slot_free;
+    assign s_axis_0_tready = s_axis_1_tvalid && slot_free;
+    assign s_axis_1_tready = s_axis_0_tvalid && slot_free;
+
+    for (genvar i = 0; i < PE; i++) begin : g_lane
+        logic [A_BITS-1:0] a;
+        logic [B_BITS-1:0] b;
+        logic signed [SUM_W-1:0] a_ext, b_ext, s;
+        assign a = s_axis_0_tdata[i*A_BITS +: A_BITS];
+        assign b = s_axis_1_tdata[i*B_BITS +: B_BITS];
+        assign a_ext = A_SIGNED != 0 ? SUM_W'($signed(a)) : SUM_W'($signed({1'b0, a}));
+        assign b_ext = B_SIGNED != 0 ? SUM_W'($signed(b)) : SUM_W'($signed({1'b0, b}));
+        assign s = a_ext + b_ext;
+        assign sum[i*OUT_BITS +: OUT_BITS] = s[OUT_BITS-1:0];
+        if (SUM_W > OUT_BITS) begin : g_unused_msbs
+            // The bits above OUT_BITS are the sign extension of an in-range sum.
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire unused_msbs = ^s[SUM_W-1:OUT_BITS];
+            /* verilator lint_on UNUSEDSIGNAL */
+        end
+    end
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) out_valid <= 1'b0;
+        else if (fire) out_valid <= 1'b1;
+        else if (m_axis_0_tready) out_valid <= 1'b0;
+    end
+    always_ff @(posedge ap_clk) begin
+        if (fire) out_data <= sum;
+    end
+
+    assign m_axis_0_tvalid = out_valid;
+    assign m_axis_0_tdata = OUT_BUS'(out_data);
+
+    // Bus padding bits above PE*A_BITS / PE*B_BITS carry no data.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire unused_pad = ^{s_axis_0_tdata, s_axis_1_tdata};
+    /* verilator lint_on UNUSEDSIGNAL */
+endmodule

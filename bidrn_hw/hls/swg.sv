@@ -1,0 +1,212 @@
+// Sliding window generator: FINN's ConvolutionInputGenerator (NHWC input, any kernel, stride, dilation,
+// SIMD folding), valid convolution (padding is a separate fmpadding stage, as in FINN).
+//
+// Stream order (one beat = SIMD channels of one input pixel):
+//   in : (IFM_H, IFM_W, CH/SIMD, SIMD)
+//   out: DEPTHWISE=0: (OFM_H, OFM_W, K_H, K_W, CH/SIMD, SIMD)   -- im2col order, what MVAU expects
+//        DEPTHWISE=1: (OFM_H, OFM_W, CH/SIMD, K_H, K_W, SIMD)   -- what VVAU/Pool expect
+//
+// Structure: one cyclic buffer of BUF elements (inferred simple dual-port RAM with registered read).
+// The writer is a plain cyclic writer; the reader walks the window loop nest and computes each element's
+// address from the window's base address plus a constant per-kernel-position offset. Both sides meet in
+// one counter, wpos = elements written minus the start of the reader's frame (it goes down by a frame
+// when the reader finishes one, so it lies in [-N, N + BUF)):
+//   - the reader may read frame-local index i once i < wpos (the element is in the RAM);
+//   - the writer may write while wpos < idx0 + BUF, idx0 being the first (lowest) element of the current
+//     window: everything below idx0 is never read again, so its slot may be overwritten;
+//   - elements after the frame's last used one (rows/columns that strides leave out) are accepted at any
+//     time and not stored, so the writer never waits on them and can move on to the next frame while the
+//     reader still works on the last windows.
+// Frames follow each other without a bubble in the controller.
+//
+// BUF_DEPTH: 0 picks the minimal window span. A larger buffer lets the writer pre-load the rows that a
+// strided window jumps over; bidrn_hw.rtlgen.layers_dataflow.swg_buffer_depth picks the depth that hides
+// those jumps and passes it explicitly (it must lie in [span, frame size]).
+module swg #(
+    parameter int IFM_H = 8,
+    parameter int IFM_W = 8,
+    parameter int CH = 4,
+    parameter int SIMD = 2,
+    parameter int K_H = 3,
+    parameter int K_W = 3,
+    parameter int STRIDE_H = 1,
+    parameter int STRIDE_W = 1,
+    parameter int DIL_H = 1,
+    parameter int DIL_W = 1,
+    parameter int ELEM_BITS = 4,
+    parameter int DEPTHWISE = 0,
+    parameter int BUF_DEPTH = 0,
+    localparam int DATA_BITS = SIMD * ELEM_BITS,
+    localparam int BUS_BITS = (DATA_BITS + 7) / 8 * 8
+) (
+    input  logic                ap_clk,
+    input  logic                ap_rst_n,
+    input  logic [BUS_BITS-1:0] s_axis_0_tdata,
+    input  logic                s_axis_0_tvalid,
+    output logic                s_axis_0_tready,
+    output logic [BUS_BITS-1:0] m_axis_0_tdata,
+    output logic                m_axis_0_tvalid,
+    input  logic                m_axis_0_tready
+);
+    localparam int CF = CH / SIMD;
+    localparam int KEXT_H = (K_H - 1) * DIL_H + 1;
+    localparam int KEXT_W = (K_W - 1) * DIL_W + 1;
+    localparam int OFM_H = (IFM_H - KEXT_H) / STRIDE_H + 1;
+    localparam int OFM_W = (IFM_W - KEXT_W) / STRIDE_W + 1;
+    localparam int N = IFM_H * IFM_W * CF;
+    localparam int SPAN = ((K_H - 1) * DIL_H * IFM_W + (K_W - 1) * DIL_W + 1) * CF;
+    localparam int BUF = BUF_DEPTH > 0 ? BUF_DEPTH : SPAN;
+    // Frame-local index of the last element any window reads; later ones are dropped.
+    localparam int LAST_NEED = ((OFM_H - 1) * STRIDE_H * IFM_W + (OFM_W - 1) * STRIDE_W) * CF + SPAN - 1;
+
+    // Widths; every counter is at least one bit wide.
+    localparam int AW = BUF > 1 ? $clog2(BUF) : 1;
+    localparam int IW = $clog2(N + 1);                 // frame-local element index
+    localparam int PW = $clog2(2 * N + BUF + 1) + 1;   // signed wpos / comparisons
+    localparam int CW_C = CF > 1 ? $clog2(CF) : 1;
+    localparam int CW_KX = K_W > 1 ? $clog2(K_W) : 1;
+    localparam int CW_KY = K_H > 1 ? $clog2(K_H) : 1;
+    localparam int CW_OX = OFM_W > 1 ? $clog2(OFM_W) : 1;
+    localparam int CW_OY = OFM_H > 1 ? $clog2(OFM_H) : 1;
+
+    // Frame-local index steps and their residues modulo BUF (for the cyclic addresses).
+    localparam int KX_STEP = DIL_W * CF;
+    localparam int KY_STEP = DIL_H * IFM_W * CF;
+    localparam int X_STEP = STRIDE_W * CF;
+    localparam int Y_STEP = STRIDE_H * IFM_W * CF;
+    localparam int X_INC = X_STEP % BUF;
+    localparam int Y_INC = Y_STEP % BUF;
+    localparam int F_INC = N % BUF;
+
+    initial begin
+        if (CH % SIMD != 0) $error("swg: SIMD must divide CH");
+        if (KEXT_H > IFM_H || KEXT_W > IFM_W) $error("swg: kernel larger than the feature map");
+        if (BUF < SPAN || BUF > N) $error("swg: BUF_DEPTH must lie in [window span, frame size]");
+    end
+
+    function automatic logic [AW-1:0] add_mod(input logic [AW-1:0] a, input int inc);
+        // a < BUF and inc < BUF, so one conditional subtraction wraps the sum.
+        int s;
+        s = 32'(a) + inc;
+        if (s >= BUF) s = s - BUF;
+        add_mod = AW'(s);
+    endfunction
+
+    // ---------------- reader state ----------------
+    logic [CW_C-1:0]  c;
+    logic [CW_KX-1:0] kx;
+    logic [CW_KY-1:0] ky;
+    logic [CW_OX-1:0] ox;
+    logic [CW_OY-1:0] oy;
+    logic [IW-1:0] kx_off, ky_off;        // kx*DIL_W*CF, ky*DIL_H*IFM_W*CF
+    logic [IW-1:0] idx0, row_idx0;        // frame-local index of the window / window row start
+    logic [AW-1:0] base_addr, row_base, frame_base;
+    logic signed [PW-1:0] wpos;
+    logic [AW-1:0] waddr;
+
+    logic c_last, kx_last, ky_last, ox_last, oy_last, win_end, frame_end;
+    logic inc_c, inc_kx, inc_ky;
+    logic [IW-1:0] off;
+    logic signed [PW-1:0] need, wlimit;
+    logic [AW-1:0] raddr;
+    logic rd_ok, rd_fire, wr_fire, wr_tail;
+    logic out_valid;
+
+    assign c_last = c == CW_C'(CF - 1);
+    assign kx_last = kx == CW_KX'(K_W - 1);
+    assign ky_last = ky == CW_KY'(K_H - 1);
+    assign ox_last = ox == CW_OX'(OFM_W - 1);
+    assign oy_last = oy == CW_OY'(OFM_H - 1);
+    assign win_end = c_last && kx_last && ky_last;
+    assign frame_end = win_end && ox_last && oy_last;
+
+    generate
+        if (DEPTHWISE != 0) begin : g_dw_order
+            assign inc_kx = 1'b1;
+            assign inc_ky = kx_last;
+            assign inc_c = kx_last && ky_last;
+        end else begin : g_im2col_order
+            assign inc_c = 1'b1;
+            assign inc_kx = c_last;
+            assign inc_ky = c_last && kx_last;
+        end
+    endgenerate
+
+    assign off = ky_off + kx_off + IW'(c);
+    assign need = PW'(idx0) + PW'(off);
+    assign wlimit = PW'(idx0) + PW'(BUF);
+    assign raddr = add_mod(base_addr, int'(off));
+
+    assign rd_ok = need < wpos;
+    assign rd_fire = rd_ok && (!out_valid || m_axis_0_tready);
+    // wpos < 0: the previous frame's unused tail; wpos > LAST_NEED: this frame's unused tail.
+    assign wr_tail = (wpos < 0) || (wpos > PW'(LAST_NEED) && wpos < PW'(N));
+    assign s_axis_0_tready = (wpos < wlimit) || wr_tail;
+    assign wr_fire = s_axis_0_tvalid && s_axis_0_tready;
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            c <= '0; kx <= '0; ky <= '0; ox <= '0; oy <= '0;
+            kx_off <= '0; ky_off <= '0; idx0 <= '0; row_idx0 <= '0;
+            base_addr <= '0; row_base <= '0; frame_base <= '0;
+            wpos <= '0; waddr <= '0; out_valid <= 1'b0;
+        end else begin
+            if (rd_fire) begin
+                if (inc_c) c <= c_last ? '0 : c + 1'b1;
+                if (inc_kx) begin
+                    kx <= kx_last ? '0 : kx + 1'b1;
+                    kx_off <= kx_last ? '0 : kx_off + IW'(KX_STEP);
+                end
+                if (inc_ky) begin
+                    ky <= ky_last ? '0 : ky + 1'b1;
+                    ky_off <= ky_last ? '0 : ky_off + IW'(KY_STEP);
+                end
+                if (win_end) begin
+                    if (!ox_last) begin
+                        ox <= ox + 1'b1;
+                        idx0 <= idx0 + IW'(X_STEP);
+                        base_addr <= add_mod(base_addr, X_INC);
+                    end else begin
+                        ox <= '0;
+                        if (!oy_last) begin
+                            oy <= oy + 1'b1;
+                            row_idx0 <= row_idx0 + IW'(Y_STEP);
+                            idx0 <= row_idx0 + IW'(Y_STEP);
+                            row_base <= add_mod(row_base, Y_INC);
+                            base_addr <= add_mod(row_base, Y_INC);
+                        end else begin
+                            oy <= '0;
+                            row_idx0 <= '0;
+                            idx0 <= '0;
+                            frame_base <= add_mod(frame_base, F_INC);
+                            row_base <= add_mod(frame_base, F_INC);
+                            base_addr <= add_mod(frame_base, F_INC);
+                        end
+                    end
+                end
+            end
+            wpos <= wpos + (wr_fire ? PW'(1) : PW'(0)) - ((rd_fire && frame_end) ? PW'(N) : PW'(0));
+            if (wr_fire) waddr <= (waddr == AW'(BUF - 1)) ? '0 : waddr + 1'b1;
+            if (rd_fire) out_valid <= 1'b1;
+            else if (m_axis_0_tready) out_valid <= 1'b0;
+        end
+    end
+
+    // The window buffer: simple dual-port RAM, registered read (BRAM/LUTRAM inference).
+    logic [DATA_BITS-1:0] mem [BUF];
+    logic [DATA_BITS-1:0] rdata;
+    always_ff @(posedge ap_clk) begin
+        if (wr_fire && !wr_tail) mem[waddr] <= s_axis_0_tdata[DATA_BITS-1:0];
+    end
+    always_ff @(posedge ap_clk) begin
+        if (rd_fire) rdata <= mem[raddr];
+    end
+
+    assign m_axis_0_tvalid = out_valid;
+    assign m_axis_0_tdata = BUS_BITS'(rdata);
+
+    // Bus padding bits above DATA_BITS carry no data.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire unused_pad = ^s_axis_0_tdata;
+    /* verilator lint_on UNUSEDSIGNAL */
+endmodule
