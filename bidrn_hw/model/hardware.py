@@ -143,11 +143,14 @@ class _Converter:
         """Identity on integers, clipped to R bits (after a residual add)."""
         return MultiThreshold(np.arange(self.lo + 1, self.hi + 1)[None, :], self.lo, self.dtype)
 
-    def requant(self, a: np.ndarray, post, acc_bound: int) -> MultiThreshold:
-        """Thresholds for ``post(a * acc)`` with ``a > 0`` per channel (``post`` acts per channel)."""
-        thr = level_thresholds(lambda acc: post(a[:, None] * acc), self.lo, self.hi, -acc_bound, acc_bound,
-                               self.scale)
-        return MultiThreshold(thr, self.lo, self.dtype)
+    def requant(self, a: np.ndarray, post, acc_bound: int, nonnegative: bool = False) -> MultiThreshold:
+        """Thresholds for ``post(a * acc)`` with ``a > 0`` per channel (``post`` acts per channel).
+
+        ``nonnegative`` (``post`` is a ReLU): levels 0..hi as an unsigned type, so a following max pool may
+        pad with 0 (FINN pads max pools with the input type's minimum, and only 0 maps to FMPadding)."""
+        lo = 0 if nonnegative else self.lo
+        thr = level_thresholds(lambda acc: post(a[:, None] * acc), lo, self.hi, -acc_bound, acc_bound, self.scale)
+        return MultiThreshold(thr, lo, f"UINT{self.bits - 1}" if nonnegative else self.dtype)
 
     def rounding_sum(self, n: int) -> MultiThreshold:
         """``floor(sum / n)`` of a sum of ``n`` integer levels, clipped to R bits."""
@@ -291,7 +294,8 @@ class IntConvRequant(nn.Module):
         with torch.no_grad():
             self.conv.weight.copy_((w_int * torch.as_tensor(flip)[:, None, None, None]).float())
         bound = int(w_int.abs().sum((1, 2, 3)).max()) * input_bound
-        self.requant = conv.requant(a * flip, _rprelu_fn(post, b_bn, conv), bound)
+        self.requant = conv.requant(a * flip, _rprelu_fn(post, b_bn, conv), bound,
+                                    nonnegative=isinstance(post, nn.ReLU))
 
     def forward(self, x):
         return self.requant(self.conv(x))
