@@ -1,0 +1,102 @@
+"""Simulate a stitched accelerator (a build directory with ``accel.json`` and ``rtl/filelist.f``).
+
+Frames are integer tensors in the stream's own layout (``accel.json`` ``shape``, NHWC), packed as DESIGN.md
+says; all frames of a run go through one simulation back to back, so the measured steady-state cycles per
+frame include the pipeline's overlap between frames.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputFileError, UsageError
+from ..rtlgen.stitch import ACCEL_FORMAT_VERSION
+from . import streams
+
+
+def load_design(build_dir: Path | str) -> dict:
+    """accel.json of ``build_dir``, checked: right format version, filelist present, sources present."""
+    build_dir = Path(build_dir)
+    accel_file = build_dir / "accel.json"
+    if not accel_file.exists():
+        raise InputFileError(f"{accel_file} not found: is {build_dir} a compiled build directory "
+                             f"(bidrn-hw compile ... --out {build_dir})?")
+    try:
+        accel = json.loads(accel_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{accel_file} is not valid JSON: {exc}") from None
+    if accel.get("format") != ACCEL_FORMAT_VERSION:
+        raise InputFileError(f"{accel_file} has format {accel.get('format')!r} (written by bidrn-hw "
+                             f"{accel.get('bidrn_hw_version', '?')}); this version reads format "
+                             f"{ACCEL_FORMAT_VERSION}: recompile the design")
+    filelist = build_dir / "rtl" / "filelist.f"
+    if not filelist.exists():
+        raise InputFileError(f"{filelist} not found: the build directory has no RTL (recompile it)")
+    missing = [line for line in filelist.read_text().split() if not (build_dir / "rtl" / line).exists()]
+    if missing:
+        raise InputFileError(f"{filelist} lists missing sources: {', '.join(missing)}")
+    return accel
+
+
+def sources(build_dir: Path | str) -> list[Path]:
+    rtl = Path(build_dir) / "rtl"
+    return [rtl / line for line in (rtl / "filelist.f").read_text().split()]
+
+
+def check_frames(accel: dict, frames: list[np.ndarray]) -> None:
+    """Each input's frames: shape (N, *shape), integers in the stream's datatype range."""
+    if len(frames) != len(accel["inputs"]):
+        raise UsageError(f"the design has {len(accel['inputs'])} input streams, got {len(frames)} input arrays")
+    n = None
+    for s, x in zip(accel["inputs"], frames):
+        if tuple(x.shape[1:]) != tuple(s["shape"][1:]) or x.ndim != len(s["shape"]):
+            raise UsageError(f"input {s['name']}: expected frames of shape (N, {', '.join(map(str, s['shape'][1:]))}) "
+                             f"({s['datatype']}, NHWC), got {tuple(x.shape)}")
+        if not np.issubdtype(x.dtype, np.integer) and not np.array_equal(x, np.round(x)):
+            raise UsageError(f"input {s['name']}: values must be integers ({s['datatype']}), got dtype {x.dtype}")
+        lo = -(1 << (s["elem_bits"] - 1)) if s["elem_signed"] else 0
+        hi = (1 << (s["elem_bits"] - (1 if s["elem_signed"] else 0))) - 1
+        if s["datatype"] == "BIPOLAR":
+            lo, hi = -1, 1
+        if x.size and (x.min() < lo or x.max() > hi):
+            raise UsageError(f"input {s['name']}: values outside {s['datatype']} range [{lo}, {hi}]: "
+                             f"[{x.min()}, {x.max()}]")
+        if n is not None and x.shape[0] != n:
+            raise UsageError("all inputs need the same number of frames")
+        n = x.shape[0]
+
+
+def _encode(values: np.ndarray, stream: dict) -> np.ndarray:
+    """FINN streams BIPOLAR -1/+1 as the bits 0/1."""
+    v = np.asarray(values).astype(np.int64)
+    return (v + 1) // 2 if stream["datatype"] == "BIPOLAR" else v
+
+
+def _decode(values: np.ndarray, stream: dict) -> np.ndarray:
+    return 2 * values - 1 if stream["datatype"] == "BIPOLAR" else values
+
+
+def simulate(build_dir: Path | str, frames: list[np.ndarray], stall: float = 0.0, seed: int = 0,
+             run_dir: Path | str | None = None, watchdog_cycles: int | None = None) -> dict:
+    """Run ``frames`` (one array (N, *shape) per input stream) through the RTL; returns the output frames
+    (one array per output stream, same layout) and measured cycles."""
+    accel = load_design(build_dir)
+    check_frames(accel, frames)
+    n = frames[0].shape[0]
+    ins = [streams.Stream(s["name"], s["tdata_bits"], streams.pack(_encode(x, s), s["elem_bits"], s["elems_per_beat"]))
+           for s, x in zip(accel["inputs"], frames)]
+    outs = [streams.Stream(s["name"], s["tdata_bits"], n_beats=s["beats_per_frame"] * n, frames=n)
+            for s in accel["outputs"]]
+    est = accel.get("estimated_cycles_per_frame") or 0
+    watchdog = watchdog_cycles or max(20000, 4 * int(est))
+    result = streams.simulate(sources(build_dir), accel["top"], ins, outs, stall=stall, seed=seed,
+                              watchdog_cycles=watchdog, run_dir=run_dir)
+    outputs = []
+    for s in accel["outputs"]:
+        flat = streams.unpack(result.outputs[s["name"]], s["elem_bits"], s["elems_per_beat"], s["elem_signed"])
+        outputs.append(_decode(flat, s).reshape(n, *s["shape"][1:]))
+    first = accel["outputs"][0]["name"]
+    return {"outputs": outputs, "cycles": result.cycles, "frame_done_cycles": result.frame_done_cycles[first],
+            "cycles_per_frame": result.cycles_per_frame(first)}

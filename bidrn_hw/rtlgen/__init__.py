@@ -1,0 +1,1 @@
+"""RTL generation: one module instance per FINN HW layer, stitched into an AXI-Stream top."""

@@ -1,0 +1,175 @@
+"""Stitch a compiled FINN HW graph into one AXI-Stream top module.
+
+Every node of the graph is a HW layer (FIFOs and data-width converters included, as the flow inserted
+them); every tensor between two nodes is one AXI-Stream with exactly one producer and one consumer (forks are
+DuplicateStreams nodes). The per-layer mapping from FINN node attributes to our RTL modules lives in
+``layers_compute`` / ``layers_dataflow``; this module only checks the stream widths, writes memory files,
+instantiates and wires, and writes ``rtl/filelist.f`` and ``accel.json`` (DESIGN.md "Accelerator interface").
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from ..errors import UnsupportedError
+from ..rtl_sim.verilator import HLS_DIR
+
+ACCEL_FORMAT_VERSION = 1
+
+
+@dataclass
+class LayerRTL:
+    """One instance: module name, parameters, memory files (name -> text) and the library files it needs."""
+
+    module: str
+    parameters: dict
+    memfiles: dict[str, str] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+
+def base_op_type(node) -> str:
+    op = node.op_type
+    for suffix in ("_hls", "_rtl"):
+        if op.endswith(suffix):
+            return op[: -len(suffix)]
+    return op
+
+
+def layer_rtl(model: ModelWrapper, node) -> LayerRTL:
+    """The RTL of one HW node, from the per-op mapping functions."""
+    from . import registry
+
+    op = base_op_type(node)
+    fn = registry.MAPPERS.get(op)
+    if fn is None:
+        raise UnsupportedError(f"node {node.name} ({node.op_type}): no RTL module for this op type; "
+                               f"supported: {', '.join(sorted(registry.MAPPERS))}")
+    return fn(model, node)
+
+
+def _sv_value(v) -> str:
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, (int,)):
+        return str(v)
+    if isinstance(v, str):
+        return f'"{v}"'
+    raise TypeError(f"unsupported parameter value {v!r}")
+
+
+def _stream_info(model: ModelWrapper, tensor: str, node, index: int, is_input: bool) -> dict:
+    inst = getCustomOp(node)
+    dt = inst.get_input_datatype(index) if is_input else inst.get_output_datatype(index)
+    folded = inst.get_folded_input_shape(index) if is_input else inst.get_folded_output_shape(index)
+    width = inst.get_instream_width_padded(index) if is_input else inst.get_outstream_width_padded(index)
+    elems = int(folded[-1])
+    beats = 1
+    for d in folded[:-1]:
+        beats *= int(d)
+    shape = model.get_tensor_shape(tensor)
+    return {"tensor": tensor, "tdata_bits": int(width), "elem_bits": int(dt.bitwidth()), "elem_signed": bool(dt.signed()),
+            "datatype": dt.name, "elems_per_beat": elems, "beats_per_frame": beats, "shape": [int(s) for s in shape]}
+
+
+def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", host_ops: dict | None = None) -> dict:
+    """Write ``out_dir/rtl/`` (top, library modules, memory files, filelist.f) and ``out_dir/accel.json``."""
+    out_dir = Path(out_dir)
+    rtl = out_dir / "rtl"
+    rtl.mkdir(parents=True, exist_ok=True)
+    producers, consumers = {}, {}
+    for node in model.graph.node:
+        for i, t in enumerate(node.output):
+            producers[t] = (node, i)
+        for i, t in enumerate(node.input):
+            if model.get_initializer(t) is None:
+                consumers.setdefault(t, []).append((node, i))
+    for t, users in consumers.items():
+        if len(users) > 1:
+            raise UnsupportedError(f"tensor {t} feeds {len(users)} nodes ({', '.join(n.name for n, _ in users)}); "
+                                   f"forks must be DuplicateStreams layers")
+
+    graph_inputs = [i.name for i in model.graph.input]
+    graph_outputs = [o.name for o in model.graph.output]
+    wires, instances, layers, sources = [], [], [], set()
+    stream_name = {}
+    for k, name in enumerate(graph_inputs):
+        stream_name[name] = f"s_axis_{k}"
+    for k, name in enumerate(graph_outputs):
+        stream_name[name] = f"m_axis_{k}"
+
+    for t, (node, i) in producers.items():
+        if t in graph_outputs:
+            continue
+        if t not in consumers:
+            raise UnsupportedError(f"output {i} of node {node.name} is not consumed")
+        cnode, ci = consumers[t][0]
+        w_out = getCustomOp(node).get_outstream_width_padded(i)
+        w_in = getCustomOp(cnode).get_instream_width_padded(ci)
+        if w_out != w_in:
+            raise UnsupportedError(f"stream {t}: {node.name} produces {w_out}-bit beats but {cnode.name} takes "
+                                   f"{w_in}-bit beats; the flow must insert a data-width converter")
+        stream_name[t] = f"w_{len(stream_name)}"
+        wires.append(f"  logic [{w_out - 1}:0] {stream_name[t]}_tdata;\n  logic {stream_name[t]}_tvalid, {stream_name[t]}_tready;")
+
+    for node in model.graph.node:
+        rtl_layer = layer_rtl(model, node)
+        params = dict(rtl_layer.parameters)
+        for fname, text in rtl_layer.memfiles.items():
+            # One file per instance; parameters naming it get its absolute path ($readmemh resolves paths
+            # against the simulator's working directory). The Vivado export rewrites them.
+            path = (rtl / f"{node.name}_{fname}").resolve()
+            path.write_text(text)
+            params = {k: (str(path) if v == fname else v) for k, v in params.items()}
+        sources.update(rtl_layer.sources or [rtl_layer.module])
+        ports = ["    .ap_clk(ap_clk)", "    .ap_rst_n(ap_rst_n)"]
+        stream_inputs = [t for t in node.input if model.get_initializer(t) is None]
+        for k, t in enumerate(stream_inputs):
+            for sig in ("tdata", "tvalid", "tready"):
+                ports.append(f"    .s_axis_{k}_{sig}({stream_name[t]}_{sig})")
+        for k, t in enumerate(node.output):
+            for sig in ("tdata", "tvalid", "tready"):
+                ports.append(f"    .m_axis_{k}_{sig}({stream_name[t]}_{sig})")
+        plist = ",\n".join(f"    .{k}({_sv_value(v)})" for k, v in params.items())
+        inst_name = f"u_{node.name}"
+        instances.append(f"  {rtl_layer.module} #(\n{plist}\n  ) {inst_name} (\n" + ",\n".join(ports) + "\n  );")
+        layers.append({"name": node.name, "op_type": node.op_type, "module": rtl_layer.module, "instance": inst_name,
+                       "parameters": params})
+
+    inputs = [dict(name=stream_name[t], **_stream_info(model, t, consumers[t][0][0], consumers[t][0][1], True))
+              for t in graph_inputs]
+    outputs = [dict(name=stream_name[t], **_stream_info(model, t, producers[t][0], producers[t][1], False))
+               for t in graph_outputs]
+    for o in outputs:
+        o["host_ops"] = (host_ops or {}).get(o["tensor"], {"scale": 1.0, "bias": 0.0})
+
+    port_lines = ["  input  logic ap_clk", "  input  logic ap_rst_n"]
+    for s in inputs:
+        port_lines += [f"  input  logic [{s['tdata_bits'] - 1}:0] {s['name']}_tdata", f"  input  logic {s['name']}_tvalid",
+                       f"  output logic {s['name']}_tready"]
+    for s in outputs:
+        port_lines += [f"  output logic [{s['tdata_bits'] - 1}:0] {s['name']}_tdata", f"  output logic {s['name']}_tvalid",
+                       f"  input  logic {s['name']}_tready"]
+    body = "\n".join(wires) + "\n\n" + "\n\n".join(instances)
+    header = f"// Generated by bidrn-hw from {model.model.graph.name or 'the compiled HW graph'}; do not edit.\n"
+    (rtl / f"{top}.sv").write_text(f"{header}module {top} (\n" + ",\n".join(port_lines) + "\n);\n\n" + body + "\n\nendmodule\n")
+
+    files = []
+    for stem in sorted(sources):
+        src = HLS_DIR / f"{stem}.sv"
+        if not src.exists():
+            raise UnsupportedError(f"RTL library module {stem} is missing ({src})")
+        shutil.copy(src, rtl / src.name)
+        files.append(src.name)
+    files.append(f"{top}.sv")
+    (rtl / "filelist.f").write_text("\n".join(files) + "\n")
+    from .. import __version__
+
+    accel = {"format": ACCEL_FORMAT_VERSION, "bidrn_hw_version": __version__, "top": top, "clock": "ap_clk",
+             "reset": "ap_rst_n", "reset_active_low": True, "inputs": inputs, "outputs": outputs, "layers": layers}
+    (out_dir / "accel.json").write_text(json.dumps(accel, indent=2))
+    return accel
