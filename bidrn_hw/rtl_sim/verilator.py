@@ -21,7 +21,12 @@ HLS_DIR = Path(__file__).resolve().parent.parent / "hls"
 TB_DIR = Path(__file__).resolve().parent
 
 # Warnings that cocotb's own Verilator harness triggers and that say nothing about our RTL.
-_BUILD_ARGS = ["-Wno-fatal", "-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND", "--x-assign", "unique", "--x-initial", "unique", "-O3"]
+_BUILD_ARGS = ["-Wno-fatal", "-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND", "--x-assign", "unique", "--x-initial", "unique",
+               "-O3"]
+# The PyPI wheel's verilated.mk leaves gcc's "-include" for precompiled headers empty, which breaks every
+# model large enough to be split into several C++ files; cocotb runs make itself, so pass it through
+# MAKEFLAGS (variable definitions there act like command-line ones).
+_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 
 
 def verilator_env() -> dict[str, str]:
@@ -32,6 +37,8 @@ def verilator_env() -> dict[str, str]:
     env = dict(os.environ)
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    if _MAKEFLAGS not in env.get("MAKEFLAGS", ""):
+        env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} {_MAKEFLAGS}".strip()
     return env
 
 
@@ -60,7 +67,7 @@ def build_hash(sources: Sequence[Path], toplevel: str, parameters: Mapping[str, 
     h.update(getattr(verilator, "__version__", "?").encode())
     h.update(toplevel.encode())
     h.update(json.dumps({k: str(v) for k, v in sorted(parameters.items())}).encode())
-    h.update(json.dumps(list(_BUILD_ARGS) + list(extra)).encode())
+    h.update(json.dumps(list(_BUILD_ARGS) + list(extra) + [_MAKEFLAGS]).encode())
     for src in sources:
         h.update(Path(src).name.encode())
         h.update(Path(src).read_bytes())
@@ -73,7 +80,9 @@ def build(sources: Sequence[Path | str], toplevel: str, parameters: Mapping[str,
     from cocotb_tools.runner import get_runner
 
     _activate_env()
-    parameters = dict(parameters or {})
+    # String parameters (memory file names) reach Verilator's -G as quoted SystemVerilog strings.
+    parameters = {k: (f'"{v}"' if isinstance(v, str) and not v.startswith('"') else v)
+                  for k, v in (parameters or {}).items()}
     sources = [Path(s).resolve() for s in sources]
     key = build_hash(sources, toplevel, parameters, [*build_args, *map(str, includes)])
     build_dir = cache_root() / f"{toplevel}-{key}"

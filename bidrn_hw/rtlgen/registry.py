@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from qonnx.custom_op.registry import getCustomOp
 
-from . import layers_dataflow
+from . import layers_compute, layers_dataflow
 from .stitch import LayerRTL
 
 
@@ -13,10 +13,4 @@ def _dataflow(model, node) -> LayerRTL:
 
 
 MAPPERS = {op: _dataflow for op in layers_dataflow.supported_op_types()}
-
-try:  # the compute layers (MVAU, Thresholding, FIFO, DWC)
-    from . import layers_compute
-
-    MAPPERS.update(layers_compute.MAPPERS)
-except ImportError:  # pragma: no cover - only while the compute library is absent
-    pass
+MAPPERS.update(layers_compute.MAPPERS)

@@ -1,0 +1,38 @@
+// AXI-Stream FIFO: DEPTH entries of WIDTH bits, full throughput (one beat in and one out per cycle).
+module fifo #(
+    parameter int WIDTH = 8,
+    parameter int DEPTH = 16,
+    localparam int AB = DEPTH > 1 ? $clog2(DEPTH) : 1
+) (
+    input  logic             ap_clk,
+    input  logic             ap_rst_n,
+    input  logic [WIDTH-1:0] s_axis_0_tdata,
+    input  logic             s_axis_0_tvalid,
+    output logic             s_axis_0_tready,
+    output logic [WIDTH-1:0] m_axis_0_tdata,
+    output logic             m_axis_0_tvalid,
+    input  logic             m_axis_0_tready
+);
+    logic [WIDTH-1:0] mem [DEPTH];
+    logic [AB-1:0] rd, wr;
+    logic [AB:0] count;
+    wire push = s_axis_0_tvalid && s_axis_0_tready;
+    wire pop = m_axis_0_tvalid && m_axis_0_tready;
+    assign s_axis_0_tready = (32'(count) < DEPTH);
+    assign m_axis_0_tvalid = (count != 0);
+    assign m_axis_0_tdata = mem[rd];
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            rd <= '0;
+            wr <= '0;
+            count <= '0;
+        end else begin
+            if (push) begin
+                mem[wr] <= s_axis_0_tdata;
+                wr <= (32'(wr) == DEPTH - 1) ? '0 : wr + 1'b1;
+            end
+            if (pop) rd <= (32'(rd) == DEPTH - 1) ? '0 : rd + 1'b1;
+            count <= count + (AB+1)'(push) - (AB+1)'(pop);
+        end
+    end
+endmodule

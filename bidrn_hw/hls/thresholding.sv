@@ -1,0 +1,69 @@
+// Multi-threshold activation: FINN's Thresholding. One beat of PE channels in, one beat out.
+// out[c] = #{k : x[c] >= T[c][k]} + ACT_VAL. Channels are folded: NF = CH/PE beats per pixel, beat nf
+// holds channels nf*PE .. nf*PE+PE-1. THRESH_FILE has NF lines of PE*N_STEPS thresholds (element
+// p*N_STEPS+k), THR_BITS signed each. A BIPOLAR output is streamed as its {0,1} code: ACT_VAL = 0.
+module thresholding #(
+    parameter int CH = 4,
+    parameter int PE = 2,
+    parameter int IN_BITS = 8,
+    parameter int IN_SIGNED = 1,
+    parameter int N_STEPS = 3,
+    parameter int THR_BITS = 9,
+    parameter int OUT_BITS = 2,
+    parameter int ACT_VAL = 0,
+    parameter THRESH_FILE = "",
+    localparam int NF = CH / PE,
+    localparam int IN_BUS = (PE * IN_BITS + 7) / 8 * 8,
+    localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
+) (
+    input  logic               ap_clk,
+    input  logic               ap_rst_n,
+    input  logic [IN_BUS-1:0]  s_axis_0_tdata,
+    input  logic               s_axis_0_tvalid,
+    output logic               s_axis_0_tready,
+    output logic [OUT_BUS-1:0] m_axis_0_tdata,
+    output logic               m_axis_0_tvalid,
+    input  logic               m_axis_0_tready
+);
+    localparam int TL = N_STEPS * PE * THR_BITS;
+    localparam int NFB = NF > 1 ? $clog2(NF) : 1;
+    logic [TL-1:0] tmem [NF];
+    initial $readmemh(THRESH_FILE, tmem);
+
+    logic [NFB-1:0] nf;
+    logic out_valid;
+    logic [PE*OUT_BITS-1:0] out_data;
+    wire take = s_axis_0_tvalid && (!out_valid || m_axis_0_tready);
+    assign s_axis_0_tready = !out_valid || m_axis_0_tready;
+
+    logic [PE*OUT_BITS-1:0] act;
+    always_comb begin
+        for (int p = 0; p < PE; p++) begin
+            logic signed [THR_BITS:0] x;
+            logic signed [31:0] count;
+            x = (IN_SIGNED != 0) ? (THR_BITS+1)'($signed(s_axis_0_tdata[p*IN_BITS +: IN_BITS]))
+                                 : (THR_BITS+1)'($unsigned(s_axis_0_tdata[p*IN_BITS +: IN_BITS]));
+            count = 32'(ACT_VAL);
+            for (int k = 0; k < N_STEPS; k++) begin
+                if (x >= (THR_BITS+1)'($signed(tmem[nf][(p*N_STEPS + k)*THR_BITS +: THR_BITS]))) count = count + 1;
+            end
+            act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(count);
+        end
+    end
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            nf <= '0;
+            out_valid <= 1'b0;
+        end else begin
+            if (m_axis_0_tready && out_valid) out_valid <= 1'b0;
+            if (take) begin
+                out_valid <= 1'b1;
+                out_data <= act;
+                nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
+            end
+        end
+    end
+    assign m_axis_0_tvalid = out_valid;
+    assign m_axis_0_tdata = OUT_BUS'(out_data);
+endmodule

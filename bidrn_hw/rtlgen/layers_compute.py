@@ -1,0 +1,140 @@
+"""FINN compute layers (MVAU, Thresholding, StreamingFIFO) -> our RTL modules, parameters and memory files.
+
+Weights come from the node's initializer ``W`` (MW x MH) and thresholds ``T`` (MH x steps, or 1 x steps
+shared by all channels), laid out as ``hls/mvau.sv`` and ``hls/thresholding.sv`` document. Thresholds are
+clipped to the accumulator's range (a threshold above every reachable value becomes max + 1), so they fit
+``ACC_BITS + 1`` bits whatever the float values were.
+"""
+from __future__ import annotations
+
+import numpy as np
+from qonnx.core.datatype import DataType
+from qonnx.custom_op.registry import getCustomOp
+
+from ..errors import UnsupportedError
+from .stitch import LayerRTL
+
+
+def _signed_bits(lo: int, hi: int) -> int:
+    bits = 1
+    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
+        bits += 1
+    return max(bits, 2)
+
+
+def _hex_lines(words: list[list[int]], elem_bits: int) -> str:
+    """One line per word; element 0 in the low bits; two's complement per element."""
+    mask = (1 << elem_bits) - 1
+    digits = max(1, -(-len(words[0]) * elem_bits // 4))
+    lines = []
+    for word in words:
+        value = 0
+        for i, e in enumerate(word):
+            value |= (int(e) & mask) << (i * elem_bits)
+        lines.append(f"{value:0{digits}x}")
+    return "\n".join(lines) + "\n"
+
+
+def _dtype_bits(dt: DataType) -> tuple[int, int]:
+    if dt == DataType["BIPOLAR"]:
+        return 1, 0
+    return dt.bitwidth(), int(dt.signed())
+
+
+def _thresholds(model, node, inst, channels: int, pe: int, acc_lo: int, acc_hi: int):
+    thr = model.get_initializer(node.input[-1])
+    if thr is None:
+        raise UnsupportedError(f"node {node.name}: thresholds are not a constant initializer")
+    thr = np.asarray(thr, dtype=np.float64)
+    if thr.shape[0] == 1 and channels > 1:
+        thr = np.repeat(thr, channels, axis=0)
+    # acc >= t  <=>  acc >= ceil(t) for integer acc; clip into [lo, hi + 1].
+    thr = np.clip(np.ceil(thr), acc_lo, acc_hi + 1).astype(np.int64)
+    steps = thr.shape[1]
+    bits = _signed_bits(acc_lo, acc_hi + 1)
+    words = [[thr[nf * pe + p, k] for p in range(pe) for k in range(steps)] for nf in range(channels // pe)]
+    return steps, bits, _hex_lines(words, bits)
+
+
+def _act_val(inst, odt: DataType) -> int:
+    return 0 if odt == DataType["BIPOLAR"] else int(inst.get_nodeattr("ActVal"))
+
+
+def mvau(model, node) -> LayerRTL:
+    inst = getCustomOp(node)
+    mw, mh, simd, pe = (inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE"))
+    if mw % simd or mh % pe:
+        raise UnsupportedError(f"node {node.name}: SIMD {simd} must divide MW {mw} and PE {pe} must divide MH {mh}")
+    idt, wdt = inst.get_input_datatype(0), DataType[inst.get_nodeattr("weightDataType")]
+    xnor = int(inst.get_nodeattr("binaryXnorMode")) or (idt == DataType["BIPOLAR"] and wdt == DataType["BIPOLAR"])
+    w = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+    if xnor:
+        w = (w + 1) / 2 if wdt == DataType["BIPOLAR"] else w  # {0,1} codes
+        in_bits, in_signed, w_bits, w_signed = 1, 0, 1, 0
+        acc_lo, acc_hi = 0, mw
+    else:
+        in_bits, in_signed = _dtype_bits(idt)
+        w_bits, w_signed = _dtype_bits(wdt)
+        products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
+        acc_lo, acc_hi = int(min(products)) * mw, int(max(products)) * mw
+    acc_bits = _signed_bits(min(acc_lo, 0), acc_hi)
+    w_int = np.round(w).astype(np.int64)
+    sf, nf = mw // simd, mh // pe
+    words = [[w_int[s * simd + j, n * pe + p] for p in range(pe) for j in range(simd)]
+             for n in range(nf) for s in range(sf)]
+    name = node.name
+    memfiles = {"weights.mem": _hex_lines(words, w_bits)}
+    params = dict(MW=mw, MH=mh, SIMD=simd, PE=pe, IN_BITS=in_bits, IN_SIGNED=in_signed, W_BITS=w_bits,
+                  W_SIGNED=w_signed, XNOR=int(bool(xnor)), ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem")
+    odt = inst.get_output_datatype(0)
+    if inst.get_nodeattr("noActivation") == 0:
+        steps, thr_bits, text = _thresholds(model, node, inst, mh, pe, acc_lo, acc_hi)
+        memfiles["thresholds.mem"] = text
+        out_bits = _dtype_bits(odt)[0]
+        params.update(N_STEPS=steps, THR_BITS=max(thr_bits, acc_bits + 1), OUT_BITS=out_bits,
+                      ACT_VAL=_act_val(inst, odt), THRESH_FILE="thresholds.mem")
+        # thresholds were written with thr_bits; widen consistently
+        if thr_bits < acc_bits + 1:
+            memfiles["thresholds.mem"] = _thresholds_widened(model, node, mh, pe, acc_lo, acc_hi, acc_bits + 1)
+    else:
+        params.update(N_STEPS=0, THR_BITS=acc_bits + 1, OUT_BITS=_dtype_bits(odt)[0], ACT_VAL=0)
+        if params["OUT_BITS"] < acc_bits:
+            raise UnsupportedError(f"node {name}: output type {odt.name} narrower than the accumulator "
+                                   f"({acc_bits} bits)")
+    return LayerRTL("mvau", params, memfiles)
+
+
+def _thresholds_widened(model, node, channels, pe, lo, hi, bits) -> str:
+    thr = np.asarray(model.get_initializer(node.input[-1]), dtype=np.float64)
+    if thr.shape[0] == 1 and channels > 1:
+        thr = np.repeat(thr, channels, axis=0)
+    thr = np.clip(np.ceil(thr), lo, hi + 1).astype(np.int64)
+    steps = thr.shape[1]
+    words = [[thr[n * pe + p, k] for p in range(pe) for k in range(steps)] for n in range(channels // pe)]
+    return _hex_lines(words, bits)
+
+
+def thresholding(model, node) -> LayerRTL:
+    inst = getCustomOp(node)
+    ch, pe = inst.get_nodeattr("NumChannels"), inst.get_nodeattr("PE")
+    if ch % pe:
+        raise UnsupportedError(f"node {node.name}: PE {pe} must divide NumChannels {ch}")
+    idt, odt = inst.get_input_datatype(0), inst.get_output_datatype(0)
+    in_bits, in_signed = _dtype_bits(idt)
+    lo, hi = int(idt.min()), int(idt.max())
+    if idt == DataType["BIPOLAR"]:
+        raise UnsupportedError(f"node {node.name}: thresholding a BIPOLAR stream is not supported")
+    steps, thr_bits, text = _thresholds(model, node, inst, ch, pe, lo, hi)
+    thr_bits = max(thr_bits, in_bits + 1)
+    text = _thresholds_widened(model, node, ch, pe, lo, hi, thr_bits)
+    params = dict(CH=ch, PE=pe, IN_BITS=in_bits, IN_SIGNED=in_signed, N_STEPS=steps, THR_BITS=thr_bits,
+                  OUT_BITS=_dtype_bits(odt)[0], ACT_VAL=_act_val(inst, odt), THRESH_FILE="thresholds.mem")
+    return LayerRTL("thresholding", params, {"thresholds.mem": text})
+
+
+def streaming_fifo(model, node) -> LayerRTL:
+    inst = getCustomOp(node)
+    return LayerRTL("fifo", dict(WIDTH=inst.get_instream_width_padded(0), DEPTH=int(inst.get_nodeattr("depth"))))
+
+
+MAPPERS = {"MVAU": mvau, "Thresholding": thresholding, "StreamingFIFO": streaming_fifo}

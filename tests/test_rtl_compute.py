@@ -1,0 +1,95 @@
+"""MVAU (integer and XNOR, with and without thresholds) and Thresholding RTL vs FINN execution, with stalls."""
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.util.basic import qonnx_make_model
+
+from bidrn_hw.rtl_sim import streams, verilator
+from bidrn_hw.rtlgen.layers_compute import mvau, thresholding
+
+HW = dict(domain="finn.custom_op.fpgadataflow", backend="fpgadataflow")
+VECS = [1, 2, 3]
+
+
+def finn_out(model, x):
+    from finn.core.onnx_exec import execute_onnx
+
+    return execute_onnx(model, {"x": x})["y"]
+
+
+def simulate_layer(layer, tmp_path, x, in_bits, in_per_beat, out_bits, out_per_beat, n_out, stall, seed):
+    params = dict(layer.parameters)
+    for name, text in layer.memfiles.items():
+        (tmp_path / name).write_text(text)
+        params = {k: (str(tmp_path / name) if v == name else v) for k, v in params.items()}
+    src = verilator.HLS_DIR / f"{layer.module}.sv"
+    result = streams.simulate([src], layer.module,
+                              [streams.Stream("s_axis_0", streams.bus_bits(in_bits, in_per_beat),
+                                              streams.pack(x, in_bits, in_per_beat))],
+                              [streams.Stream("m_axis_0", streams.bus_bits(out_bits, out_per_beat),
+                                              n_beats=n_out // out_per_beat)],
+                              parameters=params, stall=stall, seed=seed)
+    return streams.unpack(result.outputs["m_axis_0"], out_bits, out_per_beat, True)
+
+
+MVAU_CASES = [  # (xnor, thresholds, MW, MH, SIMD, PE, idt, wdt, odt, steps)
+    (False, True, 12, 4, 3, 2, "INT4", "INT4", "INT3", 7),
+    (True, True, 12, 4, 4, 4, "BINARY", "BINARY", "INT3", 7),
+    (False, False, 12, 4, 3, 2, "UINT8", "INT8", None, 0),
+    (True, False, 16, 6, 8, 3, "BINARY", "BINARY", None, 0),
+]
+
+
+@pytest.mark.parametrize("case", MVAU_CASES, ids=["int-thr", "xnor-thr", "int-acc", "xnor-acc"])
+def test_mvau_bit_exact(case, tmp_path):
+    xnor, act, mw, mh, simd, pe, idt, wdt, odt, steps = case
+    rng = np.random.default_rng(mw * mh + steps)
+    out_dt = odt if act else "INT32"
+    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, (*VECS, mw))
+    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, (*VECS, mh))
+    node = helper.make_node("MVAU", ["x", "w"] + (["t"] if act else []), ["y"], name="M0", MW=mw, MH=mh, SIMD=simd,
+                            PE=pe, inputDataType=idt, weightDataType=wdt, outputDataType=out_dt,
+                            ActVal=int(DataType[odt].min()) if act else 0, binaryXnorMode=int(xnor),
+                            noActivation=0 if act else 1, numInputVectors=VECS, **HW)
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
+    model.set_tensor_datatype("x", DataType[idt])
+    model.set_tensor_datatype("y", DataType[out_dt])
+    i_dt, w_dt = DataType[idt], DataType[wdt]
+    model.set_initializer("w", rng.integers(w_dt.min(), w_dt.max() + 1, (mw, mh)).astype(np.float32))
+    if act:
+        hi = mw if xnor else 20
+        model.set_initializer("t", np.sort(rng.integers(0 if xnor else -20, hi, (mh, steps)), 1).astype(np.float32))
+    layer = mvau(model, model.graph.node[0])
+    p = layer.parameters
+    for stall, seed in ((0.0, 1), (0.3, 2)):
+        x = rng.integers(i_dt.min(), i_dt.max() + 1, (*VECS, mw)).astype(np.float32)
+        expected = finn_out(model, x)
+        out = simulate_layer(layer, tmp_path, x, p["IN_BITS"], simd, p["OUT_BITS"], pe, expected.size, stall, seed)
+        assert np.array_equal(out.reshape(expected.shape), expected), (case, stall)
+
+
+@pytest.mark.parametrize("channels, pe, steps, shared", [(4, 2, 3, False), (6, 6, 255, True)])
+def test_thresholding_bit_exact(channels, pe, steps, shared, tmp_path):
+    rng = np.random.default_rng(channels + steps)
+    shape = (*VECS, channels)
+    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
+    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
+    out_dt = "INT8" if steps == 255 else "INT2"
+    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
+                            inputDataType="INT9", weightDataType="INT10", outputDataType=out_dt,
+                            ActVal=int(DataType[out_dt].min()), numInputVectors=VECS, **HW)
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
+    model.set_tensor_datatype("x", DataType["INT9"])
+    model.set_tensor_datatype("y", DataType[out_dt])
+    if shared:  # saturation to INT8: identity thresholds -127..127 shared by every channel
+        thr = np.arange(-127, 128, dtype=np.float32)[None, :]
+    else:
+        thr = np.sort(rng.integers(-200, 200, (channels, steps)), 1).astype(np.float32)
+    model.set_initializer("t", thr)
+    layer = thresholding(model, model.graph.node[0])
+    x = rng.integers(-256, 256, shape).astype(np.float32)
+    expected = finn_out(model, x)
+    out = simulate_layer(layer, tmp_path, x, 9, pe, layer.parameters["OUT_BITS"], pe, expected.size, 0.3, 5)
+    assert np.array_equal(out.reshape(expected.shape), expected)
