@@ -1,0 +1,86 @@
+"""Accuracy of every variant at the tiny config, trained with identical data, steps and seeds; prints JSON.
+
+    .venv/bin/python benchmarks/accuracy.py [--steps N] [--variants fp bnn bidrn] [--out DIR]
+
+Each variant trains from the same initial seed on the same cached synthetic samples in the same order, then
+is evaluated on the same validation frames (a split it never saw). Reported per variant: MPVPE, PA-MPVPE,
+PA-MPJPE, hands / face MPVPE (mm), the final training loss, steps/s; and the fraction of the BNN -> FP MPVPE
+gap that BiDRN closes, ``(bnn - bidrn) / (bnn - fp)`` (1 = as good as full precision, 0 = no better than
+BNN), also for PA-MPVPE.
+
+The defaults (200 steps of batch 16 on 1024 samples per variant, 128 validation frames, one torch thread) take
+about 10 minutes on this 2-core machine when it is otherwise lightly loaded; ``wall_s`` reports what it took.
+Numbers come from the stand-in body model and synthetic renders at 128x96 after a few hundred steps: they
+compare the variants with each other early in training, not with the paper's EHF figures.
+"""
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from bidrn_hw.train.loop import TrainOptions, train
+
+VARIANTS = ("fp", "bnn", "xnor", "dorefa", "bireal", "reactnet", "bidrn")
+
+
+def gap_closed(results: dict, key: str):
+    if not all(v in results for v in ("fp", "bnn", "bidrn")):
+        return None
+    fp, bnn, bidrn = (results[v][key] for v in ("fp", "bnn", "bidrn"))
+    if abs(bnn - fp) < 1e-9:
+        return None
+    return round((bnn - bidrn) / (bnn - fp), 3)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--train-size", type=int, default=1024)
+    parser.add_argument("--eval-frames", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
+    parser.add_argument("--cache-dir", default=None, help="synthetic data cache root")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: on this 2-core machine, busy with other jobs, two "
+                             "OpenMP threads trained 7-9x slower than one, measured)")
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bidrn-accuracy-"))
+    t_all = time.perf_counter()
+    results = {}
+    try:
+        for variant in args.variants:
+            run_dir = out / variant
+            if run_dir.exists():
+                shutil.rmtree(run_dir)
+            t0 = time.perf_counter()
+            r = train(TrainOptions(config="tiny", variant=variant, out=str(run_dir), steps=args.steps,
+                                   batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                   train_size=args.train_size, eval_frames=args.eval_frames,
+                                   cache_dir=args.cache_dir, progress=args.progress))
+            results[variant] = {**r["metrics"], "final_loss": round(r["final_loss"], 4),
+                                "steps_per_s": r["steps_per_s"], "wall_s": round(time.perf_counter() - t0, 1)}
+    finally:
+        if not args.out:
+            shutil.rmtree(out, ignore_errors=True)
+    print(json.dumps({
+        "config": "tiny", "steps": args.steps, "batch_size": args.batch_size, "train_size": args.train_size,
+        "eval_frames": args.eval_frames, "seed": args.seed, "torch_threads": torch.get_num_threads(),
+        "variants": results,
+        "bidrn_gap_closed_mpvpe": gap_closed(results, "mpvpe_mm"),
+        "bidrn_gap_closed_pa_mpvpe": gap_closed(results, "pa_mpvpe_mm"),
+        "wall_s": round(time.perf_counter() - t_all, 1),
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
