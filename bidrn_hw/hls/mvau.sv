@@ -48,6 +48,8 @@ module mvau #(
     localparam int TL = (N_STEPS > 0 ? N_STEPS : 1) * PE * THR_BITS;
     localparam int SFB = SF > 1 ? $clog2(SF) : 1;
     localparam int NFB = NF > 1 ? $clog2(NF) : 1;
+    localparam int N_THR = N_STEPS > 0 ? N_STEPS : 1;  // N_STEPS = 0: no thresholds (the search is not built)
+    localparam int SEARCH_STEPS = $clog2(N_THR + 1);
 
     logic [WL-1:0] wmem [NF*SF];
     logic [TL-1:0] tmem [NF];
@@ -99,14 +101,18 @@ module mvau #(
         for (int p = 0; p < PE; p++) begin
             acc_next[p] = ((sf == 0) ? ACC_BITS'(0) : acc[p]) + dot[p];
             if (N_STEPS > 0) begin
-                logic signed [31:0] count;
-                count = 32'(ACT_VAL);
-                for (int k = 0; k < N_STEPS; k++) begin
-                    logic signed [THR_BITS-1:0] t;
-                    t = $signed(t_now[(p*N_STEPS + k)*THR_BITS +: THR_BITS]);
-                    if (THR_BITS'(acc_next[p]) >= t) count = count + 1;
+                // Binary search over the sorted thresholds (see thresholding.sv).
+                logic [31:0] count, probe;
+                logic signed [THR_BITS-1:0] a;
+                a = THR_BITS'(acc_next[p]);
+                count = 0;
+                for (int j = SEARCH_STEPS - 1; j >= 0; j--) begin
+                    probe = count + (32'd1 << j) - 32'd1;
+                    if (probe < 32'(N_THR)
+                        && a >= $signed(t_now[(32'(p*N_STEPS) + probe)*THR_BITS +: THR_BITS]))
+                        count = count + (32'd1 << j);
                 end
-                act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(count);
+                act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(count + 32'(ACT_VAL));
             end else begin
                 act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(acc_next[p]);
             end

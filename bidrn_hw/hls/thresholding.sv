@@ -36,18 +36,25 @@ module thresholding #(
     wire take = s_axis_0_tvalid && (!out_valid || m_axis_0_tready);
     assign s_axis_0_tready = !out_valid || m_axis_0_tready;
 
+    // Thresholds are sorted ascending per channel (the generator checks), so the count is found by a
+    // binary search: SEARCH_STEPS probes instead of N_STEPS comparators; a probe past the last threshold
+    // reads as +infinity.
+    localparam int SEARCH_STEPS = $clog2(N_STEPS + 1);
     logic [PE*OUT_BITS-1:0] act;
     always_comb begin
         for (int p = 0; p < PE; p++) begin
             logic signed [THR_BITS:0] x;
-            logic signed [31:0] count;
+            logic [31:0] count, probe;
             x = (IN_SIGNED != 0) ? (THR_BITS+1)'($signed(s_axis_0_tdata[p*IN_BITS +: IN_BITS]))
                                  : (THR_BITS+1)'($unsigned(s_axis_0_tdata[p*IN_BITS +: IN_BITS]));
-            count = 32'(ACT_VAL);
-            for (int k = 0; k < N_STEPS; k++) begin
-                if (x >= (THR_BITS+1)'($signed(tmem[nf][(p*N_STEPS + k)*THR_BITS +: THR_BITS]))) count = count + 1;
+            count = 0;
+            for (int j = SEARCH_STEPS - 1; j >= 0; j--) begin
+                probe = count + (32'd1 << j) - 32'd1;
+                if (probe < 32'(N_STEPS)
+                    && x >= (THR_BITS+1)'($signed(tmem[nf][(32'(p*N_STEPS) + probe)*THR_BITS +: THR_BITS])))
+                    count = count + (32'd1 << j);
             end
-            act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(count);
+            act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(count + 32'(ACT_VAL));
         end
     end
 

@@ -41,7 +41,9 @@ def _dtype_bits(dt: DataType) -> tuple[int, int]:
     return dt.bitwidth(), int(dt.signed())
 
 
-def _thresholds(model, node, inst, channels: int, pe: int, acc_lo: int, acc_hi: int):
+def _thresholds(model, node, channels: int, pe: int, acc_lo: int, acc_hi: int, min_bits: int = 2):
+    """(steps, bits, memory file text) of a node's thresholds, clipped to [acc_lo, acc_hi + 1], at least
+    ``min_bits`` wide. The RTL binary-searches them, so each channel's row must be sorted ascending."""
     thr = model.get_initializer(node.input[-1])
     if thr is None:
         raise UnsupportedError(f"node {node.name}: thresholds are not a constant initializer")
@@ -50,8 +52,12 @@ def _thresholds(model, node, inst, channels: int, pe: int, acc_lo: int, acc_hi: 
         thr = np.repeat(thr, channels, axis=0)
     # acc >= t  <=>  acc >= ceil(t) for integer acc; clip into [lo, hi + 1].
     thr = np.clip(np.ceil(thr), acc_lo, acc_hi + 1).astype(np.int64)
+    if np.any(np.diff(thr, axis=1) < 0):
+        bad = int(np.argwhere(np.diff(thr, axis=1) < 0)[0][0])
+        raise UnsupportedError(f"node {node.name}: thresholds of channel {bad} are not sorted ascending "
+                               f"(the RTL searches them; MultiThreshold semantics need them sorted)")
     steps = thr.shape[1]
-    bits = _signed_bits(acc_lo, acc_hi + 1)
+    bits = max(_signed_bits(acc_lo, acc_hi + 1), min_bits)
     words = [[thr[nf * pe + p, k] for p in range(pe) for k in range(steps)] for nf in range(channels // pe)]
     return steps, bits, _hex_lines(words, bits)
 
@@ -88,30 +94,16 @@ def mvau(model, node) -> LayerRTL:
                   W_SIGNED=w_signed, XNOR=int(bool(xnor)), ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem")
     odt = inst.get_output_datatype(0)
     if inst.get_nodeattr("noActivation") == 0:
-        steps, thr_bits, text = _thresholds(model, node, inst, mh, pe, acc_lo, acc_hi)
+        steps, thr_bits, text = _thresholds(model, node, mh, pe, acc_lo, acc_hi, min_bits=acc_bits + 1)
         memfiles["thresholds.mem"] = text
-        out_bits = _dtype_bits(odt)[0]
-        params.update(N_STEPS=steps, THR_BITS=max(thr_bits, acc_bits + 1), OUT_BITS=out_bits,
+        params.update(N_STEPS=steps, THR_BITS=thr_bits, OUT_BITS=_dtype_bits(odt)[0],
                       ACT_VAL=_act_val(inst, odt), THRESH_FILE="thresholds.mem")
-        # thresholds were written with thr_bits; widen consistently
-        if thr_bits < acc_bits + 1:
-            memfiles["thresholds.mem"] = _thresholds_widened(model, node, mh, pe, acc_lo, acc_hi, acc_bits + 1)
     else:
         params.update(N_STEPS=0, THR_BITS=acc_bits + 1, OUT_BITS=_dtype_bits(odt)[0], ACT_VAL=0)
         if params["OUT_BITS"] < acc_bits:
             raise UnsupportedError(f"node {name}: output type {odt.name} narrower than the accumulator "
                                    f"({acc_bits} bits)")
     return LayerRTL("mvau", params, memfiles)
-
-
-def _thresholds_widened(model, node, channels, pe, lo, hi, bits) -> str:
-    thr = np.asarray(model.get_initializer(node.input[-1]), dtype=np.float64)
-    if thr.shape[0] == 1 and channels > 1:
-        thr = np.repeat(thr, channels, axis=0)
-    thr = np.clip(np.ceil(thr), lo, hi + 1).astype(np.int64)
-    steps = thr.shape[1]
-    words = [[thr[n * pe + p, k] for p in range(pe) for k in range(steps)] for n in range(channels // pe)]
-    return _hex_lines(words, bits)
 
 
 def thresholding(model, node) -> LayerRTL:
@@ -124,9 +116,7 @@ def thresholding(model, node) -> LayerRTL:
     lo, hi = int(idt.min()), int(idt.max())
     if idt == DataType["BIPOLAR"]:
         raise UnsupportedError(f"node {node.name}: thresholding a BIPOLAR stream is not supported")
-    steps, thr_bits, text = _thresholds(model, node, inst, ch, pe, lo, hi)
-    thr_bits = max(thr_bits, in_bits + 1)
-    text = _thresholds_widened(model, node, ch, pe, lo, hi, thr_bits)
+    steps, thr_bits, text = _thresholds(model, node, ch, pe, lo, hi, min_bits=in_bits + 1)
     params = dict(CH=ch, PE=pe, IN_BITS=in_bits, IN_SIGNED=in_signed, N_STEPS=steps, THR_BITS=thr_bits,
                   OUT_BITS=_dtype_bits(odt)[0], ACT_VAL=_act_val(inst, odt), THRESH_FILE="thresholds.mem")
     return LayerRTL("thresholding", params, {"thresholds.mem": text})
