@@ -8,6 +8,11 @@ PA-MPJPE, hands / face MPVPE (mm), the final training loss, steps/s; and the fra
 gap that BiDRN closes, ``(bnn - bidrn) / (bnn - fp)`` (1 = as good as full precision, 0 = no better than
 BNN), also for PA-MPVPE.
 
+After ``bidrn`` trains, its hardware variant (``bidrn_hw``: the same trained network with the body, hand and
+face encoders replaced by their integer versions, ``bidrn_hw.model.hardware.to_hardware_network``: uint8
+crops in, R-bit residual stream, thresholds; residual scales calibrated on the first ``--calibration-frames``
+training images) is evaluated on the same validation frames, with its MPVPE beside the float model's.
+
 The defaults (200 steps of batch 16 on 1024 samples per variant, 128 validation frames, one torch thread) take
 about 10 minutes on this 2-core machine when it is otherwise lightly loaded; ``wall_s`` reports what it took.
 Numbers come from the stand-in body model and synthetic renders at 128x96 after a few hundred steps: they
@@ -22,7 +27,8 @@ from pathlib import Path
 
 import torch
 
-from bidrn_hw.train.loop import TrainOptions, train
+from bidrn_hw.train.evaluation import evaluate_hardware_variant
+from bidrn_hw.train.loop import TrainOptions, train, training_data
 
 VARIANTS = ("fp", "bnn", "xnor", "dorefa", "bireal", "reactnet", "bidrn")
 
@@ -34,6 +40,24 @@ def gap_closed(results: dict, key: str):
     if abs(bnn - fp) < 1e-9:
         return None
     return round((bnn - bidrn) / (bnn - fp), 3)
+
+
+def hardware_variant(net, opts: TrainOptions, args, float_metrics: dict) -> dict:
+    """The trained BiDRN's hardware variant on the same validation frames, beside the float model."""
+    from bidrn_hw.body.smplx_layer import BodyModel
+
+    t0 = time.perf_counter()
+    calibration = training_data(opts)
+    val = training_data(opts, split="val", size=opts.eval_frames)
+    hw = evaluate_hardware_variant(net, BodyModel(), calibration, val, calibration_frames=args.calibration_frames,
+                                   bits=args.residual_bits)
+    hw["float_mpvpe_mm"] = float_metrics.get("mpvpe_mm")
+    hw["float_pa_mpvpe_mm"] = float_metrics.get("pa_mpvpe_mm")
+    if hw["float_mpvpe_mm"] is not None:
+        hw["mpvpe_increase_mm"] = round(hw["mpvpe_mm"] - hw["float_mpvpe_mm"], 3)
+        hw["pa_mpvpe_increase_mm"] = round(hw["pa_mpvpe_mm"] - hw["float_pa_mpvpe_mm"], 3)
+    hw["wall_s"] = round(time.perf_counter() - t0, 1)
+    return hw
 
 
 def main():
@@ -51,24 +75,30 @@ def main():
                         help="torch CPU threads (default 1: on this 2-core machine, busy with other jobs, two "
                              "OpenMP threads trained 7-9x slower than one, measured)")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--residual-bits", type=int, default=8, help="hardware variant's residual stream width")
+    parser.add_argument("--calibration-frames", type=int, default=8,
+                        help="training images that calibrate the hardware variant's residual scales")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bidrn-accuracy-"))
     t_all = time.perf_counter()
-    results = {}
+    results, hardware = {}, None
     try:
         for variant in args.variants:
             run_dir = out / variant
             if run_dir.exists():
                 shutil.rmtree(run_dir)
             t0 = time.perf_counter()
-            r = train(TrainOptions(config="tiny", variant=variant, out=str(run_dir), steps=args.steps,
-                                   batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                                   train_size=args.train_size, eval_frames=args.eval_frames,
-                                   cache_dir=args.cache_dir, progress=args.progress))
+            opts = TrainOptions(config="tiny", variant=variant, out=str(run_dir), steps=args.steps,
+                                batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                train_size=args.train_size, eval_frames=args.eval_frames,
+                                cache_dir=args.cache_dir, progress=args.progress)
+            r, net = train(opts, return_net=True)
             results[variant] = {**r["metrics"], "final_loss": round(r["final_loss"], 4),
                                 "steps_per_s": r["steps_per_s"], "wall_s": round(time.perf_counter() - t0, 1)}
+            if variant == "bidrn" and args.eval_frames > 0:
+                hardware = hardware_variant(net, opts, args, results["bidrn"])
     finally:
         if not args.out:
             shutil.rmtree(out, ignore_errors=True)
@@ -78,6 +108,8 @@ def main():
         "variants": results,
         "bidrn_gap_closed_mpvpe": gap_closed(results, "mpvpe_mm"),
         "bidrn_gap_closed_pa_mpvpe": gap_closed(results, "pa_mpvpe_mm"),
+        "bidrn_hw": hardware,
+        "bidrn_hw_gap_closed_mpvpe": gap_closed({**results, "bidrn": hardware}, "mpvpe_mm") if hardware else None,
         "wall_s": round(time.perf_counter() - t_all, 1),
     }, indent=1))
 

@@ -362,3 +362,75 @@ def calibrate_scale(encoder: ResNetEncoder, images: torch.Tensor, bits: int = 8,
 def to_hardware(encoder: ResNetEncoder, calibration_images: torch.Tensor, bits: int = 8) -> HardwareEncoder:
     """The hardware variant of a BiDRN encoder, its residual scale calibrated on ``calibration_images``."""
     return HardwareEncoder(encoder, calibrate_scale(encoder, calibration_images, bits), bits).eval()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The whole network with its encoders in the hardware variant (for accuracy evaluation on the host).
+ENCODER_NAMES = ("body_encoder", "hand_encoder", "face_encoder")
+
+
+def to_uint8_levels(image: torch.Tensor) -> torch.Tensor:
+    """A float image in [0, 1] as the uint8 levels (0..255, held as float) that the hardware receives."""
+    return torch.round(image.clamp(0.0, 1.0) * 255.0)
+
+
+class HardwareEncoderAsFloat(nn.Module):
+    """Drop-in for a float encoder inside a WholeBodyNet: the [0, 1] input (the host's resized crop) is
+    rounded to uint8 as the accelerator sees it, the integer :class:`HardwareEncoder` runs, and its R-bit
+    residual levels are scaled back to real values (``levels * scale``) for the host heads."""
+
+    def __init__(self, hardware: HardwareEncoder, out_channels: int | None = None):
+        super().__init__()
+        self.hardware = hardware
+        self.out_channels = out_channels
+
+    @property
+    def scale(self) -> float:
+        return self.hardware.scale
+
+    def forward(self, x):
+        return self.hardware(to_uint8_levels(x)) * self.hardware.scale
+
+
+def encoder_inputs(net: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What each encoder of ``net`` (a WholeBodyNet) receives on a float forward pass over ``images``:
+    the resized body image, the hand crops (left flipped) and the face crop at the predicted boxes."""
+    captured: dict[str, torch.Tensor] = {}
+    hooks = [getattr(net, name).register_forward_pre_hook(
+        lambda mod, args, name=name: captured.__setitem__(name, args[0].detach().clone()))
+        for name in ENCODER_NAMES]
+    body_model, net.body_model = net.body_model, None  # the SMPL-X layer is not needed here
+    was_training = net.training
+    try:
+        net.eval()
+        with torch.no_grad():
+            net(images)
+    finally:
+        for h in hooks:
+            h.remove()
+        net.body_model = body_model
+        net.train(was_training)
+    return captured
+
+
+def to_hardware_network(net: nn.Module, calibration_images: torch.Tensor, bits: int = 8) -> nn.Module:
+    """A copy of ``net`` (a BiDRN WholeBodyNet) whose body, hand and face encoders are their integer hardware
+    variants (:class:`HardwareEncoderAsFloat`), in eval mode; ``net`` is not changed (the body model, if
+    any, is shared, not copied).
+
+    ``calibration_images``: (N, 3, H, W) full images in [0, 1] at ``net.config.image_input`` (a few training
+    frames). Each encoder's residual scale is calibrated on the inputs it actually receives on them (the
+    resized image, the hand and face crops at the float model's boxes), rounded to uint8.
+    """
+    import copy
+
+    if getattr(net, "variant", None) != "bidrn":
+        raise UnsupportedError(f"the hardware variant exists for BiDRN only, not {getattr(net, 'variant', None)!r}")
+    inputs = encoder_inputs(net, calibration_images)
+    memo = {id(net.body_model): net.body_model} if net.body_model is not None else {}
+    hw_net = copy.deepcopy(net, memo)
+    for name in ENCODER_NAMES:
+        encoder = getattr(net, name)
+        hardware = to_hardware(encoder, to_uint8_levels(inputs[name]) / 255.0, bits)
+        setattr(hw_net, name, HardwareEncoderAsFloat(hardware, getattr(encoder, "out_channels", None)))
+    return hw_net.eval()

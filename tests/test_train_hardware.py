@@ -1,0 +1,69 @@
+"""The whole network with its encoders in the hardware variant (accuracy evaluation of the integer model)."""
+import pytest
+import torch
+
+from bidrn_hw.errors import UnsupportedError
+from bidrn_hw.model.configs import CONFIGS
+from bidrn_hw.model.encoder import ResNetEncoder
+from bidrn_hw.model.hardware import (ENCODER_NAMES, HardwareEncoderAsFloat, encoder_inputs, to_hardware_network,
+                                     to_uint8_levels)
+from bidrn_hw.model.network import WholeBodyNet
+
+
+@pytest.fixture(scope="module")
+def nets():
+    torch.manual_seed(0)
+    net = WholeBodyNet(CONFIGS["tiny"], "bidrn").eval()
+    images = torch.rand(4, 3, *CONFIGS["tiny"].image_input, generator=torch.Generator().manual_seed(1))
+    return net, to_hardware_network(net, images), images
+
+
+def test_hardware_network_replaces_encoders_and_leaves_the_float_net(nets):
+    net, hw, images = nets
+    for name in ENCODER_NAMES:
+        assert isinstance(getattr(net, name), ResNetEncoder)
+        assert isinstance(getattr(hw, name), HardwareEncoderAsFloat)
+        assert getattr(hw, name).out_channels == getattr(net, name).out_channels
+    assert not hw.training
+    # Heads are copies with the same weights, not shared modules.
+    assert hw.box_net is not net.box_net
+    assert torch.equal(hw.body_rotation_net.cam_out.weight, net.body_rotation_net.cam_out.weight)
+
+
+def test_hardware_encoders_output_integer_levels_on_uint8_input(nets):
+    net, hw, images = nets
+    inputs = encoder_inputs(net, images)
+    for name in ENCODER_NAMES:
+        enc = getattr(hw, name)
+        x = inputs[name]
+        with torch.no_grad():
+            levels = enc.hardware(to_uint8_levels(x))
+            real = enc(x)
+        assert torch.equal(levels, torch.round(levels))
+        assert levels.min() >= -128 and levels.max() <= 127
+        assert torch.allclose(real, levels * enc.scale)
+        # What the hardware sees is the uint8 image: inputs that round alike give identical features.
+        on_grid = to_uint8_levels(x) / 255
+        with torch.no_grad():
+            assert torch.equal(enc(on_grid), enc(on_grid + 0.8 / 255 * (torch.rand_like(x) - 0.5)))
+
+
+def test_hardware_network_is_close_to_the_float_model(nets):
+    net, hw, images = nets
+    torch.manual_seed(5)
+    other = WholeBodyNet(CONFIGS["tiny"], "bidrn").eval()  # a differently initialized net: the scale of "far"
+    with torch.no_grad():
+        ref, out, far = net(images), hw(images), other(images)
+    for key in ("body_pose", "shape", "cam_trans", "body_joints_img", "boxes", "expr", "rhand_pose"):
+        assert out[key].shape == ref[key].shape
+        assert torch.isfinite(out[key]).all()
+        err = (out[key] - ref[key]).abs().mean()
+        assert err < 0.6 * (far[key] - ref[key]).abs().mean(), key
+    # The boxes (BoxNet on the integer body features) stay within a few percent of the image.
+    assert (out["boxes"] - ref["boxes"]).abs().mean() < 0.05
+
+
+def test_hardware_network_is_bidrn_only():
+    net = WholeBodyNet(CONFIGS["tiny"], "bireal").eval()
+    with pytest.raises(UnsupportedError, match="BiDRN"):
+        to_hardware_network(net, torch.rand(1, 3, *CONFIGS["tiny"].image_input))
