@@ -80,7 +80,9 @@ def mvau(model, node) -> LayerRTL:
         acc_lo, acc_hi = 0, mw
     else:
         in_bits, in_signed = _dtype_bits(idt)
-        w_bits, w_signed = _dtype_bits(wdt)
+        # Integer mode: weights are stored as their values, so BIPOLAR (-1/+1) needs 2-bit signed (the 1-bit
+        # {0,1} code of _dtype_bits is the XNOR encoding, where a -1 weight would read as +1 here).
+        w_bits, w_signed = (2, 1) if wdt == DataType["BIPOLAR"] else _dtype_bits(wdt)
         products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
         acc_lo, acc_hi = int(min(products)) * mw, int(max(products)) * mw
     acc_bits = _signed_bits(min(acc_lo, 0), acc_hi)
