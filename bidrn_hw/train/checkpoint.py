@@ -17,6 +17,7 @@ from torch import nn
 from ..errors import InputFileError, UsageError
 from ..model.configs import CONFIGS, check_variant, get_config
 from ..model.network import WholeBodyNet
+from ..model.variants import VARIANTS
 
 FORMAT = "bidrn-hw-checkpoint"
 VERSION = 1
@@ -83,6 +84,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
             raise InputFileError(f"{path}: checkpoint lacks '{key}'")
     if ckpt["config"] not in CONFIGS:
         raise InputFileError(f"{path}: unknown config {ckpt['config']!r} in checkpoint")
+    if ckpt["variant"] not in VARIANTS:
+        raise InputFileError(f"{path}: unknown variant {ckpt['variant']!r} in checkpoint (this bidrn-hw has "
+                             f"{', '.join(VARIANTS)})")
     if asdict(get_config(ckpt["config"])) != _plain(ckpt.get("config_fields", asdict(get_config(ckpt["config"])))):
         raise InputFileError(f"{path}: config {ckpt['config']!r} in the checkpoint differs from this bidrn-hw's "
                              f"definition of it")

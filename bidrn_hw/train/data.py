@@ -28,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -289,8 +291,9 @@ class CachedDataset(Dataset):
             self.meta = json.loads(meta_path.read_text())
             shards = [np.load(self.directory / name) for name in self.meta["shards"]]
             self.arrays = {k: np.concatenate([s[k] for s in shards]) for k in shards[0].files}
-        except (OSError, ValueError, KeyError, IndexError) as exc:
-            raise InputFileError(f"synthetic data cache {self.directory} is unreadable: {exc}") from exc
+        except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise InputFileError(f"synthetic data cache {self.directory} is unreadable ({type(exc).__name__}: "
+                                 f"{exc}); delete the directory to regenerate it") from exc
 
     def __len__(self) -> int:
         return len(self.arrays["image"])
