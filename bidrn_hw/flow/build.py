@@ -76,7 +76,7 @@ def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs:
         scale = model.get_metadata_prop("bidrn_hw.residual_scale")
         host_ops = {hw.graph.output[0].name: {"scale": float(scale) if scale else 1.0, "bias": 0.0,
                                                "layout": "NHWC"}}
-        accel = generate(specialized, tmp, host_ops=host_ops)
+        accel = generate(specialized, tmp, host_ops=host_ops, final_dir=out_dir)
         slowest = max(cycles.values())
         accel["estimated_cycles_per_frame"] = slowest
         (tmp / "accel.json").write_text(json.dumps(accel, indent=2))

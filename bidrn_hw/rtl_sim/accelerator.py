@@ -7,6 +7,7 @@ frame include the pipeline's overlap between frames.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,14 @@ def load_design(build_dir: Path | str) -> dict:
     missing = [line for line in filelist.read_text().split() if not (build_dir / "rtl" / line).exists()]
     if missing:
         raise InputFileError(f"{filelist} lists missing sources: {', '.join(missing)}")
+    top_file = build_dir / "rtl" / f"{accel['top']}.sv"
+    if top_file.exists():
+        memfiles = re.findall(r'"([^"]+\.mem)"', top_file.read_text())
+        gone = [m for m in memfiles if not Path(m).exists()]
+        if gone:
+            raise InputFileError(f"{top_file} reads memory files that do not exist (was the build directory moved "
+                                 f"or copied? recompile it where it lives): {gone[0]}"
+                                 + (f" and {len(gone) - 1} more" if len(gone) > 1 else ""))
     return accel
 
 

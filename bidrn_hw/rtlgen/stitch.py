@@ -76,10 +76,15 @@ def _stream_info(model: ModelWrapper, tensor: str, node, index: int, is_input: b
             "datatype": dt.name, "elems_per_beat": elems, "beats_per_frame": beats, "shape": [int(s) for s in shape]}
 
 
-def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", host_ops: dict | None = None) -> dict:
-    """Write ``out_dir/rtl/`` (top, library modules, memory files, filelist.f) and ``out_dir/accel.json``."""
+def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", host_ops: dict | None = None,
+             final_dir: Path | str | None = None) -> dict:
+    """Write ``out_dir/rtl/`` (top, library modules, memory files, filelist.f) and ``out_dir/accel.json``.
+
+    ``final_dir``: where ``out_dir`` will be renamed to once complete (the memory file paths written into the
+    top name files there)."""
     out_dir = Path(out_dir)
     rtl = out_dir / "rtl"
+    final_rtl = (Path(final_dir) if final_dir is not None else out_dir).resolve() / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
     producers, consumers = {}, {}
     for node in model.graph.node:
@@ -122,8 +127,8 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
         for fname, text in rtl_layer.memfiles.items():
             # One file per instance; parameters naming it get its absolute path ($readmemh resolves paths
             # against the simulator's working directory). The Vivado export rewrites them.
-            path = (rtl / f"{node.name}_{fname}").resolve()
-            path.write_text(text)
+            (rtl / f"{node.name}_{fname}").write_text(text)
+            path = final_rtl / f"{node.name}_{fname}"
             params = {k: (str(path) if v == fname else v) for k, v in params.items()}
         sources.update(rtl_layer.sources or [rtl_layer.module])
         ports = ["    .ap_clk(ap_clk)", "    .ap_rst_n(ap_rst_n)"]
