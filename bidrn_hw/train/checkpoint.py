@@ -148,3 +148,44 @@ def load_model(path: str | os.PathLike, config: str | None = None, variant: str 
     model.checkpoint_info = {k: ckpt.get(k) for k in ("config", "variant", "step", "epoch", "finished",
                                                         "metrics", "options")}
     return model
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The shipped demo checkpoint: a trained tiny BiDRN, weights only (no optimizer state), package data.
+DEMO_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "tiny_bidrn.pt"
+SLIM_DROPPED = ("optimizer", "scheduler", "torch_rng")
+
+
+def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, note: dict | None = None) -> Path:
+    """Copy a checkpoint without its optimizer/scheduler/RNG state (for inference only; it cannot be resumed),
+    the per-step loss history cut to its last entry, ``note`` stored under ``"provenance"``. Atomic write."""
+    ckpt = read_checkpoint(src)
+    slim = {k: v for k, v in ckpt.items() if k not in SLIM_DROPPED}
+    slim.update(optimizer=None, scheduler=None, history=list(ckpt.get("history") or [])[-1:])
+    slim["model"] = {k: v.clone() for k, v in ckpt["model"].items()}
+    if note:
+        slim["provenance"] = dict(note)
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+    try:
+        torch.save(slim, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return dst
+
+
+def load_demo_model(path: str | os.PathLike | None = None, body_model: nn.Module | None = None,
+                    with_body_model: bool = True) -> WholeBodyNet:
+    """The trained ``tiny`` BiDRN shipped with the package (``bidrn_hw/data/tiny_bidrn.pt``), or the one at
+    ``path``, in eval mode, ready for inference (``net(img)`` with ``img`` (B, 3, 128, 96) in [0, 1]).
+    Its training record is in ``net.checkpoint_info`` (metrics, options, provenance)."""
+    path = Path(path) if path is not None else DEMO_CHECKPOINT
+    if not path.is_file():
+        raise InputFileError(f"demo checkpoint not found: {path} (make one with "
+                             f"`python benchmarks/demo_checkpoint.py --out {path}`)")
+    net = load_model(path, config="tiny", variant="bidrn", body_model=body_model, with_body_model=with_body_model)
+    net.checkpoint_info["provenance"] = read_checkpoint(path).get("provenance")
+    return net
