@@ -16,13 +16,20 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=0)
 
 
-def _to_stream(x, shape_nhwc):
-    """(N, C, H, W) or (N, 1, C, H, W) model-layout frames -> (N, H, W, C) stream frames."""
+def _to_stream(x, stream):
+    """Model-layout frames ((N, C, H, W), or (N, 1, C, H, W)) -> stream frames: the input's host op from
+    accel.json (a transpose or a flatten), else NCHW -> NHWC when the shapes say so."""
     import numpy as np
 
+    shape = stream["shape"]
     if x.ndim == 5 and x.shape[1] == 1:
         x = x[:, 0]
-    if x.ndim == 4 and tuple(x.shape[1:]) == (shape_nhwc[3], shape_nhwc[1], shape_nhwc[2]):
+    ops = stream.get("host_ops") or {}
+    if ops.get("op") and tuple(x.shape[1:]) == tuple(ops["from_shape"][1:]):
+        if ops["op"] == "transpose":
+            return np.ascontiguousarray(x.transpose(ops["perm"]))
+        return x.reshape(x.shape[0], *shape[1:])
+    if x.ndim == 4 and len(shape) == 4 and tuple(x.shape[1:]) == (shape[3], shape[1], shape[2]):
         return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     return x
 
@@ -45,7 +52,7 @@ def run(args) -> dict:
             x = np.load(args.inputs, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise InputFileError(f"{args.inputs}: cannot read as .npy ({exc})") from None
-        frames = _to_stream(x, shape)
+        frames = _to_stream(x, stream)
     else:
         if args.frames < 1:
             raise UsageError(f"--frames must be >= 1, got {args.frames}")
@@ -63,7 +70,12 @@ def run(args) -> dict:
     produced = result["outputs"][0]
     mismatches = int((produced != expected).sum())
     if args.outputs:
-        out = produced.transpose(0, 3, 1, 2) if produced.ndim == 4 else produced
+        from ..flow import host_ops
+
+        # the model's own values: host float ops the lowering moved off the FPGA (e.g. TensorNorm's final
+        # scale/bias), recorded in hw.onnx's metadata
+        out = host_ops.from_stream(host_ops.get(hw), produced)
+        out = out.transpose(0, 3, 1, 2) if out.ndim == 4 else out
         np.save(args.outputs, out)
     summary = {"bit_exact": mismatches == 0, "frames": int(frames.shape[0]), "mismatches": mismatches,
                "cycles_per_frame": result["cycles_per_frame"],

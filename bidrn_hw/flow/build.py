@@ -54,6 +54,26 @@ def layer_cycles(model: ModelWrapper) -> dict[str, int]:
     return cycles
 
 
+def accel_host_ops(model: ModelWrapper, hw: ModelWrapper) -> dict:
+    """accel.json's host ops per stream tensor: what the host does to the model's input before streaming it
+    (layout) and to each output stream to get the model's output (``scale``, ``bias``: scalars or one per
+    channel of the last axis). From the lowering's :mod:`~bidrn_hw.flow.host_ops` (the float ops after the
+    last quantizer); for BiDRN partitions, whose output is the integer residual, the residual scale."""
+    from . import host_ops as host
+
+    ops = host.get(hw)
+    out = ops.get("output")
+    if out is None:
+        scale = model.get_metadata_prop("bidrn_hw.residual_scale")
+        out = {"scale": float(scale) if scale else 1.0, "bias": 0.0}
+    out_name = hw.graph.output[0].name
+    layout = "NHWC" if len(hw.get_tensor_shape(out_name)) == 4 else "NC"
+    result = {out_name: {"scale": out["scale"], "bias": out["bias"], "layout": layout}}
+    if ops.get("input"):
+        result[hw.graph.input[0].name] = dict(ops["input"])
+    return result
+
+
 def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs: list[np.ndarray] | None = None,
                       log=None) -> dict:
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
@@ -73,10 +93,11 @@ def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs:
         (tmp / "folding.json").write_text(json.dumps(folding_config(hw), indent=2))
         specialized = hw.transform(SpecializeLayers(SPECIALIZE_PART))
         cycles = layer_cycles(specialized)
-        scale = model.get_metadata_prop("bidrn_hw.residual_scale")
-        host_ops = {hw.graph.output[0].name: {"scale": float(scale) if scale else 1.0, "bias": 0.0,
-                                               "layout": "NHWC"}}
+        host_ops = accel_host_ops(model, hw)
         accel = generate(specialized, tmp, host_ops=host_ops, final_dir=out_dir)
+        for stream in accel["inputs"]:  # the host's layout op before streaming (e.g. NCHW -> NHWC, flatten)
+            if stream["tensor"] in host_ops:
+                stream["host_ops"] = host_ops[stream["tensor"]]
         slowest = max(cycles.values())
         accel["estimated_cycles_per_frame"] = slowest
         (tmp / "accel.json").write_text(json.dumps(accel, indent=2))

@@ -1,9 +1,22 @@
-"""Lower an exported convolutional QONNX model (BiDRN's partitions) to FINN HW layers, exactly.
+"""Lower an exported QONNX model to FINN HW layers, exactly.
 
-Pass order (each checked for exactness by :func:`lower_to_hw` when reference inputs are given):
-ConvertQONNXtoFINN -> Streamline -> LowerConvsToMatMul -> ConvertToNHWC -> AbsorbPadIntoIm2Col ->
-ConvertBipolarMatMulToXnorPopcount + RemapXnorPadValue -> Streamline -> convert_to_hw (MVAU, Thresholding,
-Pool, ConvolutionInputGenerator/FMPadding, ElementwiseAdd, DuplicateStreams) -> MinimizeAddWidth.
+Two pass lists, picked by the graph's structure (:func:`passes`):
+
+* residual graphs (BiDRN's partitions: an ``Add`` of two computed tensors): ConvertQONNXtoFINN ->
+  Streamline -> LowerConvsToMatMul -> ConvertToNHWC -> AbsorbPadIntoIm2Col ->
+  ConvertBipolarMatMulToXnorPopcount + RemapXnorPadValue -> Streamline -> convert_to_hw (MVAU, Thresholding,
+  Pool, ConvolutionInputGenerator/FMPadding, ElementwiseAdd, DuplicateStreams) -> MinimizeAddWidth.
+* feed-forward graphs (the BNN-PYNQ networks TFC/CNV and the like): FINN's BNN-PYNQ end-to-end steps:
+  ConvertQONNXtoFINN -> AbsorbSignBiasIntoMultiThreshold -> Streamline -> LowerConvsToMatMul ->
+  MakeMaxPoolNHWC / AbsorbTransposeIntoMultiThreshold / AbsorbConsecutiveTransposes ->
+  ConvertBipolarMatMulToXnorPopcount -> Streamline -> convert_to_hw (binary and quantized MVAU,
+  Thresholding, ConvolutionInputGenerator, Pool) -> RemoveCNVtoFCFlatten -> MinimizeOutputWidth.
+
+Both end with :class:`~bidrn_hw.flow.host_ops.ExtractHostOps`: the input's layout op and the float ops after
+the last quantizer go to the host (recorded in the model's metadata, applied by :func:`execute`).
+Each pass is checked by :func:`lower_to_hw` when reference inputs are given: integer outputs must stay
+equal; float outputs (a host scale/bias after the last integer layer) must stay equal up to float rounding
+of the folded constants (relative 1e-5), which is far below one step of the integer they are computed from.
 """
 from __future__ import annotations
 
@@ -21,6 +34,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from ..errors import MismatchError, UnsupportedError
+from . import host_ops
 from .layout import AbsorbPadIntoIm2Col, ConvertToNHWC, RemapXnorPadValue
 
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
@@ -42,6 +56,38 @@ class MinimizeAddWidth(Transformation):
             inst.set_nodeattr("out_dtype", f"INT{bits}")
             model.set_tensor_datatype(node.output[0], DataType[f"INT{bits}"])
         return model.transform(InferDataTypes()), False
+
+
+class MinimizeOutputWidth(Transformation):
+    """The output type of an MVAU without activation (the last layer, whose integer goes to the host): the
+    smallest signed type holding every reachable accumulator value. In XNOR mode that is the popcount [0, MW];
+    FINN's MinimizeAccumulatorWidth derives it from the bipolar dot product's range with {0,1} inputs
+    (e.g. INT7 for MW = 64, which cannot hold a popcount of 64), so it is not used here."""
+
+    def apply(self, model: ModelWrapper):
+        for node in model.graph.node:
+            if not node.op_type.startswith("MVAU") or node.domain != HW_DOMAIN:
+                continue
+            inst = getCustomOp(node)
+            if inst.get_nodeattr("noActivation") != 1:
+                continue
+            mw = inst.get_nodeattr("MW")
+            if inst.get_nodeattr("binaryXnorMode"):
+                lo, hi = 0, mw
+            else:
+                w = model.get_initializer(node.input[1])
+                idt = inst.get_input_datatype(0)
+                pos, neg = np.clip(w, 0, None), np.clip(w, None, 0)
+                lo = int((pos * idt.min() + neg * idt.max()).sum(axis=0).min())
+                hi = int((pos * idt.max() + neg * idt.min()).sum(axis=0).max())
+            bits = 2  # signed, like the RTL's accumulator (its output is the accumulator's low bits)
+            while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
+                bits += 1
+            dt = DataType[f"INT{bits}"]
+            inst.set_nodeattr("accDataType", dt.name)
+            inst.set_nodeattr("outputDataType", dt.name)
+            model.set_tensor_datatype(node.output[0], dt)
+        return model, False
 
 
 class XnorPopcountWithPadRemap(Transformation):
@@ -68,8 +114,54 @@ def _convert_to_hw_passes():
             InferPool(), InferConvInpGen(), InferElementwiseBinaryOperation(), InferDuplicateStreamsLayer()]
 
 
-def passes():
-    """(name, transformation) in order."""
+def is_residual(model: ModelWrapper) -> bool:
+    """An Add/Sub/Mul joining two computed tensors (a residual join): BiDRN's pass list applies."""
+    for node in model.graph.node:
+        if node.op_type in ("Add", "Sub", "Mul") and len(node.input) == 2 and \
+                all(model.get_initializer(t) is None and model.find_producer(t) is not None for t in node.input):
+            return True
+    return False
+
+
+def feedforward_passes():
+    """FINN's BNN-PYNQ end-to-end steps (tfc/cnv), (name, transformation) in order."""
+    import finn.transformation.streamline.absorb as absorb
+    from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
+        InferBinaryMatrixVectorActivation)
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
+    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+        InferQuantizedMatrixVectorActivation)
+    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
+    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
+    from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+    from finn.transformation.streamline import Streamline
+    from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
+
+    steps = [ConvertQONNXtoFINN(), absorb.AbsorbSignBiasIntoMultiThreshold(), Streamline(), LowerConvsToMatMul(),
+             MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
+             absorb.AbsorbConsecutiveTransposes(), ConvertBipolarMatMulToXnorPopcount(), Streamline(),
+             InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
+             # InferPool turns MaxPoolNHWC into a depthwise Im2Col + Pool; the second InferConvInpGen maps
+             # that Im2Col to a sliding window generator.
+             InferConvInpGen(), InferPool(), InferConvInpGen(), RemoveCNVtoFCFlatten(),
+             absorb.AbsorbConsecutiveTransposes(), MinimizeOutputWidth()]
+    base = [type(t).__name__ for t in steps]
+    # repeated passes get a count, so a failing one is named unambiguously
+    names = [f"{n} ({base[:i + 1].count(n)})" if base.count(n) > 1 else n for i, n in enumerate(base)]
+    return [*zip(names, steps), ("ExtractHostOps", host_ops.ExtractHostOps()),
+            ("GiveUniqueNodeNames", GiveUniqueNodeNames())]
+
+
+def passes(model: ModelWrapper | None = None):
+    """(name, transformation) in order: BiDRN's residual list (also when no model is given) or FINN's
+    feed-forward list, see the module docstring."""
+    if model is not None and not is_residual(model):
+        return feedforward_passes()
+    return residual_passes()
+
+
+def residual_passes():
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
     from finn.transformation.streamline import Streamline
 
@@ -78,24 +170,45 @@ def passes():
             ("AbsorbPadIntoIm2Col", AbsorbPadIntoIm2Col()),
             ("XnorPopcount (+RemapXnorPadValue)", XnorPopcountWithPadRemap()), ("Streamline (after XNOR)", Streamline()),
             *[(type(t).__name__, t) for t in _convert_to_hw_passes()],
-            ("MinimizeAddWidth", MinimizeAddWidth()), ("GiveUniqueNodeNames", GiveUniqueNodeNames())]
+            ("MinimizeAddWidth", MinimizeAddWidth()), ("ExtractHostOps", host_ops.ExtractHostOps()),
+            ("GiveUniqueNodeNames", GiveUniqueNodeNames())]
 
 
-def execute(model: ModelWrapper, x_nchw: np.ndarray) -> np.ndarray:
-    """Execute ``model`` (QONNX or FINN, NCHW or NHWC I/O) on an NCHW input; returns an NCHW output."""
+def execute(model: ModelWrapper, x_nchw: np.ndarray, host: bool = True) -> np.ndarray:
+    """Execute ``model`` (QONNX or FINN, NCHW or NHWC I/O) on an input in the model's own layout (NCHW);
+    returns the output in the model's own layout. A lowered model's host ops (input layout, output
+    scale/bias) are applied, so the result compares with the exported model's; ``host=False`` returns the
+    accelerator's integer output instead (still in the model's layout)."""
     from finn.core.onnx_exec import execute_onnx
 
-    nhwc = tuple(model.get_tensor_shape(model.graph.input[0].name)) != tuple(x_nchw.shape)
-    x = x_nchw.transpose(0, 2, 3, 1) if nhwc else x_nchw
+    ops = host_ops.get(model)
+    in_shape = tuple(model.get_tensor_shape(model.graph.input[0].name))
+    x = host_ops.to_stream(ops, x_nchw) if ops.get("input") else x_nchw
+    nhwc = tuple(x.shape) != in_shape and x.ndim == 4
+    if nhwc:
+        x = x.transpose(0, 2, 3, 1)
     out = execute_onnx(model, {model.graph.input[0].name: x.astype(np.float32)})[model.graph.output[0].name]
-    return out.transpose(0, 3, 1, 2) if nhwc else out
+    if host:
+        out = host_ops.from_stream(ops, out)
+    nhwc_out = out.ndim == 4 and (nhwc or (ops.get("input") or {}).get("perm") == [0, 2, 3, 1])
+    return out.transpose(0, 3, 1, 2) if nhwc_out else out
+
+
+def _same(out: np.ndarray, ref: np.ndarray) -> bool:
+    """Integer references: equal. Float references (host float ops): equal up to float rounding."""
+    if out.shape != ref.shape:
+        return False
+    if np.array_equal(ref, np.round(ref)):
+        return np.array_equal(out, ref)
+    return bool(np.all(np.abs(out - ref) <= 1e-5 * max(1.0, float(np.abs(ref).max()))))
 
 
 def lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None = None, log=None) -> ModelWrapper:
     """Run :func:`passes`; with ``check_inputs`` (NCHW frames), stop at the first pass that changes any
     output (integer equality) with the pass name and the maximum error."""
     refs = [execute(model, x) for x in check_inputs] if check_inputs else []
-    for name, transform in passes():
+    pass_list = passes() if is_residual(model) else feedforward_passes()
+    for name, transform in pass_list:
         start = time.time()
         model = model.transform(transform)
         model = model.transform(InferShapes())
@@ -104,7 +217,7 @@ def lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None = Non
                 out = execute(model, x)
             except Exception as exc:  # an invalid graph is a broken pass too
                 raise MismatchError(f"pass {name} left a graph that does not execute: {exc}") from None
-            if out.shape != ref.shape or not np.array_equal(out, ref):
+            if not _same(out, ref):
                 err = np.abs(out - ref).max() if out.shape == ref.shape else f"shape {out.shape} vs {ref.shape}"
                 raise MismatchError(f"pass {name} changed the model's output (max error {err})")
         if log:

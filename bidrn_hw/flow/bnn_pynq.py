@@ -1,0 +1,110 @@
+"""The classic FINN BNN-PYNQ networks (Brevitas ``bnn_pynq`` TFC-w1a1, CNV-w1a1) as QONNX models for our flow.
+
+:func:`build_bnn_pynq` builds the network with seeded random weights and random BatchNorm statistics
+(running mean/var, affine weight/bias, TensorNorm included), so that every threshold, sign flip and final
+scale is exercised without downloading the trained checkpoints. :func:`export_bnn_pynq` exports it with
+``export_qonnx`` and prepends FINN's pre-processing as the BNN-PYNQ end-to-end flow does (``ToTensor``
+merged in front): the graph input is a UINT8 image, followed by a ``Mul`` by 1/255 before the network's own
+``2x - 1`` and first quantizer, and the input tensor is annotated ``UINT8``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+
+NETWORKS = {"tfc-w1a1": ("tfc_1w1a", (1, 1, 28, 28)), "cnv-w1a1": ("cnv_1w1a", (1, 3, 32, 32))}
+
+
+def _randomize(net, seed: int) -> None:
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    fan = 1.0
+    with torch.no_grad():
+        for mod in net.modules():
+            kind = type(mod).__name__
+            if kind in ("QuantLinear", "QuantConv2d"):
+                mod.weight.copy_(torch.rand(mod.weight.shape, generator=gen) * 2 - 1)
+                fan = float(mod.weight[0].numel())
+            elif kind in ("BatchNorm1d", "BatchNorm2d", "TensorNorm"):
+                n = mod.running_mean.numel()
+                # Pre-BN values are sums of `fan` +-1 products: spread ~ sqrt(fan). Means and spreads on that
+                # scale put the thresholds inside the reachable range.
+                mod.running_mean.copy_((torch.rand(n, generator=gen) * 2 - 1) * fan ** 0.5)
+                mod.running_var.copy_((torch.rand(n, generator=gen) * 2 + 0.25) * fan)
+                # Weights of both signs: a negative gamma flips the threshold direction (FINN factors the
+                # sign out into the bipolar weights).
+                mod.weight.copy_((torch.rand(n, generator=gen) * 2 - 1) * 2)
+                mod.bias.copy_(torch.rand(n, generator=gen) * 2 - 1)
+
+
+def build_bnn_pynq(network: str, seed: int = 0):
+    """A Brevitas ``bnn_pynq`` network (``tfc-w1a1`` or ``cnv-w1a1``) in eval mode with random parameters."""
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    if network not in NETWORKS:
+        from ..errors import UsageError
+
+        raise UsageError(f"unknown network {network!r}; known: {', '.join(NETWORKS)}")
+    net, _ = model_with_cfg(NETWORKS[network][0], pretrained=False)
+    _randomize(net, seed)
+    return net.eval()
+
+
+def input_shape(network: str) -> tuple[int, ...]:
+    return NETWORKS[network][1]
+
+
+def add_uint8_preprocessing(model: ModelWrapper) -> ModelWrapper:
+    """Prepend ``Mul(1/255)`` to the graph input and annotate the new input ``UINT8`` (FINN's ToTensor)."""
+    graph = model.graph
+    old = graph.input[0]
+    name = old.name
+    scaled = name + "_scaled"
+    for node in graph.node:
+        for i, t in enumerate(node.input):
+            if t == name:
+                node.input[i] = scaled
+    const = name + "_div255"
+    model.set_initializer(const, np.asarray(1.0 / 255.0, dtype=np.float32))
+    graph.node.insert(0, helper.make_node("Mul", [name, const], [scaled], name="Preproc_Mul_1_255"))
+    model.set_tensor_datatype(name, DataType["UINT8"])
+    return model
+
+
+def export_bnn_pynq(network: str, path: str | Path, seed: int = 0) -> ModelWrapper:
+    """Export ``build_bnn_pynq(network, seed)`` to QONNX at ``path`` with the UINT8 input (see module doc)."""
+    import torch
+    from brevitas.export import export_qonnx
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import (GiveReadableTensorNames, GiveUniqueNodeNames,
+                                              RemoveStaticGraphInputs, RemoveUnusedTensors)
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    net = build_bnn_pynq(network, seed)
+    example = torch.rand(input_shape(network))
+    with torch.no_grad():
+        export_qonnx(net, example, str(path), dynamo=False, opset_version=13)
+    model = ModelWrapper(str(path))
+    model = model.transform(InferShapes()).transform(FoldConstants()).transform(RemoveStaticGraphInputs())
+    model = model.transform(RemoveUnusedTensors())
+    model = add_uint8_preprocessing(model)
+    model = model.transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
+    model = model.transform(InferShapes()).transform(InferDataTypes())
+    model.set_metadata_prop("bidrn_hw.network", network)
+    model.save(str(path))
+    return model
+
+
+def random_frames(network: str, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` random UINT8 frames (N, C, H, W) as float32 (what QONNX execution takes)."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(n, *input_shape(network)[1:])).astype(np.float32)
