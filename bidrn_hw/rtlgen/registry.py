@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from qonnx.custom_op.registry import getCustomOp
 
-from . import layers_compute, layers_dataflow
+from . import layers_compute, layers_dataflow, layers_dwc
 from .stitch import LayerRTL
 
 
@@ -14,3 +14,4 @@ def _dataflow(model, node) -> LayerRTL:
 
 MAPPERS = {op: _dataflow for op in layers_dataflow.supported_op_types()}
 MAPPERS.update(layers_compute.MAPPERS)
+MAPPERS.update(layers_dwc.MAPPERS)

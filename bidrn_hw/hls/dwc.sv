@@ -1,0 +1,69 @@
+// Stream data-width converter: FINN's StreamingDataWidthConverter. Beats of IN_ELEMS elements in, beats of
+// OUT_ELEMS elements out, in stream order (element 0 of a beat in its low bits, both buses padded to whole
+// bytes). Up-conversion, down-conversion and non-integer ratios alike (e.g. 2 -> 3 elements): the elements
+// of a frame are one continuous sequence, so no per-frame state is needed as long as a frame holds a
+// multiple of lcm(IN_ELEMS, OUT_ELEMS) elements (FINN's converter requires that too).
+//
+// A shift buffer of CAP = 2*IN_ELEMS + OUT_ELEMS - 1 elements: an output beat is the first OUT_ELEMS
+// elements (valid while COUNT >= OUT_ELEMS); an input beat is appended behind what remains after this
+// cycle's output. tready depends only on registered state (COUNT + IN_ELEMS <= CAP), and CAP is large
+// enough that an input beat is taken every cycle an output could leave: throughput is one input beat and
+// one output beat per cycle, i.e. max(input beats, output beats) cycles per frame.
+module dwc #(
+    parameter int IN_ELEMS = 4,
+    parameter int OUT_ELEMS = 3,
+    parameter int ELEM_BITS = 2,
+    localparam int IN_BUS = (IN_ELEMS * ELEM_BITS + 7) / 8 * 8,
+    localparam int OUT_BUS = (OUT_ELEMS * ELEM_BITS + 7) / 8 * 8,
+    localparam int CAP = 2 * IN_ELEMS + OUT_ELEMS - 1,
+    localparam int CB = $clog2(CAP + 1)
+) (
+    input  logic               ap_clk,
+    input  logic               ap_rst_n,
+    input  logic [IN_BUS-1:0]  s_axis_0_tdata,
+    input  logic               s_axis_0_tvalid,
+    output logic               s_axis_0_tready,
+    output logic [OUT_BUS-1:0] m_axis_0_tdata,
+    output logic               m_axis_0_tvalid,
+    input  logic               m_axis_0_tready
+);
+    logic [ELEM_BITS-1:0] elems [CAP];
+    logic [CB-1:0] count;
+
+    assign m_axis_0_tvalid = 32'(count) >= OUT_ELEMS;
+    assign s_axis_0_tready = 32'(count) + IN_ELEMS <= CAP;
+    wire out_fire = m_axis_0_tvalid && m_axis_0_tready;
+    wire in_fire = s_axis_0_tvalid && s_axis_0_tready;
+    // Elements left after this cycle's output: where an incoming beat's element 0 lands.
+    wire [CB-1:0] base = out_fire ? count - CB'(OUT_ELEMS) : count;
+
+    logic [OUT_ELEMS*ELEM_BITS-1:0] out_flat;
+    always_comb begin
+        for (int i = 0; i < OUT_ELEMS; i++) out_flat[i*ELEM_BITS +: ELEM_BITS] = elems[i];
+    end
+    assign m_axis_0_tdata = OUT_BUS'(out_flat);
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) count <= '0;
+        else count <= base + (in_fire ? CB'(IN_ELEMS) : CB'(0));
+    end
+
+    // Slot i takes element (i - base) of an incoming beat, else slot i + OUT_ELEMS when a beat leaves
+    // (slots past the end keep stale data; COUNT says they are empty).
+    for (genvar i = 0; i < CAP; i++) begin : g_slot
+        localparam int SRC = (i + OUT_ELEMS < CAP) ? i + OUT_ELEMS : i;
+        always_ff @(posedge ap_clk) begin
+            if (in_fire && i >= 32'(base) && i < 32'(base) + IN_ELEMS)
+                elems[i] <= s_axis_0_tdata[(i - 32'(base)) * ELEM_BITS +: ELEM_BITS];
+            else if (out_fire)
+                elems[i] <= elems[SRC];
+        end
+    end
+
+    if (IN_BUS > IN_ELEMS * ELEM_BITS) begin : g_unused_pad
+        // The input bus is padded to whole bytes; the padding bits carry nothing.
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire unused_pad = ^s_axis_0_tdata[IN_BUS-1:IN_ELEMS*ELEM_BITS];
+        /* verilator lint_on UNUSEDSIGNAL */
+    end
+endmodule
