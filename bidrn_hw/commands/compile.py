@@ -10,6 +10,15 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="build directory")
     parser.add_argument("--no-check", action="store_true",
                         help="skip the pass-by-pass exactness check on one reference frame")
+    parser.add_argument("--folding", default=None, metavar="F.json",
+                        help="FINN-format folding config (e.g. DIR/folding.json of an earlier compile); nodes it "
+                             "does not name keep the default pixel folding")
+    parser.add_argument("--target-fps", type=float, default=None, metavar="N",
+                        help="fold automatically for N frames/s at --fclk-mhz under --part's resource budget")
+    parser.add_argument("--fclk-mhz", type=float, default=None, metavar="F", help="clock for FPS (default 200)")
+    parser.add_argument("--part", default=None, metavar="P",
+                        help="device budget: xc7z020 (default), xczu7ev, xcu250, ecp5-85k (or a part name/alias)")
+    parser.add_argument("--no-rtl", action="store_true", help="stop after folding and estimates (no RTL)")
 
 
 def run(args) -> dict:
@@ -19,6 +28,14 @@ def run(args) -> dict:
     from ..errors import InputFileError, UsageError
     from ..flow.build import compile_partition
 
+    from ..flow.folding import device_budget
+
+    if args.part:
+        device_budget(args.part)  # unknown part: fail before the (slow) lowering
+    if args.folding and args.target_fps is not None:
+        raise UsageError("give either --folding or --target-fps, not both")
+    if args.folding and not Path(args.folding).is_file():
+        raise UsageError(f"folding file {args.folding} not found")
     path = Path(args.model)
     if not path.exists():
         raise InputFileError(f"{path} not found")
@@ -37,5 +54,7 @@ def run(args) -> dict:
         shape = model.get_tensor_shape(inp)
         rng = np.random.default_rng(0)
         check = [rng.integers(int(dt.min()), int(dt.max()) + 1, size=shape).astype(np.float32)]
-    result = compile_partition(path, Path(args.out), check_inputs=check)
+    result = compile_partition(path, Path(args.out), check_inputs=check, folding=args.folding,
+                               target_fps=args.target_fps, fclk_mhz=args.fclk_mhz, part=args.part,
+                               rtl=not args.no_rtl)
     return {"top": result["top"], "layers": result["layers"], "estimates": result["estimates"], "out": result["dir"]}

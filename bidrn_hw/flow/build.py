@@ -1,9 +1,14 @@
 """Compile one exported partition (QONNX) into a build directory: HW graph, folding, FIFOs, RTL, estimates.
 
-DIR/hw.onnx       the folded FINN HW graph with FIFOs (executable by FINN's Python execution: the reference)
-DIR/folding.json  the folding used, in FINN's format
+DIR/hw.onnx       the folded FINN HW graph with FIFOs and data-width converters (executable by FINN's Python
+                  execution: the reference)
+DIR/folding.json  the folding used, in FINN's format (feeds ``--folding`` back unchanged)
 DIR/rtl/, DIR/accel.json   the stitched RTL (bidrn_hw.rtlgen)
-DIR/estimates.json         per-layer cycles and the pipeline's cycles per frame
+DIR/estimates.json, DIR/report.md, DIR/estimates.png   per-layer cycles and resources, FPS, latency, FIFO
+                  depths (bidrn_hw.flow.estimates)
+
+Folding: pixel folding by default (``pixel_folding``), a FINN-format JSON (``folding=``), or automatic for
+``target_fps`` at ``fclk_mhz`` under ``part``'s budget (``bidrn_hw.flow.folding``).
 The directory is built under a temporary name and renamed at the end: a failed compile leaves no DIR that
 looks complete and keeps an earlier DIR untouched.
 """
@@ -18,10 +23,15 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from ..errors import InputFileError
+from ..errors import InputFileError, UsageError
 from .fifos import InsertBranchFIFOs
+from .folding import (ApplyFoldingConfig, InsertDataWidthConverters, apply_fifo_depths, auto_fold, device_budget,
+                      layer_cycles_of, load_folding)
 from .lower import lower_to_hw
 from .pixel_folding import ApplyPixelFolding
+
+DEFAULT_PART = "xc7z020"
+DEFAULT_FCLK_MHZ = 200.0
 
 SPECIALIZE_PART = "xc7z020clg400-1"  # only picks FINN's backend classes (widths, shapes); no synthesis
 
@@ -39,19 +49,32 @@ def folding_config(model: ModelWrapper) -> dict:
 
 
 def layer_cycles(model: ModelWrapper) -> dict[str, int]:
-    from ..rtlgen import layers_dataflow
+    return {node.name: layer_cycles_of(model, node) for node in model.graph.node}
 
-    cycles = {}
-    for node in model.graph.node:
-        inst = getCustomOp(node)
-        base = node.op_type[:-4] if node.op_type.endswith(("_hls", "_rtl")) else node.op_type
-        if base in layers_dataflow.supported_op_types():
-            cycles[node.name] = int(layers_dataflow.estimate_cycles(inst))
-        elif base == "StreamingFIFO":
-            cycles[node.name] = 0
-        else:
-            cycles[node.name] = int(inst.get_exp_cycles())
-    return cycles
+
+def fold(hw: ModelWrapper, folding: Path | str | dict | None = None, target_fps: float | None = None,
+         fclk_mhz: float = DEFAULT_FCLK_MHZ, part: str = DEFAULT_PART, log=None) -> tuple[ModelWrapper, dict]:
+    """Fold a lowered HW graph, insert the branch FIFOs and the data-width converters; (graph, folding info)."""
+    if folding is not None and target_fps is not None:
+        raise UsageError("give either a folding file (--folding) or a target frame rate (--target-fps), not both")
+    device_budget(part)  # an unknown part is an error whatever the folding
+    pending = {}
+    if target_fps is not None:
+        hw, info = auto_fold(hw, target_fps, fclk_mhz, part, log=log)
+        info = {"mode": "auto", **info}
+    elif folding is not None:
+        config = folding if isinstance(folding, dict) else load_folding(folding)
+        applier = ApplyFoldingConfig(config, source="folding" if isinstance(folding, dict) else str(folding))
+        hw = hw.transform(applier)
+        pending = applier.pending
+        info = {"mode": "file", "file": None if isinstance(folding, dict) else str(folding)}
+    else:
+        hw = hw.transform(ApplyPixelFolding())
+        info = {"mode": "pixel"}
+    hw = hw.transform(InsertBranchFIFOs())
+    apply_fifo_depths(hw, pending, info.get("file") or "folding")
+    hw = hw.transform(InsertDataWidthConverters())
+    return hw, info
 
 
 def accel_host_ops(model: ModelWrapper, hw: ModelWrapper) -> dict:
@@ -75,40 +98,50 @@ def accel_host_ops(model: ModelWrapper, hw: ModelWrapper) -> dict:
 
 
 def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs: list[np.ndarray] | None = None,
-                      log=None) -> dict:
+                      log=None, folding: Path | str | dict | None = None, target_fps: float | None = None,
+                      fclk_mhz: float | None = None, part: str | None = None, rtl: bool = True) -> dict:
+    """Lower, fold, generate RTL (unless ``rtl=False``) and estimate into ``out_dir`` (see the module doc)."""
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
     from ..rtlgen.stitch import generate
+    from .estimates import estimate, write_report
 
     qonnx_path, out_dir = Path(qonnx_path), Path(out_dir)
+    fclk_mhz = float(fclk_mhz if fclk_mhz is not None else DEFAULT_FCLK_MHZ)
+    if fclk_mhz <= 0:
+        raise UsageError(f"--fclk-mhz must be positive, not {fclk_mhz}")
+    part = part or DEFAULT_PART
+    device = device_budget(part)
     if not qonnx_path.exists():
         raise InputFileError(f"{qonnx_path} not found")
     model = ModelWrapper(str(qonnx_path))
     hw = lower_to_hw(model, check_inputs=check_inputs, log=log)
-    hw = hw.transform(ApplyPixelFolding()).transform(InsertBranchFIFOs())
+    hw, fold_info = fold(hw, folding, target_fps, fclk_mhz, part, log=log)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         hw.save(str(tmp / "hw.onnx"))
         (tmp / "folding.json").write_text(json.dumps(folding_config(hw), indent=2))
         specialized = hw.transform(SpecializeLayers(SPECIALIZE_PART))
-        cycles = layer_cycles(specialized)
-        host_ops = accel_host_ops(model, hw)
-        accel = generate(specialized, tmp, host_ops=host_ops, final_dir=out_dir)
-        for stream in accel["inputs"]:  # the host's layout op before streaming (e.g. NCHW -> NHWC, flatten)
-            if stream["tensor"] in host_ops:
-                stream["host_ops"] = host_ops[stream["tensor"]]
-        slowest = max(cycles.values())
-        accel["estimated_cycles_per_frame"] = slowest
-        (tmp / "accel.json").write_text(json.dumps(accel, indent=2))
-        busy = [c for c in cycles.values() if c > 0]
-        estimates = {"layers": [{"name": k, "cycles": v} for k, v in cycles.items()],
-                     "cycles_per_frame": slowest, "balance": round(slowest / (sum(busy) / len(busy)), 3)}
-        (tmp / "estimates.json").write_text(json.dumps(estimates, indent=2))
+        rtl_names = {a.name: b.name for a, b in zip(hw.graph.node, specialized.graph.node)}
+        estimates = estimate(hw, device, fclk_mhz, rtl_names=rtl_names, folding=fold_info)
+        accel = {"top": None}
+        if rtl:
+            host_ops = accel_host_ops(model, hw)
+            accel = generate(specialized, tmp, host_ops=host_ops, final_dir=out_dir)
+            for stream in accel["inputs"]:  # the host's layout op before streaming (e.g. NCHW -> NHWC, flatten)
+                if stream["tensor"] in host_ops:
+                    stream["host_ops"] = host_ops[stream["tensor"]]
+            accel["estimated_cycles_per_frame"] = estimates["cycles_per_frame"]
+            (tmp / "accel.json").write_text(json.dumps(accel, indent=2))
+        write_report(estimates, tmp)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return {"top": accel["top"], "layers": len(accel["layers"]), "estimates": estimates, "dir": str(out_dir)}
+    summary = {k: estimates[k] for k in ("part", "fclk_mhz", "cycles_per_frame", "fps", "latency_cycles", "balance",
+                                         "resources", "fits")}
+    summary["folding"] = fold_info
+    return {"top": accel["top"], "layers": len(estimates["layers"]), "estimates": summary, "dir": str(out_dir)}

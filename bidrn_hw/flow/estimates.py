@@ -1,0 +1,405 @@
+"""Estimates of a folded HW graph: per-layer cycles and resources, network FPS, latency, FIFO depths;
+written as ``estimates.json``, ``report.md`` and ``estimates.png``.
+
+Cycles per layer are those of *our* RTL (``folding.layer_cycles_of``: ``layers_dataflow.estimate_cycles``
+for the dataflow layers, FINN's ``get_exp_cycles`` for MVAU/Thresholding, max(input, output beats) for the
+data-width converter). FPS = fclk / the slowest layer's cycles (the pipeline's initiation interval).
+Latency = the longest path through the graph by the sum of layer cycles (FINN's ``critical_path_cycles``
+definition in ``dataflow_performance``): an upper bound, since layers overlap within a frame.
+
+Resources (LUT, FF, BRAM_18K, URAM, DSP) per layer; ``formula`` in each layer row says whose:
+
+* **MVAU** compute: FINN's ``MVAU_hls.lut_estimation`` (the FINN-R model: c0 + c1 * PE * (multipliers +
+  adder tree + accumulator)) and ``dsp_estimation``, called on a copy of the node; our parts replace
+  FINN's memory and threshold terms: ``mvau.sv`` keeps weights in an inferred ROM (``ram_style`` auto: a
+  memory shallower than 128 words or smaller than 4 kbit goes to LUTs, else block RAM; ``ultra`` -> URAM
+  with FINN's URAM formula), buffers the input vector (SF words) and binary-searches sorted thresholds
+  (log2(N+1) comparators per PE plus threshold muxes) instead of FINN's N comparators. resType is ``dsp``
+  when both weights and inputs are 4 bits or wider (integer stem), else ``lut`` (XNOR, 0/1 shortcuts).
+* **StreamingFIFO**: FINN's ``StreamingFIFO`` estimators (FINN's fifo.sv cost model; ours is the same
+  circular buffer).
+* **Thresholding, ConvolutionInputGenerator, FMPadding, ElementwiseAdd, DuplicateStreams, Pool,
+  GlobalAccPool, UpsampleNearestNeighbour, StreamingDataWidthConverter**: our own formulas from the RTL's
+  registers and memories (FINN's are for its HLS/RTL variants: e.g. 0 LUT for FMPadding and DuplicateStreams,
+  N comparators per channel for Thresholding_rtl, a shift-register DWC).
+* **FF**: FINN has no FF model; ours counts the RTL's registers (output registers, accumulators, counters,
+  register-mapped memories).
+
+Memory mapping (our helper :func:`memory_cost`): block RAM as 18-kbit blocks in the best of the
+16384x1 ... 512x36 aspects (the same for ECP5's EBR); distributed memory as one LUT6 per bit per 64 words
+(LUT4 per bit per 16 words on ECP5); a one-word constant memory costs nothing (constants fold into logic).
+Everything here is an estimate for planning; ``bidrn-hw synth`` measures with Yosys.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from .folding import RESOURCE_KEYS, base_op, dwc_cycles, layer_cycles_of
+
+BRAM18_ASPECTS = [(16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)]
+ESTIMATES_FORMAT = 1
+
+
+def _clog2(n: int) -> int:
+    return max(1, math.ceil(math.log2(max(n, 2))))
+
+
+def bram18(width: int, depth: int) -> int:
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BRAM18_ASPECTS)
+
+
+def memory_cost(width: int, depth: int, style: str = "auto", family: str = "xilinx", rom: bool = False) -> dict:
+    """Resources of a ``depth`` x ``width`` memory (ROM when ``rom``: a one-word ROM is free)."""
+    cost = dict.fromkeys(RESOURCE_KEYS, 0)
+    if width <= 0 or depth <= 0 or (rom and depth == 1):
+        return cost
+    if style == "auto":
+        style = "block" if depth >= 128 and width * depth >= 4096 else "distributed"
+    if style == "ultra" and family not in ("ecp5", "zynq7000"):
+        cost["URAM"] = math.ceil(width / 72) * math.ceil(depth / 4096)
+    elif style in ("block", "ultra"):
+        cost["BRAM_18K"] = bram18(width, depth)
+    else:
+        words = 16 if family == "ecp5" else 64
+        cost["LUT"] = width * math.ceil(depth / words)
+        if depth <= 2 and not rom:
+            cost["LUT"], cost["FF"] = 0, width * depth  # registers
+    return cost
+
+
+def _add(a: dict, b: dict) -> dict:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in RESOURCE_KEYS}
+
+
+def _bits(dt: DataType) -> int:
+    return 1 if dt == DataType["BIPOLAR"] else dt.bitwidth()
+
+
+def threshold_cost(pe: int, nf: int, n_steps: int, thr_bits: int, family: str) -> dict:
+    """Thresholds searched as the RTL does (a binary search over n sorted thresholds per channel):
+    log2(n+1) comparators per PE, and per probe j a lookup of one of 2^j thresholds of the current channel
+    fold. With fewer than 128 folds the table is constant logic: probe j is a ROM of nf * 2^j words
+    (THR_BITS LUT6 per 64 words); with more, the table sits in block RAM, read one fold per cycle, and probe
+    j is a 2^j:1 mux (4:1 per LUT6)."""
+    cost = dict.fromkeys(RESOURCE_KEYS, 0)
+    if n_steps == 0:
+        return cost
+    steps = _clog2(n_steps + 1)
+    words = 16 if family == "ecp5" else 64
+    if nf < 128:
+        lookup = sum(math.ceil(nf * min(2 ** j, n_steps) / words) for j in range(steps))
+    else:
+        cost = memory_cost(pe * n_steps * thr_bits, nf, "block", family)
+        lookup = sum(math.ceil(min(2 ** j, n_steps) / 4) for j in range(steps))
+    cost["LUT"] += pe * thr_bits * (steps + lookup)
+    return cost
+
+
+# ------------------------------------------------------------------------------------------ per op
+def _signed_bits(lo: int, hi: int) -> int:
+    bits = 1
+    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
+        bits += 1
+    return max(bits, 2)
+
+
+def _n_steps(model, node) -> int:
+    thr = model.get_initializer(node.input[-1])
+    return int(thr.shape[1]) if thr is not None and thr.ndim == 2 else 0
+
+
+def mvau_params(model, node, inst) -> dict:
+    """The widths ``rtlgen.layers_compute.mvau`` gives mvau.sv, without building its memory files."""
+    mw, mh, simd, pe = (inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE"))
+    idt, wdt = inst.get_input_datatype(0), DataType[inst.get_nodeattr("weightDataType")]
+    xnor = int(inst.get_nodeattr("binaryXnorMode")) or (idt == DataType["BIPOLAR"] and wdt == DataType["BIPOLAR"])
+    if xnor:
+        in_bits, w_bits, acc_lo, acc_hi = 1, 1, 0, mw
+    else:
+        in_bits, w_bits = _bits(idt), _bits(wdt)
+        products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
+        acc_lo, acc_hi = int(min(products)) * mw, int(max(products)) * mw
+    acc_bits = _signed_bits(min(acc_lo, 0), acc_hi)
+    steps = _n_steps(model, node) if inst.get_nodeattr("noActivation") == 0 else 0
+    return dict(MW=mw, MH=mh, SIMD=simd, PE=pe, XNOR=int(bool(xnor)), IN_BITS=in_bits, W_BITS=w_bits,
+                ACC_BITS=acc_bits, N_STEPS=steps, THR_BITS=max(_signed_bits(acc_lo, acc_hi + 1), acc_bits + 1),
+                OUT_BITS=_bits(inst.get_output_datatype(0)))
+
+
+def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
+    p = mvau_params(model, node, inst)
+    sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
+    dsp_style = not p["XNOR"] and p["W_BITS"] >= 4 and p["IN_BITS"] >= 4
+    # FINN's compute formula on an MVAU_hls copy of the node, memories and thresholds left to us.
+    from onnx import helper
+
+    copy = helper.make_node("MVAU_hls", list(node.input), list(node.output), name=node.name,
+                            domain="finn.custom_op.fpgadataflow.hls", backend="fpgadataflow")
+    copy.attribute.extend(a for a in node.attribute if a.name not in ("ram_style", "noActivation"))
+    finn = getCustomOp(copy)
+    finn.set_nodeattr("ram_style", "block")
+    finn.set_nodeattr("noActivation", 1)
+    finn.set_nodeattr("resType", "dsp" if dsp_style else "lut")
+    cost = dict.fromkeys(RESOURCE_KEYS, 0)
+    cost["LUT"] = int(finn.lut_estimation(part))
+    cost["DSP"] = int(finn.dsp_estimation(part))
+    style = inst.get_nodeattr("ram_style")
+    cost = _add(cost, memory_cost(p["PE"] * p["SIMD"] * p["W_BITS"], nf * sf, style, family, rom=True))
+    in_width = p["SIMD"] * p["IN_BITS"]
+    cost = _add(cost, memory_cost(in_width, sf, "distributed", family) if sf > 2 else {"FF": in_width * sf})
+    cost = _add(cost, threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family))
+    cost["FF"] += p["PE"] * (p["ACC_BITS"] + p["OUT_BITS"]) + _clog2(sf) + _clog2(nf) + 1
+    return cost, "finn (compute, DSP) + own (memories, threshold search, FF)"
+
+
+def _thresholding(model, node, inst, family, part) -> tuple[dict, str]:
+    idt = inst.get_input_datatype(0)
+    in_bits = _bits(idt)
+    p = dict(CH=inst.get_nodeattr("NumChannels"), PE=inst.get_nodeattr("PE"), N_STEPS=_n_steps(model, node),
+             THR_BITS=max(_signed_bits(int(idt.min()), int(idt.max()) + 1), in_bits + 1),
+             OUT_BITS=_bits(inst.get_output_datatype(0)))
+    nf = p["CH"] // p["PE"]
+    cost = threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family)
+    cost["LUT"] += 8
+    cost["FF"] += p["PE"] * p["OUT_BITS"] + _clog2(nf) + 1
+    return cost, "own (binary search)"
+
+
+def _dataflow(model, node, inst, family, part) -> tuple[dict, str]:
+    from ..rtlgen import layers_dataflow
+
+    module, p = layers_dataflow.rtl_module(inst)
+    cost = dict.fromkeys(RESOURCE_KEYS, 0)
+    if module == "swg":
+        width = p["SIMD"] * p["ELEM_BITS"]
+        cost = memory_cost(width, p["BUF_DEPTH"], "auto", family)
+        counters = 8 * _clog2(p["IFM_H"] * p["IFM_W"] * p["CH"] // p["SIMD"])
+        cost["LUT"] += 2 * counters + 20
+        cost["FF"] += counters + width + 2
+    elif module == "fmpadding":
+        width = p["SIMD"] * p["ELEM_BITS"]
+        counters = 3 * _clog2(max(p["IMG_H"], p["IMG_W"]) * 4) + _clog2(p["CH"] // p["SIMD"])
+        cost["LUT"] = width + 2 * counters + 10
+        cost["FF"] = width + counters + 1
+    elif module == "addstreams":
+        cost["LUT"] = p["PE"] * p["OUT_BITS"] + 4
+        cost["FF"] = p["PE"] * p["OUT_BITS"] + 1
+    elif module == "duplicatestreams":
+        cost["LUT"] = 2 * p["N_OUT"] + 2
+        cost["FF"] = p["N_OUT"] * (p["DATA_BITS"] + 1)
+    elif module == "pool":
+        cost["LUT"] = p["PE"] * 2 * p["ACC_BITS"] + _clog2(p["K2"]) + 6
+        cost["FF"] = p["PE"] * (p["ACC_BITS"] + p["OUT_BITS"]) + _clog2(p["K2"]) + 1
+    elif module == "globalaccpool":
+        nf = p["CH"] // p["PE"]
+        cost = memory_cost(p["PE"] * p["OUT_BITS"], nf, "auto", family)
+        cost["LUT"] += p["PE"] * p["OUT_BITS"] + _clog2(p["PIXELS"]) + 6
+        cost["FF"] += p["PE"] * p["OUT_BITS"] + _clog2(p["PIXELS"]) + _clog2(nf) + 1
+    elif module == "upsampler":
+        width = p["SIMD"] * p["ELEM_BITS"]
+        cost = memory_cost(width, p["WI"] * p["CH"] // p["SIMD"], "auto", family)
+        cost["LUT"] += 4 * _clog2(p["WI"] * p["CH"]) + 10
+        cost["FF"] += width + 4 * _clog2(p["WI"] * p["CH"])
+    return cost, "own"
+
+
+def dwc_capacity(in_elems: int, out_elems: int) -> int:
+    """Elements hls/dwc.sv buffers: enough to take an input beat whenever an output beat can leave."""
+    return 2 * in_elems + out_elems - 1
+
+
+def _dwc(model, node, inst, family, part) -> tuple[dict, str]:
+    bits = inst.get_input_datatype().bitwidth()
+    a, b = inst.get_nodeattr("inWidth") // bits, inst.get_nodeattr("outWidth") // bits
+    cap = dwc_capacity(a, b)
+    g = math.gcd(a, b)
+    sources = min(a, (cap - a) // g + 1) + 1  # input elements that can land in a slot, plus the shifted slot
+    cost = dict.fromkeys(RESOURCE_KEYS, 0)
+    cost["FF"] = cap * bits + _clog2(cap + 1)
+    cost["LUT"] = cap * bits * math.ceil(sources / 4) + 2 * _clog2(cap + 1)
+    return cost, "own (buffer of 2*in + out - 1 elements)"
+
+
+def _fifo(model, node, inst, family, part) -> tuple[dict, str]:
+    cost = dict.fromkeys(RESOURCE_KEYS, 0)
+    cost["LUT"] = int(inst.lut_estimation(part))
+    cost["BRAM_18K"] = int(inst.bram_estimation(part))
+    cost["URAM"] = int(inst.uram_estimation(part))
+    cost["FF"] = 3 * _clog2(inst.get_nodeattr("depth")) + 2
+    return cost, "finn (StreamingFIFO) + own FF"
+
+
+def layer_resources(model: ModelWrapper, node, device: dict) -> tuple[dict, str]:
+    from ..rtlgen import layers_dataflow
+
+    inst = getCustomOp(node)
+    op = base_op(node)
+    family, part = device.get("family", "xilinx"), device["part"]
+    if op == "MVAU":
+        cost, formula = _mvau(model, node, inst, family, part)
+    elif op == "Thresholding":
+        cost, formula = _thresholding(model, node, inst, family, part)
+    elif op == "StreamingFIFO":
+        cost, formula = _fifo(model, node, inst, family, part)
+    elif op == "StreamingDataWidthConverter":
+        cost, formula = _dwc(model, node, inst, family, part)
+    elif op in layers_dataflow.supported_op_types():
+        cost, formula = _dataflow(model, node, inst, family, part)
+    else:
+        cost, formula = dict.fromkeys(RESOURCE_KEYS, 0), "none (unknown op)"
+    return {k: int(math.ceil(v)) for k, v in cost.items()}, formula
+
+
+def total_resources(model: ModelWrapper, device: dict) -> dict:
+    total = dict.fromkeys(RESOURCE_KEYS, 0)
+    for node in model.graph.node:
+        total = _add(total, layer_resources(model, node, device)[0])
+    return total
+
+
+# ------------------------------------------------------------------------------------------ network
+def critical_path(model: ModelWrapper, cycles: dict[str, int]) -> tuple[int, list[str]]:
+    """Longest path (sum of layer cycles) from the graph input to its output."""
+    best: dict[str, tuple[int, list[str]]] = {}
+    for node in model.graph.node:  # topologically sorted
+        preds = [model.find_producer(t) for t in node.input if model.get_initializer(t) is None]
+        prev = max((best[p.name] for p in preds if p is not None), key=lambda x: x[0], default=(0, []))
+        best[node.name] = (prev[0] + cycles[node.name], prev[1] + [node.name])
+    ends = [best[n.name] for n in model.graph.node if any(o in [x.name for x in model.graph.output] for o in n.output)]
+    return max(ends or best.values(), key=lambda x: x[0])
+
+
+def fifo_table(model: ModelWrapper) -> list[dict]:
+    rows = []
+    for node in model.graph.node:
+        if base_op(node) != "StreamingFIFO":
+            continue
+        inst = getCustomOp(node)
+        consumer = (model.find_consumers(node.output[0]) or [None])[0]
+        producer = model.find_producer(node.input[0])
+        rows.append({"name": node.name, "depth": int(inst.get_nodeattr("depth")),
+                     "width_bits": int(inst.get_instream_width_padded()),
+                     "from": producer.name if producer is not None else None,
+                     "to": consumer.name if consumer is not None else None,
+                     "input": list(consumer.input).index(node.output[0]) if consumer is not None else None})
+    return rows
+
+
+def estimate(model: ModelWrapper, device: dict, fclk_mhz: float, rtl_names: dict[str, str] | None = None,
+             folding: dict | None = None) -> dict:
+    """The estimates.json document for a folded HW graph (FIFOs and DWCs inserted)."""
+    cycles = {n.name: layer_cycles_of(model, n) for n in model.graph.node}
+    layers, total = [], dict.fromkeys(RESOURCE_KEYS, 0)
+    for node in model.graph.node:
+        res, formula = layer_resources(model, node, device)
+        total = _add(total, res)
+        inst = getCustomOp(node)
+        fold = {}
+        for attr in ("PE", "SIMD", "depth", "inWidth", "outWidth"):
+            try:
+                fold[attr] = inst.get_nodeattr(attr)
+            except AttributeError:
+                pass
+        layers.append({"name": (rtl_names or {}).get(node.name, node.name), "node": node.name,
+                       "op_type": base_op(node), "cycles": cycles[node.name], **fold, **res, "formula": formula})
+    slowest = max(cycles.values())
+    busy = [c for c in cycles.values() if c > 0]
+    latency, path = critical_path(model, cycles)
+    budget = {k: device[k] for k in RESOURCE_KEYS}
+    return {"format": ESTIMATES_FORMAT, "part": device["name"], "fpga_part": device["part"],
+            "fclk_mhz": fclk_mhz, "cycles_per_frame": slowest,
+            "fps": round(fclk_mhz * 1e6 / slowest, 3) if slowest else None,
+            "latency_cycles": latency, "latency_ms": round(latency / (fclk_mhz * 1e3), 4),
+            "critical_path": path, "bottleneck": max(cycles, key=cycles.get),
+            "balance": round(slowest / (sum(busy) / len(busy)), 3) if busy else 1.0,
+            "resources": total, "budget": budget,
+            "utilization": {k: round(total[k] / budget[k], 4) if budget[k] else None for k in RESOURCE_KEYS},
+            "fits": all(total[k] <= budget[k] for k in RESOURCE_KEYS),
+            "fifos": fifo_table(model), "folding": folding or {"mode": "pixel"}, "layers": layers}
+
+
+# ------------------------------------------------------------------------------------------ reports
+def write_report(est: dict, out_dir: Path) -> None:
+    out_dir = Path(out_dir)
+    (out_dir / "estimates.json").write_text(json.dumps(est, indent=2))
+    (out_dir / "report.md").write_text(report_markdown(est))
+    plot(est, out_dir / "estimates.png")
+
+
+def report_markdown(est: dict) -> str:
+    r, b = est["resources"], est["budget"]
+    fold = est.get("folding", {})
+    lines = [f"# Estimates ({est['part']}, {est['fclk_mhz']} MHz)", "",
+             f"- folding: {fold.get('mode', 'pixel')}" + (f", target {fold['target_fps']} FPS"
+                                                           if fold.get("target_fps") else ""),
+             f"- throughput: **{est['fps']} FPS** ({est['cycles_per_frame']} cycles/frame, bottleneck "
+             f"{est['bottleneck']})",
+             f"- latency (critical path, upper bound): {est['latency_cycles']} cycles = {est['latency_ms']} ms",
+             f"- pipeline balance (slowest / mean layer cycles): {est['balance']}",
+             "- resources: " + ", ".join(f"{k} {r[k]:,} / {b[k]:,}" for k in RESOURCE_KEYS)
+             + ("" if est["fits"] else " (**over budget**)"), "",
+             "| layer | op | PE | SIMD | cycles | LUT | FF | BRAM_18K | URAM | DSP | formula |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for ly in est["layers"]:
+        lines.append(f"| {ly['name']} | {ly['op_type']} | {ly.get('PE', '')} | {ly.get('SIMD', '')} | "
+                     f"{ly['cycles']:,} | {ly['LUT']:,} | {ly['FF']:,} | {ly['BRAM_18K']} | {ly['URAM']} | "
+                     f"{ly['DSP']} | {ly['formula']} |")
+    if est["fifos"]:
+        lines += ["", "## Branch FIFOs", "", "| FIFO | from | to (input) | depth | width |", "| --- | --- | --- | --- | --- |"]
+        for f in est["fifos"]:
+            lines.append(f"| {f['name']} | {f['from']} | {f['to']} ({f['input']}) | {f['depth']} | {f['width_bits']} |")
+    lines += ["", "Formulas: see bidrn_hw/flow/estimates.py (FINN's where they model our RTL, our own elsewhere).", ""]
+    return "\n".join(lines)
+
+
+def plot(est: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = [ly for ly in est["layers"] if ly["op_type"] != "StreamingFIFO"]
+    names = [ly["name"] for ly in layers]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(8, 0.28 * len(names) + 2), 7), sharex=True)
+    ax1.bar(range(len(names)), [ly["cycles"] for ly in layers], color="tab:blue")
+    ax1.axhline(est["cycles_per_frame"], color="tab:red", lw=0.8, ls="--", label="slowest layer")
+    ax1.set_ylabel("cycles / frame")
+    ax1.set_title(f"{est['part']} @ {est['fclk_mhz']} MHz: {est['fps']} FPS, balance {est['balance']}")
+    ax1.legend(loc="upper right", fontsize=8)
+    ax2.bar(range(len(names)), [ly["LUT"] for ly in layers], color="tab:green")
+    ax2.set_ylabel("LUT")
+    ax2.set_xticks(range(len(names)))
+    ax2.set_xticklabels(names, rotation=90, fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def load_estimates(dir_: Path | str) -> dict:
+    """estimates.json of a build directory, checked for this format."""
+    from ..errors import InputFileError
+
+    dir_ = Path(dir_)
+    path = dir_ / "estimates.json"
+    if not dir_.is_dir():
+        raise InputFileError(f"build directory {dir_} not found")
+    if not path.is_file():
+        raise InputFileError(f"{path} not found: not a build directory of `bidrn-hw compile`")
+    try:
+        est = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(est, dict) or est.get("format") != ESTIMATES_FORMAT:
+        raise InputFileError(f"{path} has format {est.get('format') if isinstance(est, dict) else '?'}; this "
+                             f"bidrn-hw reads format {ESTIMATES_FORMAT}: compile the model again")
+    return est
+
+
+__all__ = ["estimate", "write_report", "load_estimates", "total_resources", "layer_resources", "memory_cost",
+           "dwc_cycles"]

@@ -1,0 +1,506 @@
+"""Folding of the HW graph: a FINN-format folding JSON, or automatic folding for a target frame rate under a
+device's resource budget; the data-width converters that folding makes necessary; device budgets.
+
+Folding attributes per op (the abstraction-layer names ``convert_to_hw`` emits; FINN's specialized names
+such as ``MVAU_hls`` are accepted too):
+
+=========================  =====================  ==============================================
+op                         attributes             must divide
+=========================  =====================  ==============================================
+MVAU                       SIMD, PE               MW, MH
+ConvolutionInputGenerator  SIMD                   IFMChannels
+FMPadding(_Pixel)          SIMD                   NumChannels
+Thresholding, Duplicate-   PE                     NumChannels
+Streams, GlobalAccPool
+ElementwiseAdd             PE                     the channel count (last dim)
+Pool                       PE                     Channels
+UpsampleNearestNeighbour   SIMD                   NumChannels
+StreamingFIFO              depth                  -
+=========================  =====================  ==============================================
+
+Constraints of our RTL (``hls/swg.sv`` has no parallel-window mode): an MVAU fed by a sliding window
+generator takes one kernel position of SIMD channels per beat, so its SIMD equals the generator's SIMD and
+divides IFMChannels; a depthwise generator's SIMD equals its Pool consumer's PE. Every other stream may
+change width: :class:`InsertDataWidthConverters` puts FINN's StreamingDataWidthConverter (``hls/dwc.sv``)
+wherever the producer's and the consumer's elements per beat differ.
+
+FINN JSON format (as FINN's ApplyConfig reads it)::
+
+    {"Defaults": {"ram_style": ["distributed", ["MVAU"]], "PE": [1, "all"]},
+     "MVAU_0": {"PE": 16, "SIMD": 3, "ram_style": "auto"}, "FIFO_ElementwiseAdd_0_1": {"depth": 64}}
+
+Nodes the JSON does not name keep the default pixel folding. Entries for StreamingFIFO nodes that the flow
+inserts (the branch FIFOs, named ``FIFO_<join>_<input>``) override the analytical depth; every other
+unknown name, an attribute the node does not have, or a value that does not divide is a
+:class:`~bidrn_hw.errors.UsageError` naming the node, the attribute and the values.
+
+Automatic folding (:func:`auto_fold`), like FINN's SetFolding: target cycles per frame = fclk / fps; every
+layer gets the smallest parallelism (product PE*SIMD for an MVAU, with its generator) whose cycles meet the
+target. If some layer cannot meet it even fully parallel, the target relaxes to that layer's cycles (FINN's
+two-pass relaxation) so the rest is not needlessly wide. If the design's estimated resources exceed the
+device's budget, the target is relaxed (cycles grow by a factor 1.25 per step) until it fits or nothing
+more can be folded; the result says whether the target was met and whether the design fits.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from onnx import helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+
+from ..errors import UsageError
+from .pixel_folding import ApplyPixelFolding
+
+DEVICES_FILE = Path(__file__).resolve().parent.parent / "platforms" / "devices.json"
+RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
+FOLD_ATTRS = ("PE", "SIMD")
+CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "depth", "resType", "mem_mode")
+RAM_STYLES = {"auto", "block", "distributed", "ultra"}
+
+
+def base_op(node) -> str:
+    op = node.op_type
+    return op[:-4] if op.endswith(("_hls", "_rtl")) else op
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+# ------------------------------------------------------------------------------------------ devices
+def known_devices() -> dict:
+    return json.loads(DEVICES_FILE.read_text())["devices"]
+
+
+def device_budget(part: str) -> dict:
+    """The device entry (budgets and FINN part name) for a device name, part name or alias."""
+    devices = known_devices()
+    key = part.strip().lower()
+    for name, dev in devices.items():
+        if key == name or key in [a.lower() for a in dev.get("aliases", [])] or key == dev["part"].lower() \
+                and dev["family"] != "ecp5":
+            return {"name": name, **dev}
+    raise UsageError(f"unknown part '{part}'; known devices: {', '.join(devices)} "
+                     f"(or their part names: {', '.join(d['part'] for d in devices.values() if d['family'] != 'ecp5')})")
+
+
+# ------------------------------------------------------------------------------------------ limits per op
+def fold_limits(model: ModelWrapper, node) -> dict[str, int]:
+    """{attribute: the value it must divide} for the folding attributes of ``node``."""
+    inst = getCustomOp(node)
+    op = base_op(node)
+    if op == "MVAU":
+        limits = {"SIMD": inst.get_nodeattr("MW"), "PE": inst.get_nodeattr("MH")}
+        producer = model.find_producer(node.input[0])
+        if producer is not None and base_op(producer) == "ConvolutionInputGenerator":
+            limits["SIMD"] = getCustomOp(producer).get_nodeattr("IFMChannels")
+        return limits
+    if op == "ConvolutionInputGenerator":
+        return {"SIMD": inst.get_nodeattr("IFMChannels")}
+    if op in ("FMPadding", "FMPadding_Pixel", "UpsampleNearestNeighbour"):
+        return {"SIMD": inst.get_nodeattr("NumChannels")}
+    if op in ("Thresholding", "DuplicateStreams", "GlobalAccPool"):
+        return {"PE": inst.get_nodeattr("NumChannels")}
+    if op == "ElementwiseAdd":
+        return {"PE": int(model.get_tensor_shape(node.input[0])[-1])}
+    if op == "Pool":
+        return {"PE": inst.get_nodeattr("Channels")}
+    return {}
+
+
+def _swg_consumer(model: ModelWrapper, swg):
+    consumers = model.find_consumers(swg.output[0]) or []
+    return consumers[0] if len(consumers) == 1 else None
+
+
+def tied_pairs(model: ModelWrapper) -> list[tuple[object, object, str]]:
+    """(generator, consumer, consumer attribute) pairs whose SIMD must be equal (our RTL's constraint)."""
+    pairs = []
+    for node in model.graph.node:
+        if base_op(node) != "ConvolutionInputGenerator":
+            continue
+        consumer = _swg_consumer(model, node)
+        if consumer is None:
+            continue
+        if base_op(consumer) == "MVAU":
+            pairs.append((node, consumer, "SIMD"))
+        elif base_op(consumer) == "Pool":
+            pairs.append((node, consumer, "PE"))
+    return pairs
+
+
+def check_folding(model: ModelWrapper) -> None:
+    """Every folding attribute divides its limit and tied pairs agree; else UsageError naming the node."""
+    for node in model.graph.node:
+        inst = getCustomOp(node)
+        for attr, limit in fold_limits(model, node).items():
+            value = inst.get_nodeattr(attr)
+            if value < 1 or limit % value:
+                what = {"MVAU": {"SIMD": "MW", "PE": "MH"}}.get(base_op(node), {}).get(attr)
+                if base_op(node) == "MVAU" and attr == "SIMD" and limit != inst.get_nodeattr("MW"):
+                    what = "IFMChannels of the sliding window generator feeding it (no parallel-window mode)"
+                raise UsageError(f"node {node.name}: {attr}={value} does not divide "
+                                 f"{what or _limit_name(node, attr)}={limit}")
+    for swg, consumer, attr in tied_pairs(model):
+        a, b = getCustomOp(swg).get_nodeattr("SIMD"), getCustomOp(consumer).get_nodeattr(attr)
+        if a != b:
+            raise UsageError(f"node {consumer.name}: {attr}={b} differs from SIMD={a} of {swg.name} that feeds it; "
+                             f"our sliding window generator emits one kernel position per beat, so they must be equal")
+
+
+def _limit_name(node, attr) -> str:
+    return {"ConvolutionInputGenerator": "IFMChannels", "Pool": "Channels", "ElementwiseAdd": "channels"}.get(
+        base_op(node), "NumChannels")
+
+
+# ------------------------------------------------------------------------------------------ FINN JSON
+def _resolve_name(names: set[str], key: str) -> str | None:
+    if key in names:
+        return key
+    for suffix in ("_hls_", "_rtl_"):  # FINN's specialized names: MVAU_hls_0 -> MVAU_0
+        if suffix in key:
+            alt = key.replace(suffix, "_", 1)
+            if alt in names:
+                return alt
+    return None
+
+
+def load_folding(path: Path | str) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"folding file {path} not found")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"folding file {path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict) or not all(isinstance(v, dict) for v in config.values()):
+        raise UsageError(f"folding file {path}: expected an object of node name -> {{attribute: value}}")
+    return config
+
+
+def _set_attr(model: ModelWrapper, node, attr: str, value, source: str) -> None:
+    inst = getCustomOp(node)
+    if attr not in CONFIG_ATTRS:
+        raise UsageError(f"{source}: node {node.name}: attribute '{attr}' is not a folding attribute "
+                         f"({', '.join(CONFIG_ATTRS)})")
+    try:
+        inst.get_nodeattr(attr)
+    except AttributeError:
+        raise UsageError(f"{source}: node {node.name} ({node.op_type}) has no attribute '{attr}'") from None
+    if attr in ("PE", "SIMD", "depth"):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UsageError(f"{source}: node {node.name}: {attr}={value!r} must be a positive integer")
+        limit = fold_limits(model, node).get(attr)
+        if limit is not None and limit % value:
+            raise UsageError(f"{source}: node {node.name}: {attr}={value} does not divide "
+                             f"{_limit_label(model, node, attr)}={limit}")
+    if attr == "ram_style" and value not in RAM_STYLES:
+        raise UsageError(f"{source}: node {node.name}: ram_style={value!r} is not one of {sorted(RAM_STYLES)}")
+    inst.set_nodeattr(attr, value)
+
+
+def _limit_label(model, node, attr) -> str:
+    if base_op(node) == "MVAU":
+        producer = model.find_producer(node.input[0])
+        if attr == "SIMD" and producer is not None and base_op(producer) == "ConvolutionInputGenerator":
+            return f"IFMChannels of {producer.name} (our generator has no parallel-window mode)"
+        return "MW" if attr == "SIMD" else "MH"
+    return _limit_name(node, attr)
+
+
+class ApplyFoldingConfig(Transformation):
+    """Pixel folding, then a FINN-format folding config over it (validated). Entries that name no node of
+    the graph are kept in ``self.pending`` (FIFO depths for nodes the flow inserts later, see
+    :func:`apply_fifo_depths`)."""
+
+    def __init__(self, config: dict, source: str = "folding"):
+        super().__init__()
+        self.config = config
+        self.source = source
+        self.pending: dict[str, dict] = {}
+
+    def apply(self, model: ModelWrapper):
+        model = model.transform(ApplyPixelFolding())
+        nodes = {n.name: n for n in model.graph.node}
+        explicit: dict[str, set] = {}
+        for attr, spec in (self.config.get("Defaults") or {}).items():
+            if not isinstance(spec, list) or len(spec) % 2:
+                raise UsageError(f"{self.source}: Defaults.{attr} must be a list [value, [op types] | \"all\", ...]")
+            for value, ops in zip(spec[::2], spec[1::2]):
+                wanted = {o[:-4] if o.endswith(("_hls", "_rtl")) else o for o in ops} if isinstance(ops, list) \
+                    else set()
+                for node in model.graph.node:
+                    if ops == "all" or base_op(node) in wanted:
+                        try:
+                            getCustomOp(node).get_nodeattr(attr)
+                        except AttributeError:
+                            continue
+                        _set_attr(model, node, attr, value, f"{self.source} Defaults")
+                        explicit.setdefault(node.name, set()).add(attr)
+        for key, entry in self.config.items():
+            if key == "Defaults":
+                continue
+            name = _resolve_name(set(nodes), key)
+            if name is None:
+                if key.startswith("FIFO_") or key.startswith("StreamingFIFO"):
+                    self.pending[key] = entry
+                    continue
+                raise UsageError(f"{self.source}: node '{key}' is not in the HW graph (its nodes: "
+                                 f"{', '.join(list(nodes)[:12])}{', ...' if len(nodes) > 12 else ''})")
+            for attr, value in entry.items():
+                _set_attr(model, nodes[name], attr, value, self.source)
+                explicit.setdefault(name, set()).add(attr)
+        # Tie generators to their consumers: the one given explicitly wins; both given and different: error.
+        for swg, consumer, attr in tied_pairs(model):
+            s_inst, c_inst = getCustomOp(swg), getCustomOp(consumer)
+            s_set = "SIMD" in explicit.get(swg.name, set())
+            c_set = attr in explicit.get(consumer.name, set())
+            if c_set and not s_set:
+                s_inst.set_nodeattr("SIMD", c_inst.get_nodeattr(attr))
+            elif s_set and not c_set:
+                c_inst.set_nodeattr(attr, s_inst.get_nodeattr("SIMD"))
+        check_folding(model)
+        return model, False
+
+
+def apply_fifo_depths(model: ModelWrapper, pending: dict, source: str = "folding") -> None:
+    """Set the depth of flow-inserted FIFOs from config entries; an entry naming no FIFO is an error."""
+    names = {n.name: n for n in model.graph.node}
+    for key, entry in pending.items():
+        if key not in names or base_op(names[key]) != "StreamingFIFO":
+            fifos = [n for n, node in names.items() if base_op(node) == "StreamingFIFO"]
+            raise UsageError(f"{source}: node '{key}' is not in the HW graph (its FIFOs: {', '.join(fifos) or 'none'})")
+        for attr, value in entry.items():
+            if attr not in ("depth", "ram_style"):
+                raise UsageError(f"{source}: node {key}: only depth and ram_style can be set on a FIFO, not '{attr}'")
+            _set_attr(model, names[key], attr, value, source)
+
+
+# ------------------------------------------------------------------------------------------ DWCs
+class InsertDataWidthConverters(Transformation):
+    """FINN's InsertDWC (the same StreamingDataWidthConverter nodes, attributes and shapes) on the
+    abstraction-layer graph, named ``DWC_<producer>_<output index>`` so that reports can refer to them.
+    FINN's pass needs specialized sliding window generators (it asks them about parallel windows); ours
+    have none, so a generator streams SIMD elements per beat both ways."""
+
+    def apply(self, model: ModelWrapper):
+        graph = model.graph
+        changed = False
+        for n in list(graph.node):
+            if not _is_hw(n) or base_op(n) == "StreamingDataWidthConverter":
+                continue
+            for out_idx, tensor in enumerate(n.output):
+                consumers = model.find_consumers(tensor) or []
+                if len(consumers) != 1 or not _is_hw(consumers[0]):
+                    continue
+                consumer = consumers[0]
+                if base_op(consumer) == "StreamingDataWidthConverter":
+                    continue
+                in_idx = list(consumer.input).index(tensor)
+                p_inst, c_inst = getCustomOp(n), getCustomOp(consumer)
+                a, b = elems_per_beat(p_inst, out_idx, False), elems_per_beat(c_inst, in_idx, True)
+                if a == b:
+                    continue
+                dt = p_inst.get_output_datatype(out_idx)
+                new = model.make_new_valueinfo_name()
+                out_shape = list(c_inst.get_normal_input_shape(in_idx))
+                model.set_tensor_shape(new, out_shape)
+                model.set_tensor_datatype(new, dt)
+                dwc = helper.make_node("StreamingDataWidthConverter", [tensor], [new], name=f"DWC_{n.name}_{out_idx}",
+                                       domain="finn.custom_op.fpgadataflow", backend="fpgadataflow",
+                                       inShape=list(p_inst.get_normal_output_shape(out_idx)), outShape=out_shape,
+                                       inWidth=a * dt.bitwidth(), outWidth=b * dt.bitwidth(), dataType=dt.name)
+                graph.node.insert(list(graph.node).index(consumer), dwc)
+                consumer.input[in_idx] = new
+                changed = True
+        return model, False
+
+
+def _is_hw(node) -> bool:
+    return node.domain.startswith("finn.custom_op.fpgadataflow")
+
+
+def elems_per_beat(inst, index: int, is_input: bool) -> int:
+    """Elements per stream beat of a node's input/output ``index`` (FINN's folded shape, last dim)."""
+    if base_op(inst.onnx_node) == "ConvolutionInputGenerator":
+        return int(inst.get_nodeattr("SIMD"))
+    shape = inst.get_folded_input_shape(index) if is_input else inst.get_folded_output_shape(index)
+    return int(shape[-1])
+
+
+# ------------------------------------------------------------------------------------------ auto folding
+def layer_cycles_of(model: ModelWrapper, node) -> int:
+    """Cycles per frame of one node as our RTL runs it (the same model as build.layer_cycles)."""
+    from ..rtlgen import layers_dataflow
+
+    inst = getCustomOp(node)
+    op = base_op(node)
+    if op in layers_dataflow.supported_op_types():
+        return int(layers_dataflow.estimate_cycles(inst))
+    if op == "StreamingFIFO":
+        return 0
+    if op == "StreamingDataWidthConverter":
+        return dwc_cycles(inst)
+    return int(inst.get_exp_cycles())
+
+
+def dwc_cycles(inst) -> int:
+    """hls/dwc.sv takes one input beat and emits one output beat per cycle: max(input, output beats)."""
+    shape = inst.get_nodeattr("inShape")
+    total = math.prod(int(s) for s in shape)
+    bits = inst.get_input_datatype().bitwidth()
+    a, b = inst.get_nodeattr("inWidth") // bits, inst.get_nodeattr("outWidth") // bits
+    return max(total // a, total // b)
+
+
+def _fold_node(model: ModelWrapper, node, target: int) -> tuple[int, bool]:
+    """Smallest parallelism of a single-attribute node meeting ``target``; (cycles, met)."""
+    inst = getCustomOp(node)
+    limits = fold_limits(model, node)
+    if not limits:
+        return layer_cycles_of(model, node), True
+    (attr, limit), = limits.items()
+    best = None
+    for value in _divisors(limit):
+        inst.set_nodeattr(attr, value)
+        cycles = layer_cycles_of(model, node)
+        if cycles <= target:
+            return cycles, True
+        best = (cycles, value) if best is None or cycles < best[0] else best
+    inst.set_nodeattr(attr, best[1])
+    return best[0], False
+
+
+def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
+    """Smallest SIMD*PE (then larger SIMD) meeting ``target`` for the MVAU and the generator feeding it."""
+    inst = getCustomOp(node)
+    limits = fold_limits(model, node)
+    swg_inst = getCustomOp(swg) if swg is not None else None
+    best_met, best_any = None, None
+    for simd in _divisors(limits["SIMD"]):
+        inst.set_nodeattr("SIMD", simd)
+        swg_cycles = 0
+        if swg_inst is not None:
+            swg_inst.set_nodeattr("SIMD", simd)
+            swg_cycles = layer_cycles_of(model, swg)
+        for pe in _divisors(limits["PE"]):
+            inst.set_nodeattr("PE", pe)
+            cycles = max(int(inst.get_exp_cycles()), swg_cycles)
+            key_any = (cycles, simd * pe, -simd)
+            if best_any is None or key_any < best_any[0]:
+                best_any = (key_any, simd, pe, cycles)
+            if cycles <= target:
+                key = (simd * pe, -simd)
+                if best_met is None or key < best_met[0]:
+                    best_met = (key, simd, pe, cycles)
+                break  # larger PE only costs more for this SIMD
+    chosen, met = (best_met, True) if best_met is not None else (best_any, False)
+    _, simd, pe, cycles = chosen
+    inst.set_nodeattr("SIMD", simd)
+    inst.set_nodeattr("PE", pe)
+    if swg_inst is not None:
+        swg_inst.set_nodeattr("SIMD", simd)
+    return cycles, met
+
+
+def fold_for_target(model: ModelWrapper, target: int) -> dict:
+    """Set every node's folding for ``target`` cycles per frame (in place). Returns {node: (cycles, met)}."""
+    result = {}
+    tied = {swg.name: consumer for swg, consumer, _ in tied_pairs(model)}
+    feeder = {consumer.name: swg for swg, consumer, _ in tied_pairs(model)}
+    for node in model.graph.node:
+        op = base_op(node)
+        if op == "ConvolutionInputGenerator" and node.name in tied:
+            continue  # folded with its consumer
+        if op == "MVAU":
+            result[node.name] = _fold_mvau(model, node, feeder.get(node.name), target)
+            if node.name in feeder:
+                result[feeder[node.name].name] = (layer_cycles_of(model, feeder[node.name]), result[node.name][1])
+        elif op == "Pool" and node.name in feeder:
+            swg = feeder[node.name]
+            inst, s_inst = getCustomOp(node), getCustomOp(swg)
+            best = None
+            for pe in _divisors(fold_limits(model, node)["PE"]):
+                inst.set_nodeattr("PE", pe)
+                s_inst.set_nodeattr("SIMD", pe)
+                cycles = max(layer_cycles_of(model, node), layer_cycles_of(model, swg))
+                best = (cycles, pe) if best is None or cycles < best[0] else best
+                if cycles <= target:
+                    best = (cycles, pe)
+                    break
+            inst.set_nodeattr("PE", best[1])
+            s_inst.set_nodeattr("SIMD", best[1])
+            result[node.name] = result[swg.name] = (best[0], best[0] <= target)
+        else:
+            result[node.name] = _fold_node(model, node, target)
+    return result
+
+
+def min_cycles(model: ModelWrapper) -> int:
+    """The bottleneck's cycles with everything fully parallel (the fastest this design can go)."""
+    probe = ModelWrapper(model.model.__deepcopy__())
+    res = fold_for_target(probe, 1)
+    return max(c for c, _ in res.values())
+
+
+def balance(cycles: dict[str, int]) -> float:
+    busy = [c for c in cycles.values() if c > 0]
+    return round(max(busy) / (sum(busy) / len(busy)), 3) if busy else 1.0
+
+
+def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str = "xczu7ev",
+              estimate=None, log=None) -> tuple[ModelWrapper, dict]:
+    """Fold ``model`` (a copy is returned) for ``target_fps`` at ``fclk_mhz`` under ``part``'s budget.
+
+    ``estimate(model) -> {LUT, FF, BRAM_18K, URAM, DSP}`` gives the resources of a folded graph (default:
+    :func:`bidrn_hw.flow.estimates.total_resources`). Returns (folded model, summary).
+    """
+    if target_fps <= 0 or fclk_mhz <= 0:
+        raise UsageError(f"--target-fps ({target_fps}) and --fclk-mhz ({fclk_mhz}) must be positive")
+    device = device_budget(part)
+    if estimate is None:
+        from .estimates import total_resources
+
+        def estimate(m):
+            return total_resources(m, device)
+    requested = max(1, int(fclk_mhz * 1e6 / target_fps))
+    fastest = min_cycles(model)
+    slowest_possible = _max_cycles(model)
+    target = max(requested, fastest)  # FINN's two-pass relaxation
+    while True:
+        folded = ModelWrapper(model.model.__deepcopy__())
+        fold_for_target(folded, target)
+        res = estimate(folded)
+        over = {k: (res[k], device[k]) for k in RESOURCE_KEYS if res[k] > device[k]}
+        cycles = {n.name: layer_cycles_of(folded, n) for n in folded.graph.node}
+        slowest = max(cycles.values())
+        if not over or target >= slowest_possible:
+            break
+        if log:
+            log(f"auto folding: {target} cycles/frame needs {over} on {device['name']}; relaxing")
+        target = max(int(target * 1.25), slowest + 1)
+    check_folding(folded)
+    summary = {"target_fps": target_fps, "fclk_mhz": fclk_mhz, "part": device["name"],
+               "requested_cycles": requested, "target_cycles": target, "fastest_cycles": fastest,
+               "cycles_per_frame": slowest, "fps": round(fclk_mhz * 1e6 / slowest, 2),
+               "target_met": slowest <= requested, "fits": not over,
+               "over_budget": {k: {"need": v[0], "have": v[1]} for k, v in over.items()},
+               "balance": balance(cycles)}
+    if slowest > requested:
+        bottleneck = max(cycles, key=cycles.get)
+        summary["limited_by"] = (f"layer {bottleneck}: {fastest} cycles/frame even fully parallel"
+                                 if target == max(requested, fastest) else f"the resource budget of {device['name']}")
+    return folded, summary
+
+
+def _max_cycles(model: ModelWrapper) -> int:
+    probe = ModelWrapper(model.model.__deepcopy__())
+    for node in probe.graph.node:
+        inst = getCustomOp(node)
+        for attr in fold_limits(probe, node):
+            inst.set_nodeattr(attr, 1)
+    return max(layer_cycles_of(probe, n) for n in probe.graph.node)
