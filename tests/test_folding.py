@@ -1,0 +1,215 @@
+"""Folding: FINN-format folding JSON (validated, round trip), automatic folding for a target FPS under a
+device budget, data-width converters where folding changes stream widths; the folded graph stays bit-exact.
+
+One tiny BiDRN export and one lowering of its body partition (module fixtures) feed every test.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("finn")
+
+from qonnx.core.modelwrapper import ModelWrapper  # noqa: E402
+from qonnx.custom_op.registry import getCustomOp  # noqa: E402
+
+from bidrn_hw.cli import main as cli_main  # noqa: E402
+from bidrn_hw.errors import UsageError  # noqa: E402
+from bidrn_hw.flow.build import fold, folding_config  # noqa: E402
+from bidrn_hw.flow.folding import (ApplyFoldingConfig, auto_fold, base_op, device_budget,  # noqa: E402
+                                   fold_limits, known_devices, layer_cycles_of, tied_pairs)
+from bidrn_hw.flow.lower import execute, lower_to_hw  # noqa: E402
+
+PART = "body_encoder"
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "exp"
+    assert cli_main(["export", "--config", "tiny", "--out", str(out), "--frames", "2"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def lowered(tiny_export):
+    return lower_to_hw(ModelWrapper(str(tiny_export / PART / "model.onnx")))
+
+
+def copy(model: ModelWrapper) -> ModelWrapper:
+    return ModelWrapper(model.model.__deepcopy__())
+
+
+def attrs(model: ModelWrapper) -> dict:
+    out = {}
+    for node in model.graph.node:
+        inst = getCustomOp(node)
+        out[node.name] = {a: inst.get_nodeattr(a) for a in ("PE", "SIMD", "depth")
+                          if a in {x.name for x in node.attribute}}
+    return out
+
+
+def node_of(model, op):
+    return next(n for n in model.graph.node if base_op(n) == op)
+
+
+# ------------------------------------------------------------------------------------------ auto folding
+def test_auto_folding_is_bit_exact_and_meets_its_target(tiny_export, lowered):
+    """Auto-folded (DWCs inserted) and pixel-folded graphs give the same integers as QONNX execution."""
+    pixel, info_p = fold(copy(lowered))
+    fastest = max(layer_cycles_of(pixel, n) for n in pixel.graph.node)
+    target_cycles = 4 * fastest  # a quarter of the pixel-folded throughput: most layers fold
+    fps = 200e6 / target_cycles
+    auto, info = fold(copy(lowered), target_fps=fps, fclk_mhz=200, part="xczu7ev")
+    assert info["mode"] == "auto" and info["target_met"] and info["fits"]
+    cycles = {n.name: layer_cycles_of(auto, n) for n in auto.graph.node}
+    assert max(cycles.values()) <= target_cycles
+    assert info["fps"] >= fps
+    # Folded for real: every MVAU at least as folded as in pixel folding, most of them more; converters
+    # where widths changed.
+    pa, aa = attrs(pixel), attrs(auto)
+    mvaus = [n.name for n in lowered.graph.node if base_op(n) == "MVAU"]
+    assert sum(aa[m]["PE"] * aa[m]["SIMD"] < pa[m]["PE"] * pa[m]["SIMD"] for m in mvaus) >= len(mvaus) // 2
+    dwcs = [n for n in auto.graph.node if base_op(n) == "StreamingDataWidthConverter"]
+    assert dwcs and all(n.name.startswith("DWC_") for n in dwcs)
+    for swg, consumer, attr in tied_pairs(auto):
+        assert getCustomOp(swg).get_nodeattr("SIMD") == getCustomOp(consumer).get_nodeattr(attr)
+    inputs = np.load(tiny_export / PART / "inputs.npy").astype(np.float32)
+    expected = np.load(tiny_export / PART / "outputs.npy")
+    for x, y in zip(inputs, expected):
+        out_auto, out_pixel = execute(auto, x), execute(pixel, x)
+        assert np.array_equal(out_auto, out_pixel)
+        assert np.array_equal(out_auto, y)
+
+
+def test_auto_folding_balances_and_relaxes_to_the_fastest_layer(lowered):
+    """An unreachable target relaxes to the bottleneck's fully parallel cycles (FINN's two-pass
+    relaxation); the rest folds down to it, so the pipeline is balanced."""
+    folded, info = auto_fold(lowered, target_fps=1e7, fclk_mhz=200, part="xcu250")
+    assert not info["target_met"] and "even fully parallel" in info["limited_by"]
+    assert info["cycles_per_frame"] == info["fastest_cycles"]
+    assert info["balance"] <= 1.5, info
+    assert info["fps"] == pytest.approx(200e6 / info["cycles_per_frame"], rel=1e-3)
+
+
+def test_auto_folding_respects_the_budget(lowered):
+    """With a budget too small for the target, the target relaxes until the design fits."""
+    calls = []
+
+    def estimate(model):  # resources grow with parallelism: sum of PE*SIMD of the MVAUs
+        lut = sum(getCustomOp(n).get_nodeattr("PE") * getCustomOp(n).get_nodeattr("SIMD")
+                  for n in model.graph.node if base_op(n) == "MVAU")
+        calls.append(lut)
+        return {"LUT": lut, "FF": 0, "BRAM_18K": 0, "URAM": 0, "DSP": 0}
+
+    unconstrained, info0 = auto_fold(lowered, 20000, 200, "xc7z020", estimate=lambda m: dict.fromkeys(
+        ("LUT", "FF", "BRAM_18K", "URAM", "DSP"), 0))
+    need = estimate(unconstrained)["LUT"]
+    budget = dict(device_budget("xc7z020"), LUT=need // 3)
+    import bidrn_hw.flow.folding as folding
+
+    orig = folding.device_budget
+    folding.device_budget = lambda part: budget
+    try:
+        folded, info = auto_fold(lowered, 20000, 200, "xc7z020", estimate=estimate)
+    finally:
+        folding.device_budget = orig
+    assert info0["target_met"]
+    assert info["fits"] and estimate(folded)["LUT"] <= need // 3
+    assert not info["target_met"] and info["fps"] < info0["fps"] and "budget" in info["limited_by"]
+
+
+# ------------------------------------------------------------------------------------------ folding JSON
+def test_folding_json_round_trip(lowered):
+    """folding.json written for an auto-folded graph, applied again, gives the same folding and FIFOs."""
+    auto, _ = fold(copy(lowered), target_fps=2000, fclk_mhz=100, part="xc7z020")
+    config = folding_config(auto)
+    fifo = next(k for k in config if k.startswith("FIFO_"))
+    config[fifo]["depth"] += 7  # a FIFO depth from the file overrides the analytical one
+    again, info = fold(copy(lowered), folding=config)
+    assert info["mode"] == "file"
+    want = attrs(auto)
+    want[fifo]["depth"] += 7
+    assert attrs(again) == want
+
+
+def test_folding_json_defaults_and_specialized_names(lowered):
+    mvau = node_of(lowered, "MVAU").name
+    thr = [n.name for n in lowered.graph.node if base_op(n) == "Thresholding"]
+    specialized_name = mvau.replace("MVAU_", "MVAU_hls_")  # FINN's build names
+    model = copy(lowered).transform(ApplyFoldingConfig({"Defaults": {"PE": [1, ["Thresholding_rtl"]]},
+                                                        specialized_name: {"PE": 1}}))
+    assert all(getCustomOp(model.get_node_from_name(t)).get_nodeattr("PE") == 1 for t in thr)
+    assert getCustomOp(model.get_node_from_name(mvau)).get_nodeattr("PE") == 1
+    # The generator feeding an MVAU follows an explicitly set SIMD (our RTL needs them equal).
+    swg, consumer, _ = tied_pairs(lowered)[0]
+    model = copy(lowered).transform(ApplyFoldingConfig({consumer.name: {"SIMD": 1}}))
+    assert getCustomOp(model.get_node_from_name(swg.name)).get_nodeattr("SIMD") == 1
+
+
+def _mvau_not_after_swg(model):
+    for n in model.graph.node:
+        if base_op(n) == "MVAU":
+            return n
+    raise AssertionError("no MVAU")
+
+
+@pytest.mark.parametrize("case", ["unknown_node", "simd_mw", "pe_mh", "swg_channels", "no_such_attr", "tied",
+                                  "not_int", "ram_style", "unknown_fifo"])
+def test_folding_json_errors_name_node_attribute_and_values(lowered, case):
+    mvau = _mvau_not_after_swg(lowered)
+    inst = getCustomOp(mvau)
+    mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
+    limit_simd = fold_limits(lowered, mvau)["SIMD"]
+    bad_simd = next(v for v in range(2, 4 * mw) if mw % v and limit_simd % v)
+    bad_pe = next(v for v in range(2, 4 * mh) if mh % v)
+    swg, consumer, _ = tied_pairs(lowered)[0]
+    ch = getCustomOp(swg).get_nodeattr("IFMChannels")
+    thr = node_of(lowered, "Thresholding").name
+    configs = {
+        "unknown_node": ({"MVAU_999": {"PE": 1}}, ["MVAU_999", "not in the HW graph"]),
+        "simd_mw": ({mvau.name: {"SIMD": bad_simd}}, [mvau.name, f"SIMD={bad_simd}", str(limit_simd)]),
+        "pe_mh": ({mvau.name: {"PE": bad_pe}}, [mvau.name, f"PE={bad_pe}", f"MH={mh}"]),
+        "swg_channels": ({consumer.name: {"SIMD": 2 * ch}}, [consumer.name, f"SIMD={2 * ch}", "IFMChannels"]),
+        "no_such_attr": ({thr: {"SIMD": 1}}, [thr, "no attribute 'SIMD'"]),
+        "tied": ({swg.name: {"SIMD": 1}, consumer.name: {"SIMD": ch}} if ch > 1 else None,
+                 [consumer.name, swg.name, "differs"]),
+        "not_int": ({thr: {"PE": "4"}}, [thr, "PE='4'", "positive integer"]),
+        "ram_style": ({mvau.name: {"ram_style": "magic"}}, [mvau.name, "ram_style='magic'"]),
+        "unknown_fifo": ({"FIFO_nowhere_0": {"depth": 4}}, ["FIFO_nowhere_0", "its FIFOs"]),
+    }
+    config, words = configs[case]
+    if config is None:
+        pytest.skip("first generator has one channel")
+    with pytest.raises(UsageError) as err:
+        fold(copy(lowered), folding=config)
+    for w in words:
+        assert w in str(err.value), (w, str(err.value))
+
+
+# ------------------------------------------------------------------------------------------ devices, CLI
+def test_devices_and_unknown_part():
+    devs = known_devices()
+    assert {"xc7z020", "xczu7ev", "xcu250", "ecp5-85k"} <= set(devs)
+    assert device_budget("xczu7ev")["LUT"] == 230400 and device_budget("ZCU104")["BRAM_18K"] == 2 * 312
+    assert device_budget("xcu250")["URAM"] == 1280 and device_budget("xcu250")["DSP"] == 12288
+    assert device_budget("ecp5-85k")["BRAM_18K"] == 208 and device_budget("xc7z020")["DSP"] == 220
+    with pytest.raises(UsageError, match="unknown part 'xc9000'.*xc7z020.*xczu7ev.*xcu250.*ecp5-85k"):
+        device_budget("xc9000")
+
+
+def test_cli_bad_folding_and_part_leave_no_dir(tiny_export, tmp_path, capsys):
+    model = tiny_export / PART / "model.onnx"
+    out = tmp_path / "build"
+    assert cli_main(["compile", str(model), "--out", str(out), "--part", "xc9000", "--json"]) == 2
+    assert "unknown part" in json.loads(capsys.readouterr().out)["error"]
+    bad = tmp_path / "bad.json"
+    mvau = "MVAU_1"
+    bad.write_text(json.dumps({mvau: {"SIMD": 7}}))
+    assert cli_main(["compile", str(model), "--out", str(out), "--folding", str(bad), "--no-check", "--json"]) == 2
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert mvau in err and "SIMD=7" in err
+    assert cli_main(["compile", str(model), "--out", str(out), "--folding", str(bad), "--target-fps", "10",
+                     "--json"]) == 2
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".build")]
