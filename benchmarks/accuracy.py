@@ -99,6 +99,8 @@ def main():
                                 "steps_per_s": r["steps_per_s"], "wall_s": round(time.perf_counter() - t0, 1)}
             if variant == "bidrn" and args.eval_frames > 0:
                 hardware = hardware_variant(net, opts, args, results["bidrn"])
+            if args.out:  # what is finished so far, in case a long run is interrupted
+                (out / "partial.json").write_text(json.dumps({"variants": results, "bidrn_hw": hardware}, indent=1))
     finally:
         if not args.out:
             shutil.rmtree(out, ignore_errors=True)

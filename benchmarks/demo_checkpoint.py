@@ -33,6 +33,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--from", dest="source", default=None, help="slim this tiny/bidrn checkpoint instead")
+    parser.add_argument("--source-command", default=None,
+                        help="with --from: the command that trained the source run (stored as provenance)")
     parser.add_argument("--out", default=str(DEMO_CHECKPOINT))
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
@@ -42,7 +44,8 @@ def main():
     if args.source:
         source = Path(args.source)
         load_model(source, "tiny", "bidrn", with_body_model=False)  # checks identity and weights
-        note = {"made_by": "benchmarks/demo_checkpoint.py --from", "source": str(source)}
+        note = {"made_by": "benchmarks/demo_checkpoint.py --from", "source": str(source),
+                "source_command": args.source_command}
     else:
         tmp = Path(tempfile.mkdtemp(prefix="bidrn-demo-"))
         opts = TrainOptions(config="tiny", variant="bidrn", out=str(tmp / "run"), steps=args.steps,
