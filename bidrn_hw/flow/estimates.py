@@ -347,7 +347,7 @@ def report_markdown(est: dict) -> str:
              "| layer | op | PE | SIMD | cycles | LUT | FF | BRAM_18K | URAM | DSP | formula |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for ly in est["layers"]:
-        lines.append(f"| {ly['name']} | {ly['op_type']} | {ly.get('PE', '')} | {ly.get('SIMD', '')} | "
+        lines.append(f"| {ly['node']} | {ly['op_type']} | {ly.get('PE', '')} | {ly.get('SIMD', '')} | "
                      f"{ly['cycles']:,} | {ly['LUT']:,} | {ly['FF']:,} | {ly['BRAM_18K']} | {ly['URAM']} | "
                      f"{ly['DSP']} | {ly['formula']} |")
     if est["fifos"]:
@@ -365,7 +365,7 @@ def plot(est: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     layers = [ly for ly in est["layers"] if ly["op_type"] != "StreamingFIFO"]
-    names = [ly["name"] for ly in layers]
+    names = [ly["node"] for ly in layers]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(8, 0.28 * len(names) + 2), 7), sharex=True)
     ax1.bar(range(len(names)), [ly["cycles"] for ly in layers], color="tab:blue")
     ax1.axhline(est["cycles_per_frame"], color="tab:red", lw=0.8, ls="--", label="slowest layer")

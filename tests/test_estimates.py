@@ -1,0 +1,157 @@
+"""Estimates of a compiled design (estimates.json, report.md, estimates.png) and the `estimate` command.
+
+One tiny export; its hand partition compiled twice (pixel folding and auto folding) in module fixtures.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("finn")
+
+from onnx import helper  # noqa: E402
+from qonnx.core.modelwrapper import ModelWrapper  # noqa: E402
+from qonnx.custom_op.registry import getCustomOp  # noqa: E402
+
+from bidrn_hw.cli import main as cli_main  # noqa: E402
+from bidrn_hw.flow.build import compile_partition  # noqa: E402
+from bidrn_hw.flow.estimates import (RESOURCE_KEYS, bram18, dwc_capacity, layer_resources,  # noqa: E402
+                                     memory_cost)
+from bidrn_hw.flow.folding import base_op, device_budget  # noqa: E402
+
+PART = "hand_encoder"
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    root = tmp_path_factory.mktemp("est")
+    assert cli_main(["export", "--config", "tiny", "--out", str(root / "exp"), "--frames", "1"]) == 0
+    model = root / "exp" / PART / "model.onnx"
+    pixel = compile_partition(model, root / "pixel", part="xczu7ev", fclk_mhz=200)
+    auto = compile_partition(model, root / "auto", part="xczu7ev", fclk_mhz=200, target_fps=2000)
+    return {"pixel": root / "pixel", "auto": root / "auto", "summaries": (pixel, auto)}
+
+
+def load(d):
+    return json.loads((d / "estimates.json").read_text())
+
+
+def test_estimates_json_is_consistent(builds):
+    for kind in ("pixel", "auto"):
+        d = builds[kind]
+        est = load(d)
+        hw = ModelWrapper(str(d / "hw.onnx"))
+        assert est["part"] == "xczu7ev" and est["fclk_mhz"] == 200
+        assert [ly["node"] for ly in est["layers"]] == [n.name for n in hw.graph.node]
+        cycles = [ly["cycles"] for ly in est["layers"]]
+        assert est["cycles_per_frame"] == max(cycles)
+        assert est["fps"] == pytest.approx(200e6 / est["cycles_per_frame"], rel=1e-6)
+        busy = [c for c in cycles if c > 0]
+        assert est["balance"] == pytest.approx(max(busy) / np.mean(busy), abs=1e-3)
+        # Latency: the critical path starts at the input layer, ends at the output layer, sums its cycles.
+        by_node = {ly["node"]: ly for ly in est["layers"]}
+        path = est["critical_path"]
+        assert path[0] == hw.graph.node[0].name and path[-1] == hw.graph.node[-1].name
+        assert est["latency_cycles"] == sum(by_node[n]["cycles"] for n in path) >= est["cycles_per_frame"]
+        for key in RESOURCE_KEYS:
+            assert est["resources"][key] == sum(ly[key] for ly in est["layers"])
+            assert all(isinstance(ly[key], int) and ly[key] >= 0 for ly in est["layers"])
+        assert est["resources"]["LUT"] > 0 and est["resources"]["FF"] > 0
+        assert est["budget"]["LUT"] == 230400 and est["fits"] == all(
+            est["resources"][k] <= est["budget"][k] for k in RESOURCE_KEYS)
+        # FIFO depths per branch come from the StreamingFIFO nodes of the graph.
+        fifos = {n.name: getCustomOp(n).get_nodeattr("depth") for n in hw.graph.node if base_op(n) == "StreamingFIFO"}
+        assert fifos and {f["name"]: f["depth"] for f in est["fifos"]} == fifos
+        assert all(base_op(hw.get_node_from_name(f["to"])) == "ElementwiseAdd" for f in est["fifos"])
+        accel = json.loads((d / "accel.json").read_text())
+        assert accel["estimated_cycles_per_frame"] == est["cycles_per_frame"]
+        assert {ly["name"] for ly in accel["layers"]} == {ly["name"] for ly in est["layers"]}
+
+
+def test_auto_folding_trades_throughput_for_resources(builds):
+    pixel, auto = load(builds["pixel"]), load(builds["auto"])
+    assert auto["folding"]["mode"] == "auto" and pixel["folding"]["mode"] == "pixel"
+    assert auto["fps"] >= 2000 and auto["fps"] < pixel["fps"]
+    assert auto["resources"]["LUT"] < pixel["resources"]["LUT"] / 2
+    assert auto["resources"]["DSP"] < pixel["resources"]["DSP"]
+    assert any(ly["op_type"] == "StreamingDataWidthConverter" for ly in auto["layers"])
+
+
+def test_report_and_chart(builds):
+    d = builds["auto"]
+    est = load(d)
+    report = (d / "report.md").read_text()
+    assert f"{est['fps']} FPS" in report and f"balance (slowest / mean layer cycles): {est['balance']}" in report
+    for ly in est["layers"]:
+        assert f"| {ly['node']} | {ly['op_type']} |" in report
+    for f in est["fifos"]:
+        assert f"| {f['name']} |" in report
+    png = (d / "estimates.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_mvau_uses_finns_compute_formula(builds):
+    """The MVAU's LUTs are FINN's MVAU_hls.lut_estimation (memories excluded) plus our memory terms."""
+    hw = ModelWrapper(str(builds["auto"] / "hw.onnx"))
+    device = device_budget("xczu7ev")
+    for node in hw.graph.node:
+        if base_op(node) != "MVAU":
+            continue
+        copy = helper.make_node("MVAU_hls", list(node.input), list(node.output), name=node.name,
+                                domain="finn.custom_op.fpgadataflow.hls", backend="fpgadataflow")
+        copy.attribute.extend(a for a in node.attribute if a.name not in ("ram_style", "noActivation"))
+        finn = getCustomOp(copy)
+        finn.set_nodeattr("ram_style", "block")
+        finn.set_nodeattr("noActivation", 1)
+        res, formula = layer_resources(hw, node, device)
+        assert "finn" in formula
+        assert res["LUT"] >= finn.lut_estimation(device["part"]) > 0
+
+
+def test_memory_and_dwc_formulas():
+    assert bram18(36, 512) == 1 and bram18(1, 16384) == 1 and bram18(72, 1024) == 4 and bram18(9, 2049) == 2
+    assert memory_cost(8, 64, "distributed")["LUT"] == 8
+    assert memory_cost(8, 64, "distributed", family="ecp5")["LUT"] == 32
+    assert memory_cost(64, 1, rom=True) == dict.fromkeys(RESOURCE_KEYS, 0)  # a constant word folds away
+    assert memory_cost(36, 1024, "auto")["BRAM_18K"] == 2
+    assert memory_cost(72, 8192, "ultra")["URAM"] == 2
+    assert memory_cost(72, 8192, "ultra", family="zynq7000")["URAM"] == 0  # no URAM there: block RAM
+    assert dwc_capacity(4, 1) == 8 and dwc_capacity(2, 3) == 6
+
+
+def test_estimate_command(builds, tmp_path, capsys):
+    d = builds["auto"]
+    est = load(d)
+    assert cli_main(["estimate", str(d), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("fclk_mhz", "fps", "latency_cycles", "resources", "balance", "layers"):
+        assert key in out
+    assert set(out["resources"]) == set(RESOURCE_KEYS)
+    assert out["fps"] == est["fps"] and out["latency_cycles"] == est["latency_cycles"]
+    assert len(out["layers"]) == len(est["layers"])
+    assert cli_main(["estimate", str(d), "--fclk-mhz", "100", "--part", "xcu250", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["fps"] == pytest.approx(est["fps"] / 2, rel=1e-4) and out["budget"]["URAM"] == 1280
+    # Bad input: missing DIR, a DIR that is no build, another format, an unknown part.
+    assert cli_main(["estimate", str(tmp_path / "nope"), "--json"]) == 3
+    assert "not found" in json.loads(capsys.readouterr().out)["error"]
+    (tmp_path / "empty").mkdir()
+    assert cli_main(["estimate", str(tmp_path / "empty"), "--json"]) == 3
+    assert "not a build directory" in json.loads(capsys.readouterr().out)["error"]
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "estimates.json").write_text(json.dumps({"layers": [], "cycles_per_frame": 1}))
+    assert cli_main(["estimate", str(old), "--json"]) == 3
+    assert "compile the model again" in json.loads(capsys.readouterr().out)["error"]
+    assert cli_main(["estimate", str(d), "--part", "xc9000", "--json"]) == 2
+    assert "known devices" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_compile_summary(builds):
+    pixel, auto = builds["summaries"]
+    assert math.isclose(auto["estimates"]["fps"], load(builds["auto"])["fps"])
+    assert auto["estimates"]["folding"]["target_fps"] == 2000 and auto["estimates"]["folding"]["target_met"]
+    assert pixel["estimates"]["folding"] == {"mode": "pixel"}
