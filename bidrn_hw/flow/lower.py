@@ -224,7 +224,15 @@ def lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None = Non
             log(f"{name}: {time.time() - start:.2f} s, {len(model.graph.node)} nodes")
     leftover = [n for n in model.graph.node if n.domain != HW_DOMAIN]
     if leftover:
+        # Name the op that is neither a HW layer nor a host op first (a Mul/Add left over is usually stuck
+        # behind it: host ops are only taken from the graph's ends).
+        affine = ("Mul", "Add", "Sub", "Div")
+        leftover.sort(key=lambda n: n.op_type in affine)
         n = leftover[0]
-        raise UnsupportedError(f"node {n.name} ({n.op_type}) has no hardware layer after lowering "
-                               f"({len(leftover)} such nodes); it would have to run on the host")
+        why = ("a float op between integer layers (host ops are taken only after the last integer layer)"
+               if n.op_type in affine else "no FINN HW layer converts it, and it is not a host op (only "
+               "Mul/Add/Sub/Div by constants after the last integer layer, or the input's layout change, are)")
+        others = ", ".join(f"{m.name} ({m.op_type})" for m in leftover[1:6])
+        raise UnsupportedError(f"node {n.name} ({n.op_type}) has no hardware layer after lowering: {why}"
+                               + (f"; also left: {others}" if others else ""))
     return model
