@@ -11,8 +11,8 @@
 // MultiThreshold semantics); N_STEPS = 0: the output is the accumulator.
 //
 // Memories: WEIGHT_FILE has NF*SF lines, line nf*SF+sf holds the PE*SIMD weights of that fold step
-// (element p*SIMD+j = W[sf*SIMD+j][nf*PE+p], W_BITS each, element 0 in the low bits). THRESH_FILE has NF
-// lines of PE*N_STEPS thresholds (element p*N_STEPS+k), THR_BITS signed each.
+// (element p*SIMD+j = W[sf*SIMD+j][nf*PE+p], W_BITS each, element 0 in the low bits). THRESH_FILE has one
+// threshold a line, THR_BITS signed, line (nf*PE + p)*N_STEPS + k = T[nf*PE+p][k], sorted ascending in k.
 module mvau #(
     parameter int MW = 8,
     parameter int MH = 4,
@@ -45,14 +45,13 @@ module mvau #(
     input  logic               m_axis_0_tready
 );
     localparam int WL = PE * SIMD * W_BITS;
-    localparam int TL = (N_STEPS > 0 ? N_STEPS : 1) * PE * THR_BITS;
     localparam int SFB = SF > 1 ? $clog2(SF) : 1;
     localparam int NFB = NF > 1 ? $clog2(NF) : 1;
     localparam int N_THR = N_STEPS > 0 ? N_STEPS : 1;  // N_STEPS = 0: no thresholds (the search is not built)
     localparam int SEARCH_STEPS = $clog2(N_THR + 1);
 
     logic [WL-1:0] wmem [NF*SF];
-    logic [TL-1:0] tmem [NF];
+    logic [THR_BITS-1:0] tmem [NF*PE*N_THR];  // one threshold per entry: direct indexing, no wide words
     logic [SIMD*IN_BITS-1:0] ibuf [SF];
     initial begin
         $readmemh(WEIGHT_FILE, wmem);
@@ -73,7 +72,6 @@ module mvau #(
 
     wire [SIMD*IN_BITS-1:0] x_now = (nf == 0) ? s_axis_0_tdata[SIMD*IN_BITS-1:0] : ibuf[sf];
     wire [WL-1:0] w_now = wmem[32'(nf) * SF + 32'(sf)];
-    wire [TL-1:0] t_now = tmem[nf];
 
     // Dot products of this fold step, one per PE.
     logic signed [ACC_BITS-1:0] dot [PE];
@@ -109,7 +107,7 @@ module mvau #(
                 for (int j = SEARCH_STEPS - 1; j >= 0; j--) begin
                     probe = count + (32'd1 << j) - 32'd1;
                     if (probe < 32'(N_THR)
-                        && a >= $signed(t_now[(32'(p*N_STEPS) + probe)*THR_BITS +: THR_BITS]))
+                        && a >= $signed(tmem[(32'(nf) * PE + 32'(p)) * N_THR + probe]))
                         count = count + (32'd1 << j);
                 end
                 act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(count + 32'(ACT_VAL));

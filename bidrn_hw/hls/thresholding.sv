@@ -1,7 +1,7 @@
 // Multi-threshold activation: FINN's Thresholding. One beat of PE channels in, one beat out.
 // out[c] = #{k : x[c] >= T[c][k]} + ACT_VAL. Channels are folded: NF = CH/PE beats per pixel, beat nf
-// holds channels nf*PE .. nf*PE+PE-1. THRESH_FILE has NF lines of PE*N_STEPS thresholds (element
-// p*N_STEPS+k), THR_BITS signed each. A BIPOLAR output is streamed as its {0,1} code: ACT_VAL = 0.
+// holds channels nf*PE .. nf*PE+PE-1. THRESH_FILE has one threshold a line, THR_BITS signed: line
+// c*N_STEPS + k = T[c][k], sorted ascending in k. A BIPOLAR output is streamed as its {0,1} code: ACT_VAL = 0.
 module thresholding #(
     parameter int CH = 4,
     parameter int PE = 2,
@@ -25,9 +25,8 @@ module thresholding #(
     output logic               m_axis_0_tvalid,
     input  logic               m_axis_0_tready
 );
-    localparam int TL = N_STEPS * PE * THR_BITS;
     localparam int NFB = NF > 1 ? $clog2(NF) : 1;
-    logic [TL-1:0] tmem [NF];
+    logic [THR_BITS-1:0] tmem [NF*PE*N_STEPS];  // one threshold per entry: direct indexing, no wide words
     initial $readmemh(THRESH_FILE, tmem);
 
     logic [NFB-1:0] nf;
@@ -51,7 +50,7 @@ module thresholding #(
             for (int j = SEARCH_STEPS - 1; j >= 0; j--) begin
                 probe = count + (32'd1 << j) - 32'd1;
                 if (probe < 32'(N_STEPS)
-                    && x >= (THR_BITS+1)'($signed(tmem[nf][(32'(p*N_STEPS) + probe)*THR_BITS +: THR_BITS])))
+                    && x >= (THR_BITS+1)'($signed(tmem[(32'(nf) * PE + 32'(p)) * N_STEPS + probe])))
                     count = count + (32'd1 << j);
             end
             act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(count + 32'(ACT_VAL));

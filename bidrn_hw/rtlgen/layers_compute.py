@@ -58,8 +58,7 @@ def _thresholds(model, node, channels: int, pe: int, acc_lo: int, acc_hi: int, m
                                f"(the RTL searches them; MultiThreshold semantics need them sorted)")
     steps = thr.shape[1]
     bits = max(_signed_bits(acc_lo, acc_hi + 1), min_bits)
-    words = [[thr[nf * pe + p, k] for p in range(pe) for k in range(steps)] for nf in range(channels // pe)]
-    return steps, bits, _hex_lines(words, bits)
+    return steps, bits, _hex_lines([[t] for t in thr.reshape(-1)], bits)  # one a line, channel-major
 
 
 def _act_val(inst, odt: DataType) -> int:
