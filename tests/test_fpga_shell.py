@@ -37,7 +37,7 @@ def test_board_top_roundtrip(tmp_path):
     design = load_design(d)
     top = tmp_path / "bidrn_board_top.sv"
     top.write_text(board_top_sv(design, load_board("ulx3s"), None))
-    build = verilator.build([*design.sources, SHELL_SV, top], "bidrn_board_top")
+    build = verilator.build([*design.sources, *SHELL_SV, top], "bidrn_board_top")
 
     weights = [int(ln, 16) for ln in (d / "rtl" / "mac0_weights.mem").read_text().split()]
     rng = random.Random(5)

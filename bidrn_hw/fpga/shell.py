@@ -1,7 +1,7 @@
 """The board top: the accelerator behind byte-serial AXI-Stream pins, and its LPF constraints.
 
 Accelerator buses are wider than a board's header (a 3x3x64 binary beat is 576 bits), so the board top
-(``bidrn_board_top``) puts ``shell_axis_deser`` / ``shell_axis_ser`` (``hls/axis_serial_shell.sv``) on every
+(``bidrn_board_top``) puts ``shell_axis_deser`` / ``shell_axis_ser`` (``hls/shell_axis_deser.sv``, ``hls/shell_axis_ser.sv``) on every
 stream: 8 data pins + valid + ready per stream, beats sent little-endian as ``ceil(tdata_bits/8)`` bytes.
 Every accelerator output bit reaches a pin, so synthesis keeps the whole design. The clock is the board's
 oscillator, or an ECP5 PLL (``ecppll``) output when another frequency is asked for; the reset is the board's
@@ -19,7 +19,7 @@ from .design import Design
 
 BOARD_TOP = "bidrn_board_top"
 PLATFORM_DIR = Path(__file__).resolve().parent.parent / "platforms"
-SHELL_SV = Path(__file__).resolve().parent.parent / "hls" / "axis_serial_shell.sv"
+SHELL_SV = [Path(__file__).resolve().parent.parent / "hls" / f"{m}.sv" for m in ("shell_axis_deser", "shell_axis_ser", "shell_reset_sync")]
 PINS_PER_STREAM = 10
 
 
