@@ -232,7 +232,10 @@ def _fifo(model, node, inst, family, part) -> tuple[dict, str]:
     cost["BRAM_18K"] = int(inst.bram_estimation(part))
     cost["URAM"] = int(inst.uram_estimation(part))
     cost["FF"] = 3 * _clog2(inst.get_nodeattr("depth")) + 2
-    return cost, "finn (StreamingFIFO) + own FF"
+    if cost["URAM"] and family in ("zynq7000", "ecp5"):  # FINN picks URAM for deep FIFOs on any part
+        cost["URAM"] = 0
+        cost["BRAM_18K"] += bram18(inst.get_instream_width_padded(), inst.get_nodeattr("depth"))
+    return cost, "finn (StreamingFIFO; URAM -> BRAM where the device has none) + own FF"
 
 
 def layer_resources(model: ModelWrapper, node, device: dict) -> tuple[dict, str]:
