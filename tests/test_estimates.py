@@ -62,10 +62,12 @@ def test_estimates_json_is_consistent(builds):
         assert est["resources"]["LUT"] > 0 and est["resources"]["FF"] > 0
         assert est["budget"]["LUT"] == 230400 and est["fits"] == all(
             est["resources"][k] <= est["budget"][k] for k in RESOURCE_KEYS)
-        # FIFO depths per branch come from the StreamingFIFO nodes of the graph.
+        # FIFO depths per branch (and before slow-fed generators) come from the graph's StreamingFIFO nodes.
         fifos = {n.name: getCustomOp(n).get_nodeattr("depth") for n in hw.graph.node if base_op(n) == "StreamingFIFO"}
         assert fifos and {f["name"]: f["depth"] for f in est["fifos"]} == fifos
-        assert all(base_op(hw.get_node_from_name(f["to"])) == "ElementwiseAdd" for f in est["fifos"])
+        kinds = {"branch": "ElementwiseAdd", "generator input": "ConvolutionInputGenerator"}
+        assert all(base_op(hw.get_node_from_name(f["to"])) == kinds[f["kind"]] for f in est["fifos"])
+        assert {f["kind"] for f in est["fifos"]} == set(kinds)
         accel = json.loads((d / "accel.json").read_text())
         assert accel["estimated_cycles_per_frame"] == est["cycles_per_frame"]
         assert {ly["name"] for ly in accel["layers"]} == {ly["name"] for ly in est["layers"]}

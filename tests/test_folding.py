@@ -213,3 +213,22 @@ def test_cli_bad_folding_and_part_leave_no_dir(tiny_export, tmp_path, capsys):
     assert cli_main(["compile", str(model), "--out", str(out), "--folding", str(bad), "--target-fps", "10",
                      "--json"]) == 2
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".build")]
+
+
+@pytest.mark.slow
+def test_auto_folded_accelerator_simulates_bit_exact_at_the_estimated_rate(tiny_export, tmp_path, capsys):
+    """Stitched RTL of an auto-folded partition (data-width converters, generator input FIFOs) in Verilator:
+    integer-equal to the reference under stalls, and without stalls within 5% of the estimated cycles
+    (measured: 3468 of 3468 on the hand encoder at 50,000 FPS on xc7z020; 3825 before the generator FIFOs)."""
+    build = tmp_path / "build"
+    model = tiny_export / "hand_encoder" / "model.onnx"
+    assert cli_main(["compile", str(model), "--out", str(build), "--target-fps", "50000", "--part", "xc7z020",
+                     "--no-check", "--json"]) == 0
+    capsys.readouterr()
+    est = json.loads((build / "estimates.json").read_text())
+    assert any(ly["op_type"] == "StreamingDataWidthConverter" for ly in est["layers"])
+    for stall, frames in [(0.3, 2), (0.0, 3)]:
+        assert cli_main(["simulate", str(build), "--frames", str(frames), "--stall", str(stall), "--json"]) == 0
+        sim = json.loads(capsys.readouterr().out)
+        assert sim["bit_exact"] and sim["mismatches"] == 0
+    assert abs(sim["cycles_per_frame"] - est["cycles_per_frame"]) <= 0.05 * est["cycles_per_frame"], sim

@@ -286,7 +286,9 @@ def fifo_table(model: ModelWrapper) -> list[dict]:
         inst = getCustomOp(node)
         consumer = (model.find_consumers(node.output[0]) or [None])[0]
         producer = model.find_producer(node.input[0])
-        rows.append({"name": node.name, "depth": int(inst.get_nodeattr("depth")),
+        kind = {"ElementwiseAdd": "branch", "ConvolutionInputGenerator": "generator input"}.get(
+            base_op(consumer) if consumer is not None else "", "other")
+        rows.append({"name": node.name, "kind": kind, "depth": int(inst.get_nodeattr("depth")),
                      "width_bits": int(inst.get_instream_width_padded()),
                      "from": producer.name if producer is not None else None,
                      "to": consumer.name if consumer is not None else None,
@@ -354,9 +356,13 @@ def report_markdown(est: dict) -> str:
                      f"{ly['cycles']:,} | {ly['LUT']:,} | {ly['FF']:,} | {ly['BRAM_18K']} | {ly['URAM']} | "
                      f"{ly['DSP']} | {ly['formula']} |")
     if est["fifos"]:
-        lines += ["", "## Branch FIFOs", "", "| FIFO | from | to (input) | depth | width |", "| --- | --- | --- | --- | --- |"]
+        lines += ["", "## FIFOs", "", "Branch FIFOs hold a residual bypass while the main branch fills its line buffers "
+                  "(bidrn_hw/flow/fifos.py); generator-input FIFOs let a slower upstream keep its rate while a "
+                  "sliding window generator emits a row of windows (folding.InsertGeneratorInputFIFOs).", "",
+                  "| FIFO | kind | from | to (input) | depth | width |", "| --- | --- | --- | --- | --- | --- |"]
         for f in est["fifos"]:
-            lines.append(f"| {f['name']} | {f['from']} | {f['to']} ({f['input']}) | {f['depth']} | {f['width_bits']} |")
+            lines.append(f"| {f['name']} | {f['kind']} | {f['from']} | {f['to']} ({f['input']}) | {f['depth']} | "
+                         f"{f['width_bits']} |")
     lines += ["", "Formulas: see bidrn_hw/flow/estimates.py (FINN's where they model our RTL, our own elsewhere).", ""]
     return "\n".join(lines)
 

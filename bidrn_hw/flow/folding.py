@@ -332,6 +332,64 @@ def elems_per_beat(inst, index: int, is_input: bool) -> int:
     return int(shape[-1])
 
 
+class InsertGeneratorInputFIFOs(Transformation):
+    """A StreamingFIFO before every sliding window generator whose input arrives slower than it could take
+    it (an upstream layer is the slower one).
+
+    ``swg.sv`` lets its writer run at most BUF_DEPTH elements ahead of the current window, so while the
+    reader emits a row of windows the writer is held, and with it every layer upstream. When the writer
+    is fast that costs nothing (``_cycles_swg`` models it); when the input is the bottleneck the held
+    cycles add up per row (measured on the tiny hand encoder, auto-folded: 3825 cycles/frame against 3468
+    estimated, and 3460 against 3200 elsewhere). The FIFO takes what the upstream produces meanwhile, so the
+    upstream keeps its rate: its depth is the input beats that arrive during one row of windows, plus a
+    margin. Pixel folding rarely needs one (there the generators are the slow layers)."""
+
+    MARGIN = 4
+
+    def apply(self, model: ModelWrapper):
+        from ..rtlgen import layers_dataflow
+
+        upstream = _upstream_cycles(model)
+        for node in list(model.graph.node):
+            if base_op(node) != "ConvolutionInputGenerator":
+                continue
+            producer = model.find_producer(node.input[0])
+            if producer is not None and base_op(producer) == "StreamingFIFO":
+                continue
+            inst = getCustomOp(node)
+            own = layer_cycles_of(model, node)
+            arrive = upstream.get(producer.name, 0) if producer is not None else 0
+            if arrive <= own:
+                continue
+            _, p = layers_dataflow.rtl_module(inst)
+            cf = p["CH"] // p["SIMD"]
+            n_in = p["IFM_H"] * p["IFM_W"] * cf
+            ow = (p["IFM_W"] - (p["K_W"] - 1) * p["DIL_W"] - 1) // p["STRIDE_W"] + 1
+            row_cycles = ow * p["K_H"] * p["K_W"] * cf
+            depth = min(n_in, math.ceil(row_cycles * n_in / arrive)) + self.MARGIN
+            tensor = node.input[0]
+            shape = list(model.get_tensor_shape(tensor))
+            new = model.make_new_valueinfo_name()
+            model.set_tensor_shape(new, shape)
+            model.set_tensor_datatype(new, model.get_tensor_datatype(tensor))
+            fifo = helper.make_node("StreamingFIFO", [tensor], [new], name=f"FIFO_{node.name}_0",
+                                    domain="finn.custom_op.fpgadataflow", backend="fpgadataflow", depth=int(depth),
+                                    folded_shape=shape[:-1] + [cf, p["SIMD"]], normal_shape=shape,
+                                    dataType=model.get_tensor_datatype(tensor).name)
+            node.input[0] = new
+            model.graph.node.insert(list(model.graph.node).index(node), fifo)
+        return model, False
+
+
+def _upstream_cycles(model: ModelWrapper) -> dict[str, int]:
+    """Per node: the largest cycles per frame among it and its ancestors (the rate its output can reach)."""
+    out: dict[str, int] = {}
+    for node in model.graph.node:  # topologically sorted
+        preds = [model.find_producer(t) for t in node.input if model.get_initializer(t) is None]
+        out[node.name] = max([layer_cycles_of(model, node)] + [out[p.name] for p in preds if p is not None])
+    return out
+
+
 # ------------------------------------------------------------------------------------------ auto folding
 def layer_cycles_of(model: ModelWrapper, node) -> int:
     """Cycles per frame of one node as our RTL runs it (the same model as build.layer_cycles)."""
