@@ -142,6 +142,13 @@ def test_folding_json_defaults_and_specialized_names(lowered):
                                                         specialized_name: {"PE": 1}}))
     assert all(getCustomOp(model.get_node_from_name(t)).get_nodeattr("PE") == 1 for t in thr)
     assert getCustomOp(model.get_node_from_name(mvau)).get_nodeattr("PE") == 1
+    # A FINN build's folding file: specialized names, backend-only attributes and FINN's own FIFOs are
+    # accepted; the attributes our RTL has no use for are listed as ignored.
+    applier = ApplyFoldingConfig({specialized_name: {"PE": 1, "resType": "lut", "mem_mode": "internal_decoupled"},
+                                  "StreamingFIFO_rtl_0": {"depth": 32}})
+    copy(lowered).transform(applier)
+    assert sorted(applier.ignored) == sorted([f"{specialized_name}.resType", f"{specialized_name}.mem_mode",
+                                              "StreamingFIFO_rtl_0"])
     # The generator feeding an MVAU follows an explicitly set SIMD (our RTL needs them equal).
     swg, consumer, _ = tied_pairs(lowered)[0]
     model = copy(lowered).transform(ApplyFoldingConfig({consumer.name: {"SIMD": 1}}))
@@ -156,7 +163,7 @@ def _mvau_not_after_swg(model):
 
 
 @pytest.mark.parametrize("case", ["unknown_node", "simd_mw", "pe_mh", "swg_channels", "no_such_attr", "tied",
-                                  "not_int", "ram_style", "unknown_fifo"])
+                                  "not_int", "ram_style", "unknown_fifo", "parallel_window"])
 def test_folding_json_errors_name_node_attribute_and_values(lowered, case):
     mvau = _mvau_not_after_swg(lowered)
     inst = getCustomOp(mvau)
@@ -178,6 +185,7 @@ def test_folding_json_errors_name_node_attribute_and_values(lowered, case):
         "not_int": ({thr: {"PE": "4"}}, [thr, "PE='4'", "positive integer"]),
         "ram_style": ({mvau.name: {"ram_style": "magic"}}, [mvau.name, "ram_style='magic'"]),
         "unknown_fifo": ({"FIFO_nowhere_0": {"depth": 4}}, ["FIFO_nowhere_0", "its FIFOs"]),
+        "parallel_window": ({swg.name: {"parallel_window": 1}}, [swg.name, "parallel_window=1", "not supported"]),
     }
     config, words = configs[case]
     if config is None:

@@ -67,7 +67,8 @@ def fold(hw: ModelWrapper, folding: Path | str | dict | None = None, target_fps:
         applier = ApplyFoldingConfig(config, source="folding" if isinstance(folding, dict) else str(folding))
         hw = hw.transform(applier)
         pending = applier.pending
-        info = {"mode": "file", "file": None if isinstance(folding, dict) else str(folding)}
+        info = {"mode": "file", "file": None if isinstance(folding, dict) else str(folding),
+                "ignored": applier.ignored}
     else:
         hw = hw.transform(ApplyPixelFolding())
         info = {"mode": "pixel"}

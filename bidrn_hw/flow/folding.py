@@ -58,7 +58,12 @@ from .pixel_folding import ApplyPixelFolding
 DEVICES_FILE = Path(__file__).resolve().parent.parent / "platforms" / "devices.json"
 RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 FOLD_ATTRS = ("PE", "SIMD")
-CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "depth", "resType", "mem_mode")
+CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "depth")
+# Attributes of FINN's HLS/RTL backends that FINN's folding files carry but our RTL has no use for: accepted
+# and ignored (``ApplyFoldingConfig.ignored``), so a FINN build's folding file applies as it is.
+FINN_ONLY_ATTRS = {"resType", "mem_mode", "runtime_writeable_weights", "ram_style_thresholds", "impl_style",
+                   "inFIFODepths", "outFIFODepths", "preferred_impl_style", "depth_trigger_uram",
+                   "depth_trigger_bram", "parallel_window"}
 RAM_STYLES = {"auto", "block", "distributed", "ultra"}
 
 
@@ -182,8 +187,14 @@ def load_folding(path: Path | str) -> dict:
     return config
 
 
-def _set_attr(model: ModelWrapper, node, attr: str, value, source: str) -> None:
+def _set_attr(model: ModelWrapper, node, attr: str, value, source: str) -> bool:
+    """Set one folding attribute after checking it; False when it is a FINN-only attribute (ignored)."""
     inst = getCustomOp(node)
+    if attr == "parallel_window" and value:
+        raise UsageError(f"{source}: node {node.name}: parallel_window={value} is not supported by our sliding "
+                         f"window generator (fold with SIMD instead)")
+    if attr in FINN_ONLY_ATTRS:
+        return False
     if attr not in CONFIG_ATTRS:
         raise UsageError(f"{source}: node {node.name}: attribute '{attr}' is not a folding attribute "
                          f"({', '.join(CONFIG_ATTRS)})")
@@ -201,6 +212,7 @@ def _set_attr(model: ModelWrapper, node, attr: str, value, source: str) -> None:
     if attr == "ram_style" and value not in RAM_STYLES:
         raise UsageError(f"{source}: node {node.name}: ram_style={value!r} is not one of {sorted(RAM_STYLES)}")
     inst.set_nodeattr(attr, value)
+    return True
 
 
 def _limit_label(model, node, attr) -> str:
@@ -222,6 +234,7 @@ class ApplyFoldingConfig(Transformation):
         self.config = config
         self.source = source
         self.pending: dict[str, dict] = {}
+        self.ignored: list[str] = []
 
     def apply(self, model: ModelWrapper):
         model = model.transform(ApplyPixelFolding())
@@ -239,21 +252,26 @@ class ApplyFoldingConfig(Transformation):
                             getCustomOp(node).get_nodeattr(attr)
                         except AttributeError:
                             continue
-                        _set_attr(model, node, attr, value, f"{self.source} Defaults")
-                        explicit.setdefault(node.name, set()).add(attr)
+                        if _set_attr(model, node, attr, value, f"{self.source} Defaults"):
+                            explicit.setdefault(node.name, set()).add(attr)
         for key, entry in self.config.items():
             if key == "Defaults":
                 continue
             name = _resolve_name(set(nodes), key)
             if name is None:
-                if key.startswith("FIFO_") or key.startswith("StreamingFIFO"):
+                if key.startswith("FIFO_"):  # ours: inserted after folding
                     self.pending[key] = entry
+                    continue
+                if key.startswith(("StreamingFIFO", "StreamingDataWidthConverter")):
+                    self.ignored.append(key)  # FINN's own insertions; we size and place ours
                     continue
                 raise UsageError(f"{self.source}: node '{key}' is not in the HW graph (its nodes: "
                                  f"{', '.join(list(nodes)[:12])}{', ...' if len(nodes) > 12 else ''})")
             for attr, value in entry.items():
-                _set_attr(model, nodes[name], attr, value, self.source)
-                explicit.setdefault(name, set()).add(attr)
+                if _set_attr(model, nodes[name], attr, value, self.source):
+                    explicit.setdefault(name, set()).add(attr)
+                else:
+                    self.ignored.append(f"{key}.{attr}")
         # Tie generators to their consumers: the one given explicitly wins; both given and different: error.
         for swg, consumer, attr in tied_pairs(model):
             s_inst, c_inst = getCustomOp(swg), getCustomOp(consumer)
