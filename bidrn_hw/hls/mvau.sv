@@ -73,49 +73,42 @@ module mvau #(
     wire [SIMD*IN_BITS-1:0] x_now = (nf == 0) ? s_axis_0_tdata[SIMD*IN_BITS-1:0] : ibuf[sf];
     wire [WL-1:0] w_now = wmem[32'(nf) * SF + 32'(sf)];
 
-    // Dot products of this fold step, one per PE.
-    logic signed [ACC_BITS-1:0] dot [PE];
-    always_comb begin
-        for (int p = 0; p < PE; p++) begin
-            dot[p] = '0;
-            for (int j = 0; j < SIMD; j++) begin
-                logic [IN_BITS-1:0] xr;
-                logic [W_BITS-1:0] wr;
-                logic signed [ACC_BITS-1:0] xv, wv;
-                xr = x_now[j*IN_BITS +: IN_BITS];
-                wr = w_now[(p*SIMD + j)*W_BITS +: W_BITS];
-                xv = (IN_SIGNED != 0) ? ACC_BITS'($signed(xr)) : ACC_BITS'($unsigned(xr));
-                wv = (W_SIGNED != 0) ? ACC_BITS'($signed(wr)) : ACC_BITS'($unsigned(wr));
-                if (XNOR != 0) dot[p] = dot[p] + ((xr[0] == wr[0]) ? ACC_BITS'(1) : ACC_BITS'(0));
-                else dot[p] = dot[p] + ACC_BITS'(xv * wv);
-            end
-        end
-    end
+    // The arithmetic runs in the clocked process (functions of the current beat and state), so a simulator
+    // evaluates it once per clock edge rather than on every input change.
 
-    // Accumulator value after this step, and its activation.
-    logic signed [ACC_BITS-1:0] acc_next [PE];
-    logic [PE*OUT_BITS-1:0] act;
-    always_comb begin
-        for (int p = 0; p < PE; p++) begin
-            acc_next[p] = ((sf == 0) ? ACC_BITS'(0) : acc[p]) + dot[p];
-            if (N_STEPS > 0) begin
-                // Binary search over the sorted thresholds (see thresholding.sv).
-                logic [31:0] count, probe;
-                logic signed [THR_BITS-1:0] a;
-                a = THR_BITS'(acc_next[p]);
-                count = 0;
-                for (int j = SEARCH_STEPS - 1; j >= 0; j--) begin
-                    probe = count + (32'd1 << j) - 32'd1;
-                    if (probe < 32'(N_THR)
-                        && a >= $signed(tmem[(32'(nf) * PE + 32'(p)) * N_THR + probe]))
-                        count = count + (32'd1 << j);
-                end
-                act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(count + 32'(ACT_VAL));
-            end else begin
-                act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(acc_next[p]);
-            end
+    // Dot product of this fold step for PE p.
+    function automatic logic signed [ACC_BITS-1:0] dot(input logic [SIMD*IN_BITS-1:0] x, input logic [WL-1:0] w,
+                                                      input int p);
+        logic signed [ACC_BITS-1:0] sum;
+        sum = '0;
+        for (int j = 0; j < SIMD; j++) begin
+            logic [IN_BITS-1:0] xr;
+            logic [W_BITS-1:0] wr;
+            logic signed [ACC_BITS-1:0] xv, wv;
+            xr = x[j*IN_BITS +: IN_BITS];
+            wr = w[(p*SIMD + j)*W_BITS +: W_BITS];
+            xv = (IN_SIGNED != 0) ? ACC_BITS'($signed(xr)) : ACC_BITS'($unsigned(xr));
+            wv = (W_SIGNED != 0) ? ACC_BITS'($signed(wr)) : ACC_BITS'($unsigned(wr));
+            if (XNOR != 0) sum = sum + ((xr[0] == wr[0]) ? ACC_BITS'(1) : ACC_BITS'(0));
+            else sum = sum + ACC_BITS'(xv * wv);
         end
-    end
+        return sum;
+    endfunction
+
+    // Output of channel c for accumulator a: the number of thresholds <= a (binary search over the sorted
+    // thresholds, see thresholding.sv) plus ACT_VAL, or the accumulator itself without thresholds.
+    function automatic logic [OUT_BITS-1:0] activate(input logic signed [ACC_BITS-1:0] a, input int c);
+        logic [31:0] count, probe;
+        logic signed [THR_BITS-1:0] aw;
+        if (N_STEPS == 0) return OUT_BITS'(a);
+        aw = THR_BITS'(a);
+        count = 0;
+        for (int j = SEARCH_STEPS - 1; j >= 0; j--) begin
+            probe = count + (32'd1 << j) - 32'd1;
+            if (probe < 32'(N_THR) && aw >= $signed(tmem[32'(c) * N_THR + probe])) count = count + (32'd1 << j);
+        end
+        return OUT_BITS'(count + 32'(ACT_VAL));
+    endfunction
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
@@ -126,10 +119,14 @@ module mvau #(
             if (m_axis_0_tready && out_valid) out_valid <= 1'b0;
             if (step) begin
                 if (nf == 0) ibuf[sf] <= s_axis_0_tdata[SIMD*IN_BITS-1:0];
-                for (int p = 0; p < PE; p++) acc[p] <= acc_next[p];
+                for (int p = 0; p < PE; p++) begin
+                    logic signed [ACC_BITS-1:0] acc_next;
+                    acc_next = ((sf == 0) ? ACC_BITS'(0) : acc[p]) + dot(x_now, w_now, p);
+                    acc[p] <= acc_next;
+                    if (last_sf) out_data[p*OUT_BITS +: OUT_BITS] <= activate(acc_next, 32'(nf) * PE + p);
+                end
                 if (last_sf) begin
                     out_valid <= 1'b1;
-                    out_data <= act;
                     sf <= '0;
                     nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
                 end else begin

@@ -37,25 +37,20 @@ module thresholding #(
 
     // Thresholds are sorted ascending per channel (the generator checks), so the count is found by a
     // binary search: SEARCH_STEPS probes instead of N_STEPS comparators; a probe past the last threshold
-    // reads as +infinity.
+    // reads as +infinity. It runs in the clocked process (a simulator evaluates it once per clock edge).
     localparam int SEARCH_STEPS = $clog2(N_STEPS + 1);
-    logic [PE*OUT_BITS-1:0] act;
-    always_comb begin
-        for (int p = 0; p < PE; p++) begin
-            logic signed [THR_BITS:0] x;
-            logic [31:0] count, probe;
-            x = (IN_SIGNED != 0) ? (THR_BITS+1)'($signed(s_axis_0_tdata[p*IN_BITS +: IN_BITS]))
-                                 : (THR_BITS+1)'($unsigned(s_axis_0_tdata[p*IN_BITS +: IN_BITS]));
-            count = 0;
-            for (int j = SEARCH_STEPS - 1; j >= 0; j--) begin
-                probe = count + (32'd1 << j) - 32'd1;
-                if (probe < 32'(N_STEPS)
-                    && x >= (THR_BITS+1)'($signed(tmem[(32'(nf) * PE + 32'(p)) * N_STEPS + probe])))
-                    count = count + (32'd1 << j);
-            end
-            act[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(count + 32'(ACT_VAL));
+    function automatic logic [OUT_BITS-1:0] activate(input logic [IN_BITS-1:0] raw, input int c);
+        logic signed [THR_BITS:0] x;
+        logic [31:0] count, probe;
+        x = (IN_SIGNED != 0) ? (THR_BITS+1)'($signed(raw)) : (THR_BITS+1)'($unsigned(raw));
+        count = 0;
+        for (int j = SEARCH_STEPS - 1; j >= 0; j--) begin
+            probe = count + (32'd1 << j) - 32'd1;
+            if (probe < 32'(N_STEPS) && x >= (THR_BITS+1)'($signed(tmem[32'(c) * N_STEPS + probe])))
+                count = count + (32'd1 << j);
         end
-    end
+        return OUT_BITS'(count + 32'(ACT_VAL));
+    endfunction
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
@@ -65,7 +60,9 @@ module thresholding #(
             if (m_axis_0_tready && out_valid) out_valid <= 1'b0;
             if (take) begin
                 out_valid <= 1'b1;
-                out_data <= act;
+                for (int p = 0; p < PE; p++)
+                    out_data[p*OUT_BITS +: OUT_BITS] <= activate(s_axis_0_tdata[p*IN_BITS +: IN_BITS],
+                                                                 32'(nf) * PE + p);
                 nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
             end
         end

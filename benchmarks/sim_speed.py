@@ -1,0 +1,99 @@
+"""Simulation speed of stitched accelerators in Verilator + cocotb; prints JSON.
+
+    .venv/bin/python benchmarks/sim_speed.py [--frames 4] [--designs tiny_body cnv]
+
+For each design: compile it (not timed), build the Verilator model once (``build_s``, a cache miss), then time
+complete `simulate` runs with the build cached: ``one_frame_s`` (one frame, wall time of the whole call:
+cache check, cocotb start-up, simulation), ``frames_s`` for ``--frames`` frames back to back, simulated
+``cycles_per_s`` over that run, ``s_per_frame`` (marginal: the difference of the two runs per extra frame), and
+the measured vs estimated cycles per frame. The issue's goal: one `tiny` frame in under 10 s with the cache hit.
+"""
+import argparse
+import contextlib
+import io
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bidrn_hw.flow.build import compile_partition
+from bidrn_hw.rtl_sim import accelerator, verilator
+
+
+def _tiny_body(work: Path) -> Path:
+    from bidrn_hw.cli import main as cli_main
+
+    exp = work / "exp"
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = cli_main(["export", "--config", "tiny", "--out", str(exp), "--frames", "1"])
+    if rc != 0:
+        raise SystemExit("export of the tiny config failed")
+    return exp / "body_encoder" / "model.onnx"
+
+
+def _cnv(work: Path) -> Path:
+    from bidrn_hw.flow.bnn_pynq import export_bnn_pynq
+
+    path = work / "cnv.onnx"
+    export_bnn_pynq("cnv", path, seed=0)
+    return path
+
+
+DESIGNS = {"tiny_body": _tiny_body, "cnv": _cnv}
+
+
+def _frames(accel: dict, n: int) -> np.ndarray:
+    s = accel["inputs"][0]
+    lo = -(1 << (s["elem_bits"] - 1)) if s["elem_signed"] else 0
+    hi = (1 << (s["elem_bits"] - (1 if s["elem_signed"] else 0))) - 1
+    return np.random.default_rng(0).integers(lo, hi + 1, size=(n, *s["shape"][1:]))
+
+
+def measure(name: str, work: Path, frames: int) -> dict:
+    model = DESIGNS[name](work)
+    build = work / f"build_{name}"
+    compile_partition(model, build)
+    accel = accelerator.load_design(build)
+    one, many = _frames(accel, 1), _frames(accel, frames)
+    cache = Path(tempfile.mkdtemp(prefix="bidrn-simspeed-cache-"))
+    old_cache = verilator.cache_root
+    verilator.cache_root = lambda: cache  # a cold cache: the first run pays the build
+    try:
+        t0 = time.perf_counter()
+        accelerator.simulate(build, [one])
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        r1 = accelerator.simulate(build, [one])
+        one_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rn = accelerator.simulate(build, [many])
+        many_s = time.perf_counter() - t0
+    finally:
+        verilator.cache_root = old_cache
+        shutil.rmtree(cache, ignore_errors=True)
+    return {"build_s": round(first - one_s, 2), "one_frame_s": round(one_s, 2), "frames": frames,
+            "frames_s": round(many_s, 2), "cycles": rn["cycles"],
+            "cycles_per_s": round(rn["cycles"] / many_s, 1),
+            "s_per_frame": round((many_s - one_s) / max(1, frames - 1), 3),
+            "cycles_per_frame": rn["cycles_per_frame"], "one_frame_cycles": r1["cycles"],
+            "estimated_cycles_per_frame": accel.get("estimated_cycles_per_frame")}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=4)
+    parser.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bidrn-simspeed-"))
+    try:
+        results = {name: measure(name, work, args.frames) for name in args.designs}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"designs": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
