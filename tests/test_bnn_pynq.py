@@ -37,7 +37,9 @@ def test_bnn_pynq_lowers_bit_exact(exported, net):
     assert qonnx.get_tensor_datatype(qonnx.graph.input[0].name) == DataType["UINT8"]
     assert qonnx.graph.node[0].op_type == "Mul"  # FINN's ToTensor: UINT8 image * 1/255
     frames = _frames(net, 16)
-    hw = lower_to_hw(qonnx, check_inputs=[frames[0]])  # every pass checked on the all-values frame
+    # TFC: every pass checked on the all-values frame; CNV: only the result (its per-pass checks cost about a
+    # minute, and the harness itself is tested on BiDRN in test_flow_lower.py)
+    hw = lower_to_hw(qonnx, check_inputs=[frames[0]] if net.startswith("tfc") else None)
     assert all(n.domain == HW_DOMAIN for n in hw.graph.node)
     ops = {n.op_type for n in hw.graph.node}
     assert {"MVAU", "Thresholding"} <= ops
@@ -86,7 +88,7 @@ def test_unsupported_node_is_named(exported):
         lower_to_hw(model)
 
 
-def _compile_and_simulate(exported, net, tmp_path, frames_n=8):
+def _compile_and_simulate(exported, net, tmp_path, frames_n=8, stalls=(0.3, 0.0)):
     from bidrn_hw.flow.build import compile_partition
     from bidrn_hw.rtl_sim import accelerator
 
@@ -97,7 +99,7 @@ def _compile_and_simulate(exported, net, tmp_path, frames_n=8):
     x = _frames(net, frames_n)[:, 0]
     stream = host_ops.to_stream(host_ops.get(hw), x).astype(np.int64)
     expected = np.concatenate([execute(hw, f[None], host=False) for f in x])
-    for stall in (0.3, 0.0):
+    for stall in stalls:  # the last run is stall-free: its cycles per frame are compared with the estimate
         result = accelerator.simulate(build, [stream], stall=stall, seed=1)
         assert np.array_equal(result["outputs"][0].reshape(expected.shape), expected), f"stall {stall}"
     est = accel["estimated_cycles_per_frame"]
@@ -121,10 +123,12 @@ def test_tfc_simulate_command(exported, tmp_path, capsys):
     assert summary["bit_exact"] and summary["frames"] == 8
     y = np.load(tmp_path / "y.npy")  # the model's own outputs (host scale/bias applied)
     qonnx = exported["tfc-w1a1"]
-    ref = np.concatenate([execute(qonnx, f[None, None].astype(np.float32)) for f in x])
+    ref = np.concatenate([execute(qonnx, f[None].astype(np.float32)) for f in x])
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
 
 
 @pytest.mark.slow
 def test_cnv_stitched_rtl_bit_exact(exported, tmp_path):
-    _compile_and_simulate(exported, "cnv-w1a1", tmp_path, frames_n=3)
+    """Pixel folding makes CNV's FC layers 512 x 512 XNORs per cycle: Verilator simulates about 30 cycles/s
+    on this machine, so 3 frames (about 25k cycles) take about 15 minutes."""
+    _compile_and_simulate(exported, "cnv-w1a1", tmp_path, frames_n=3, stalls=(0.0,))
