@@ -92,7 +92,7 @@ module mvau #(
             if (XNOR != 0) sum = sum + ((xr[0] == wr[0]) ? ACC_BITS'(1) : ACC_BITS'(0));
             else sum = sum + ACC_BITS'(xv * wv);
         end
-        return sum;
+        dot = sum;
     endfunction
 
     // Output of channel c for accumulator a: the number of thresholds <= a (binary search over the sorted
@@ -100,14 +100,14 @@ module mvau #(
     function automatic logic [OUT_BITS-1:0] activate(input logic signed [ACC_BITS-1:0] a, input int c);
         logic [31:0] count, probe;
         logic signed [THR_BITS-1:0] aw;
-        if (N_STEPS == 0) return OUT_BITS'(a);
         aw = THR_BITS'(a);
         count = 0;
         for (int j = SEARCH_STEPS - 1; j >= 0; j--) begin
             probe = count + (32'd1 << j) - 32'd1;
             if (probe < 32'(N_THR) && aw >= $signed(tmem[32'(c) * N_THR + probe])) count = count + (32'd1 << j);
         end
-        return OUT_BITS'(count + 32'(ACT_VAL));
+        if (N_STEPS == 0) activate = OUT_BITS'(a);
+        else activate = OUT_BITS'(count + 32'(ACT_VAL));
     endfunction
 
     always_ff @(posedge ap_clk) begin

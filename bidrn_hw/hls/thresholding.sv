@@ -49,7 +49,7 @@ module thresholding #(
             if (probe < 32'(N_STEPS) && x >= (THR_BITS+1)'($signed(tmem[32'(c) * N_STEPS + probe])))
                 count = count + (32'd1 << j);
         end
-        return OUT_BITS'(count + 32'(ACT_VAL));
+        activate = OUT_BITS'(count + 32'(ACT_VAL));
     endfunction
 
     always_ff @(posedge ap_clk) begin
