@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 PY := $(VENV)/bin/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-slow lint-rtl clean
+.PHONY: install browser demo test test-slow lint-rtl clean
 
 install: $(STAMP)
 
@@ -19,7 +19,11 @@ $(STAMP): requirements.lock pyproject.toml
 demo: install
 	$(VENV)/bin/bidrn-hw demo
 
-test: install
+# Headless Debian chromium for the report's browser test (tests/test_report_browser.py); installed only if missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+
+test: install browser
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" tests
 
 test-slow: install

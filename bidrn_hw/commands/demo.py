@@ -1,123 +1,577 @@
-"""The main job on built-in defaults: the tiny BiDRN end to end.
+"""The main job: the trained tiny BiDRN from one image to a mesh, through its simulated accelerators.
 
-Stages (each writes its results under DIR and is skipped when a rerun finds it finished):
-body model -> model -> FPGA partitions exported to QONNX -> QONNX execution vs the Brevitas hardware
-variant (bit-exact) -> host part and SMPL-X mesh -> Table-1 style counts for tiny/edge/paper.
+Stages (each records its result in DIR/stages.json when it finishes; a rerun skips every finished stage whose
+inputs did not change and whose files are still there, and redoes the rest and what depends on them):
+
+1. input image: one synthetic frame with its ground truth (or ``--image PATH``), DIR/input.png, DIR/sample.npz
+2. export: the shipped trained checkpoint's hardware variant (integer encoders, calibrated on 8 training
+   frames) runs on the image; the frames each encoder receives (the resized image, the two hand crops, the
+   face crop at the predicted boxes, as uint8) and its integer outputs are kept, and each encoder is exported
+   to QONNX (DIR/partitions/<name>/)
+3. QONNX execution of each partition on those frames against the Brevitas hardware variant
+4. compile each partition (FINN passes, folding, RTL, estimates: DIR/build/<name>/)
+5. simulate each in Verilator on those frames (repeated ``--repeat`` times back to back, so the steady-state
+   cycles per frame show), compared integer for integer with FINN's execution of the compiled graph and
+   with the Brevitas hardware variant
+6. host part: BoxNet, crops, heads and the SMPL-X layer run on the RTL's outputs; the crops the host cuts
+   from the RTL's body features must be the very frames the hand/face RTL was fed -> DIR/mesh.obj
+7. whole-frame estimates for the tiny, edge and paper configs (bidrn_hw.flow.frame_estimate)
+8. with ``--bitstream``: each partition's ECP5 bitstream (Yosys, nextpnr-ecp5, ecppack)
+
+Then DIR/report.html (self-contained) is written and a short summary printed.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import tempfile
 import time
+import uuid
+from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
+
+PARTITIONS = ("body_encoder", "hand_encoder", "face_encoder")
+ESTIMATE_CONFIGS = ("tiny", "edge", "paper")
+CALIBRATION_FRAMES = 8
+RESIDUAL_BITS = 8
 
 
 def add_arguments(parser):
     parser.add_argument("--out", default="out/demo", help="output directory (default: out/demo)")
-    parser.add_argument("--config", default="tiny", help="model config (default: tiny)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image", default=None, metavar="PATH",
+                        help="an image file (PNG, JPEG, ...) instead of the synthetic frame; it is centre-cropped "
+                             "to 3:4 and resized to the tiny config's 96x128")
+    parser.add_argument("--index", type=int, default=0,
+                        help="which synthetic validation frame (default 0; ignored with --image)")
+    parser.add_argument("--checkpoint", default=None, metavar="PT",
+                        help="a tiny BiDRN checkpoint (default: the trained one shipped with the package)")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="stream each partition's frames this many times back to back (default 2; >= 2 "
+                             "measures the steady-state cycles per frame)")
+    parser.add_argument("--stall", type=float, default=0.0,
+                        help="probability of a tvalid gap / tready stall per cycle in simulation (default 0)")
+    parser.add_argument("--estimates", default=",".join(ESTIMATE_CONFIGS), metavar="CONFIGS",
+                        help="configs to estimate whole frames for, comma-separated (default: tiny,edge,paper; "
+                             "'none' skips)")
+    parser.add_argument("--bitstream", action="store_true",
+                        help="also build each partition's ECP5 bitstream (not timed in the 15-minute budget)")
+    parser.add_argument("--device", default="ecp5-85k", help="ECP5 device for --bitstream (default ecp5-85k)")
+    parser.add_argument("--freq-mhz", type=float, default=50.0, help="clock for --bitstream (default 50 MHz)")
+    parser.add_argument("--seed", type=int, default=0, help="stall pattern seed")
     parser.add_argument("--fresh", action="store_true", help="redo every stage")
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Atomic artifacts
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def atomic_save(path: Path, writer) -> None:
+    """``writer(tmp_path)`` writes the file; it then replaces ``path`` in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")  # keeps the suffix (np.save / PIL need it)
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextmanager
+def atomic_dir(path: Path):
+    """Yield a fresh temporary directory beside ``path``; on success it replaces ``path`` (removed first)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------------------
 class Stages:
-    """Runs named stages once; a finished stage's result is stored in DIR/stages.json."""
+    """Runs named stages once. A finished stage's result is stored in DIR/stages.json with a ``run_id``;
+    a stage is redone when it is missing there, when its ``key`` (what it depends on outside the demo, e.g.
+    the image) changed, when one of its files is gone, or when a stage it depends on has been redone since
+    (its recorded ``deps`` no longer match their run ids)."""
 
     def __init__(self, out: Path, fresh: bool):
         self.out = out
         self.file = out / "stages.json"
-        self.done = {} if fresh or not self.file.exists() else json.loads(self.file.read_text())
+        self.done: dict = {}
+        if not fresh and self.file.exists():
+            try:
+                self.done = json.loads(self.file.read_text())
+            except json.JSONDecodeError:
+                self.done = {}  # an unreadable record: every stage runs again
+        self.order: list[str] = []
+        self.ran: list[str] = []
 
-    def run(self, name: str, fn, progress, task):
-        if name in self.done:
-            progress.update(task, description=f"{name} (done earlier)", advance=1)
+    def _save(self) -> None:
+        atomic_write_text(self.file, json.dumps(self.done, indent=2, default=str))
+
+    def is_done(self, name: str, key=None, files=(), deps=()) -> bool:
+        rec = self.done.get(name)
+        if rec is None or rec.get("key") != _jsonable(key):
+            return False
+        if rec.get("deps") != {d: self.done.get(d, {}).get("run_id") for d in deps}:
+            return False
+        return all((self.out / f).exists() for f in files)
+
+    def run(self, name: str, fn, key=None, files=(), deps=(), on_start=None) -> dict:
+        self.order.append(name)
+        if self.is_done(name, key, files, deps):
             return self.done[name]
-        progress.update(task, description=name)
+        if name in self.done:  # about to be redone: never leave a record that outlives its files
+            del self.done[name]
+            self._save()
+        if on_start is not None:
+            on_start(name)
         start = time.time()
-        result = fn()
+        with stage_log(self.out / "logs" / f"{name.replace(' ', '_')}.log"):
+            result = dict(fn())
         result["seconds"] = round(time.time() - start, 2)
+        result["key"] = _jsonable(key)
+        result["deps"] = {d: self.done[d]["run_id"] for d in deps}
+        result["run_id"] = uuid.uuid4().hex[:12]
         self.done[name] = result
-        tmp = self.file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.done, indent=2, default=str))
-        tmp.replace(self.file)
-        progress.update(task, advance=1)
+        self._save()
+        self.ran.append(name)
         return result
 
 
-def run(args) -> dict:
+@contextmanager
+def stage_log(path: Path):
+    """What a stage prints (FINN's passes print a lot) and the warnings it raises go to ``path``, not between
+    the progress lines; stderr stays with the progress display."""
+    import contextlib
+    import warnings
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as log, contextlib.redirect_stdout(log), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                log.write(f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}\n")
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=str)) if value is not None else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+def load_image(path: str, size_hw: tuple[int, int]):
+    """An image file -> (H, W, 3) uint8 at ``size_hw``: centre-cropped to its aspect ratio, then resized."""
     import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from ..errors import InputFileError
+
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"--image {path}: file not found")
+    if not p.is_file():
+        raise InputFileError(f"--image {path}: not a file")
+    try:
+        with Image.open(p) as im:
+            im.load()
+            rgb = im.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InputFileError(f"--image {path}: not a readable image file ({type(exc).__name__}: {exc})") from None
+    h, w = size_hw
+    iw, ih = rgb.size
+    if iw < 2 or ih < 2:
+        raise InputFileError(f"--image {path}: image of {iw}x{ih} pixels is too small")
+    target = w / h
+    if iw / ih > target:  # too wide: crop the sides
+        cw = round(ih * target)
+        box = ((iw - cw) // 2, 0, (iw - cw) // 2 + cw, ih)
+    else:
+        ch = round(iw / target)
+        box = (0, (ih - ch) // 2, iw, (ih - ch) // 2 + ch)
+    return np.asarray(rgb.crop(box).resize((w, h), Image.BILINEAR), dtype=np.uint8)
+
+
+class Demo:
+    """What the stages share, built on first use (a rerun that skips everything loads no model)."""
+
+    def __init__(self, args, out: Path):
+        from ..model.configs import get_config
+
+        self.args, self.out = args, out
+        self.cfg = get_config("tiny")
+
+    @cached_property
+    def body(self):
+        from ..body.smplx_layer import BodyModel
+
+        return BodyModel()
+
+    @cached_property
+    def net(self):
+        from ..train.checkpoint import load_demo_model
+
+        return load_demo_model(self.args.checkpoint, body_model=self.body)
+
+    @cached_property
+    def hw_net(self):
+        """The hardware variant: the three encoders integer, calibrated on the first training frames."""
+        from ..model.hardware import to_hardware_network
+        from ..train.data import SyntheticGenerator, SyntheticWholeBody
+        from ..train.evaluation import stacked_images
+
+        calibration = SyntheticWholeBody(self.cfg, size=CALIBRATION_FRAMES, split="train",
+                                         generator=SyntheticGenerator(self.cfg, self.body))
+        return to_hardware_network(self.net, stacked_images(calibration, CALIBRATION_FRAMES), RESIDUAL_BITS)
+
+    def image_tensor(self):
+        import numpy as np
+        import torch
+
+        image = np.load(self.out / "sample.npz")["image"]
+        return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+
+    # ---- stages ------------------------------------------------------------------------------------
+    def stage_input(self) -> dict:
+        import numpy as np
+        from PIL import Image
+
+        h, w = self.cfg.image_input
+        if self.args.image:
+            image = load_image(self.args.image, (h, w))
+            arrays = {"image": image}
+            source = {"kind": "file", "path": str(Path(self.args.image).resolve())}
+        else:
+            from ..train.data import SyntheticGenerator
+
+            s = SyntheticGenerator(self.cfg, self.body).generate(0, [self.args.index], split="val", with_vertices=True)
+            arrays = {k: s[k][0] for k in ("image", "boxes", "vertices", "cam_trans", "joints_img")}
+            source = {"kind": "synthetic", "split": "val", "seed": 0, "index": self.args.index}
+        atomic_save(self.out / "sample.npz", lambda p: np.savez(p, **arrays))
+        atomic_save(self.out / "input.png", lambda p: Image.fromarray(arrays["image"]).save(p))
+        return {"source": source, "height": h, "width": w, "ground_truth": "vertices" in arrays}
+
+    def stage_export(self) -> dict:
+        """Run the hardware variant on the image, keep each encoder's uint8 frames and integer outputs,
+        export each encoder to QONNX."""
+        import numpy as np
+        import torch
+
+        from ..model.export import export_hardware_encoder
+        from ..model.hardware import encoder_inputs, to_uint8_levels
+        from ..partition import partition_input_hw
+
+        hw_net = self.hw_net
+        captured = encoder_inputs(hw_net, self.image_tensor())
+        summary = {}
+        for name in PARTITIONS:
+            enc = getattr(hw_net, name).hardware
+            frames = to_uint8_levels(captured[name])  # (N, 3, H, W): 1 body, 2 hands (left flipped), 1 face
+            with torch.no_grad():
+                outputs = torch.stack([enc(x[None]) for x in frames])
+            size = partition_input_hw(self.cfg, name)
+            with atomic_dir(self.out / "partitions" / name) as tmp:
+                qonnx = export_hardware_encoder(enc, size, tmp / "model.onnx")
+                np.save(tmp / "inputs.npy", frames[:, None].numpy().astype(np.uint8))
+                np.save(tmp / "outputs.npy", outputs.numpy().astype(np.int64))
+                info = {"frames": int(frames.shape[0]), "input_shape": [1, *frames.shape[1:]],
+                        "output_shape": list(outputs.shape[1:]), "output_scale": enc.scale,
+                        "residual_bits": RESIDUAL_BITS, "nodes": len(qonnx.graph.node),
+                        "channels_flipped": enc.report.channels_flipped,
+                        "negative_slopes_clamped": enc.report.negative_slopes_clamped}
+                (tmp / "partition.json").write_text(json.dumps(info, indent=2))
+            summary[name] = info
+        return {"partitions": summary, "calibration_frames": CALIBRATION_FRAMES}
+
+    def stage_qonnx(self) -> dict:
+        import numpy as np
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        from ..model.export import run_qonnx
+
+        result = {}
+        for name in PARTITIONS:
+            pdir = self.out / "partitions" / name
+            model = ModelWrapper(str(pdir / "model.onnx"))
+            inputs, expected = np.load(pdir / "inputs.npy"), np.load(pdir / "outputs.npy")
+            mismatches = sum(int((run_qonnx(model, x.astype(np.float32)) != y).sum()) for x, y in zip(inputs, expected))
+            result[name] = {"frames": len(inputs), "mismatches": mismatches, "bit_exact": mismatches == 0}
+        return {"partitions": result, "bit_exact": all(r["bit_exact"] for r in result.values())}
+
+    def stage_compile(self, name: str, status) -> dict:
+        import numpy as np
+
+        from ..flow.build import compile_partition
+
+        pdir = self.out / "partitions" / name
+        check = [np.load(pdir / "inputs.npy")[0].astype(np.float32)]
+        result = compile_partition(pdir / "model.onnx", self.out / "build" / name, check_inputs=check,
+                                   part=self.args.device, fclk_mhz=self.args.freq_mhz,
+                                   log=lambda msg: status(f"compile {name}: {str(msg)[:70]}"))
+        est = json.loads((self.out / "build" / name / "estimates.json").read_text())
+        return {"top": result["top"], "layers": result["layers"], "dir": str(self.out / "build" / name),
+                "part": est["part"], "fclk_mhz": est["fclk_mhz"], "cycles_per_frame": est["cycles_per_frame"],
+                "fps": est["fps"], "latency_cycles": est["latency_cycles"], "bottleneck": est["bottleneck"],
+                "resources": est["resources"], "fits": est["fits"]}
+
+    def stage_simulate(self, name: str, status) -> dict:
+        import numpy as np
+        from finn.core.onnx_exec import execute_onnx
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        from ..errors import MismatchError
+        from ..flow import host_ops
+        from ..rtl_sim import accelerator
+        from .simulate import _to_stream
+
+        build = self.out / "build" / name
+        pdir = self.out / "partitions" / name
+        inputs, reference = np.load(pdir / "inputs.npy"), np.load(pdir / "outputs.npy")
+        n, repeat = len(inputs), self.args.repeat
+        accel = accelerator.load_design(build)
+        frames = _to_stream(np.concatenate([inputs] * repeat), accel["inputs"][0])
+        accelerator.check_frames(accel, [frames])
+        status(f"simulate {name}: Verilator build (cached) and {len(frames)} frames")
+        start = time.time()
+        sim = accelerator.simulate(build, [frames], stall=self.args.stall, seed=self.args.seed)
+        sim_s = time.time() - start
+        produced = sim["outputs"][0]
+        status(f"simulate {name}: FINN execution of hw.onnx for comparison")
+        hw = ModelWrapper(str(build / "hw.onnx"))
+        iname, oname = hw.graph.input[0].name, hw.graph.output[0].name
+        finn = np.stack([execute_onnx(hw, {iname: f[None].astype(np.float32)})[oname][0] for f in frames[:n]])
+        vs_finn = int((produced != np.concatenate([finn] * repeat)).sum())
+        out = host_ops.from_stream(host_ops.get(hw), produced)
+        out = out.transpose(0, 3, 1, 2) if out.ndim == 4 else out
+        ref = np.concatenate([reference] * repeat).reshape(out.shape)
+        vs_brevitas = int((out != ref).sum())
+        if vs_finn or vs_brevitas:
+            raise MismatchError(f"{name}: the RTL's outputs differ from FINN's execution of {build / 'hw.onnx'} in "
+                                f"{vs_finn} values and from the Brevitas hardware variant in {vs_brevitas}")
+        rtl = out[:n].reshape(reference.shape)
+        atomic_save(self.out / "simulation" / f"{name}.npy", lambda p: np.save(p, rtl.astype(np.int64)))
+        done = sim["frame_done_cycles"]
+        return {"frames": int(len(frames)), "distinct_frames": n, "repeat": repeat, "stall": self.args.stall,
+                "bit_exact": True, "mismatches_vs_finn": vs_finn, "mismatches_vs_brevitas": vs_brevitas,
+                "cycles_per_frame": sim["cycles_per_frame"], "first_frame_cycles": int(done[0]) if done else None,
+                "estimated_cycles_per_frame": accel.get("estimated_cycles_per_frame"),
+                "total_cycles": int(sim["cycles"]), "simulation_s": round(sim_s, 2),
+                "outputs": str(self.out / "simulation" / f"{name}.npy")}
+
+    def stage_host(self) -> dict:
+        """The host part on the RTL's outputs: each encoder of the hardware network is replaced by the
+        RTL's recorded output for the frame it is given (which must be the frame the RTL was fed)."""
+        import numpy as np
+        import torch
+
+        hw_net, image = self.hw_net, self.image_tensor()
+        with torch.no_grad():
+            ref = hw_net(image)  # Brevitas hardware variant, end to end
+            float_pred = self.net(image)  # the float (fake-quantized) model it came from
+        originals = {name: getattr(hw_net, name) for name in PARTITIONS}
+        try:
+            for name in PARTITIONS:
+                pdir = self.out / "partitions" / name
+                setattr(hw_net, name, rtl_replay(name, np.load(pdir / "inputs.npy"),
+                                                np.load(self.out / "simulation" / f"{name}.npy"),
+                                                originals[name].scale))
+            with torch.no_grad():
+                pred = hw_net(image)
+        finally:
+            for name, module in originals.items():
+                setattr(hw_net, name, module)
+        same = bool(torch.equal(pred["vertices"], ref["vertices"]))
+        verts = pred["vertices"][0].numpy()
+        faces = self.body.faces.numpy().astype(np.int64)
+
+        def write_obj(p):
+            with open(p, "w") as f:
+                f.writelines(f"v {x:.5f} {y:.5f} {z:.5f}\n" for x, y, z in verts)
+                f.writelines(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in faces)
+
+        atomic_save(self.out / "mesh.obj", write_obj)
+        arrays = {"vertices": verts, "faces": faces, "boxes": pred["boxes"][0].numpy(),
+                  "cam_trans": pred["cam_trans"][0].numpy(), "joints": pred["joints"][0].numpy(),
+                  "float_vertices": float_pred["vertices"][0].numpy()}
+        atomic_save(self.out / "prediction.npz", lambda p: np.savez(p, **arrays))
+        result = {"mesh": str(self.out / "mesh.obj"), "vertices": int(verts.shape[0]), "faces": int(faces.shape[0]),
+                  "joints": int(pred["joints"].shape[1]), "mesh_equals_brevitas_hardware_variant": same,
+                  "body_model": "stand-in" if self.body.is_standin else str(self.body.path)}
+        sample = np.load(self.out / "sample.npz")
+        if "vertices" in sample:
+            from ..train.metrics import MeshMetrics
+
+            metrics = MeshMetrics.for_body_model(self.body)
+            gt = torch.from_numpy(sample["vertices"])[None]
+            result["metrics_rtl_mm"] = {k: round(float(v[0]), 1) for k, v in metrics(pred["vertices"], gt).items()}
+            result["metrics_float_mm"] = {k: round(float(v[0]), 1)
+                                          for k, v in metrics(float_pred["vertices"], gt).items()}
+        return result
+
+    def stage_estimate(self, config: str, status) -> dict:
+        from ..flow.frame_estimate import estimate_config
+
+        return estimate_config(config, self.out / "estimates" / config,
+                               progress=lambda msg: status(f"estimate {config}: {str(msg)[:70]}"))
+
+    def stage_bitstream(self, name: str) -> dict:
+        from ..errors import ToolError
+        from ..fpga.ecp5 import build_bitstream
+
+        try:
+            return build_bitstream(self.out / "build" / name, device=self.args.device, freq_mhz=self.args.freq_mhz)
+        except ToolError as exc:  # e.g. does not fit the device: reported, the other partitions still build
+            return {"error": str(exc), "device": self.args.device}
+
+
+def rtl_replay(name, inputs, outputs, scale):
+    """A module that stands in for an encoder inside the hardware network: it returns the RTL's output levels
+    (times the residual scale) for the frames it is given, after checking they are the frames the RTL was fed
+    (``inputs`` (N, 1, 3, H, W) uint8, ``outputs`` (N, 1, C, h, w) integers)."""
     import torch
+    from torch import nn
+
+    from ..errors import MismatchError
+    from ..model.hardware import to_uint8_levels
+
+    class RTLReplay(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fed = torch.from_numpy(inputs.astype("float32"))[:, 0]
+            self.produced = torch.from_numpy(outputs.astype("float32"))[:, 0]
+            self.scale = scale
+
+        def forward(self, x):
+            levels = to_uint8_levels(x)
+            if levels.shape != self.fed.shape or not torch.equal(levels, self.fed):
+                raise MismatchError(f"{name}: the host's frames (shape {tuple(levels.shape)}) are not the frames "
+                                    f"the RTL simulated (shape {tuple(self.fed.shape)})")
+            return self.produced * self.scale
+
+    return RTLReplay()
+
+
+# ---------------------------------------------------------------------------------------------------------
+def run(args) -> dict:
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..body.smplx_layer import BodyModel
-    from ..model.configs import get_config
-    from ..model.counter import count
-    from ..model.export import run_qonnx
-    from ..model.network import WholeBodyNet
-    from ..partition import export_partitions
+    from ..errors import UsageError
 
-    cfg = get_config(args.config)
+    if args.repeat < 1:
+        raise UsageError(f"--repeat must be >= 1, got {args.repeat}")
+    if not 0.0 <= args.stall < 1.0:
+        raise UsageError(f"--stall must be in [0, 1), got {args.stall}")
+    configs = [] if args.estimates.strip().lower() in ("", "none") else [c.strip() for c in args.estimates.split(",")]
+    unknown = [c for c in configs if c not in ESTIMATE_CONFIGS]
+    if unknown:
+        raise UsageError(f"--estimates: unknown config {unknown[0]!r}; choose from {', '.join(ESTIMATE_CONFIGS)}")
+    image_key = None
+    if args.image:
+        from ..model.configs import get_config
+
+        load_image(args.image, get_config("tiny").image_input)  # a bad --image fails before anything is written
+        image_key = file_digest(Path(args.image))
+    ckpt_key = file_digest(Path(args.checkpoint)) if args.checkpoint and Path(args.checkpoint).is_file() else args.checkpoint
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stages = Stages(out, args.fresh)
-    torch.manual_seed(args.seed)
-
-    def make_model():
-        body = BodyModel()
-        model = WholeBodyNet(cfg, "bidrn", body).eval()
-        return model, body
-
-    model, body = make_model()
-
-    def stage_export():
-        summary = export_partitions(model, out / "partitions", frames=4, seed=args.seed)
-        return {name: {"qonnx": p["qonnx"], "nodes": p["nodes"]} for name, p in summary["partitions"].items()}
-
-    def stage_qonnx_check():
-        from qonnx.core.modelwrapper import ModelWrapper
-
-        result = {}
-        for name in ("body_encoder", "hand_encoder", "face_encoder"):
-            pdir = out / "partitions" / name
-            qonnx = ModelWrapper(str(pdir / "model.onnx"))
-            inputs, expected = np.load(pdir / "inputs.npy"), np.load(pdir / "outputs.npy")
-            mismatches = sum(int((run_qonnx(qonnx, x.astype(np.float32)) != y).sum()) for x, y in zip(inputs, expected))
-            result[name] = {"frames": len(inputs), "mismatches": mismatches, "bit_exact": mismatches == 0}
-        return result
-
-    def stage_mesh():
-        h, w = cfg.image_input
-        image = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(args.seed))
-        start = time.time()
-        with torch.no_grad():
-            pred = model(image)
-        host_s = time.time() - start
-        verts = pred["vertices"][0].numpy()
-        faces = body.faces.numpy()
-        obj = out / "mesh.obj"
-        with open(obj, "w") as f:
-            f.writelines(f"v {x:.5f} {y:.5f} {z:.5f}\n" for x, y, z in verts)
-            f.writelines(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in faces)
-        return {"mesh": str(obj), "vertices": int(verts.shape[0]), "faces": int(faces.shape[0]),
-                "joints": int(pred["joints"].shape[1]), "host_forward_s": round(host_s, 3),
-                "body_model": "stand-in" if body.is_standin else str(body.path)}
-
-    def stage_counts():
-        return {name: {k: v for k, v in count(WholeBodyNet(get_config(name), "bidrn")).items() if k != "by_module"}
-                for name in ("tiny", "edge", "paper")}
-
-    plan = [("export FPGA partitions to QONNX", stage_export),
-            ("QONNX execution vs Brevitas hardware variant", stage_qonnx_check),
-            ("host part and SMPL-X mesh", stage_mesh),
-            ("parameter/OP counts", stage_counts)]
-    results = {}
+    console = Console(stderr=True, quiet=args.json)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), transient=args.json) as progress:
-        task = progress.add_task("demo", total=len(plan))
-        for name, fn in plan:
-            results[name] = stages.run(name, fn, progress, task)
-    exact = all(p["bit_exact"] for p in results["QONNX execution vs Brevitas hardware variant"].values()
-                if isinstance(p, dict))
-    summary = {"out": str(out), "config": cfg.name, "bit_exact": exact, "stages": results}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    return {"out": str(out), "bit_exact": exact, "mesh": results["host part and SMPL-X mesh"]["mesh"],
-            "partitions": [k for k in results["export FPGA partitions to QONNX"] if k != "seconds"],
-            "summary": str(out / "summary.json")}
+                  TimeElapsedColumn(), console=console, transient=args.json) as progress:
+        demo = Demo(args, out)
+        plan = [("input image", demo.stage_input, {"image": image_key, "index": None if args.image else args.index},
+                 ["input.png", "sample.npz"], [])]
+        plan.append(("export partitions", demo.stage_export, {"checkpoint": ckpt_key, "bits": RESIDUAL_BITS},
+                     [f"partitions/{p}/{f}" for p in PARTITIONS for f in ("model.onnx", "inputs.npy", "outputs.npy")],
+                     ["input image"]))
+        plan.append(("QONNX vs Brevitas", demo.stage_qonnx, None, [], ["export partitions"]))
+        for p in PARTITIONS:
+            plan.append((f"compile {p}", lambda p=p: demo.stage_compile(p, status),
+                         {"part": args.device, "fclk_mhz": args.freq_mhz},
+                         [f"build/{p}/accel.json", f"build/{p}/estimates.json"], ["export partitions"]))
+        for p in PARTITIONS:
+            plan.append((f"simulate {p}", lambda p=p: demo.stage_simulate(p, status),
+                         {"repeat": args.repeat, "stall": args.stall, "seed": args.seed},
+                         [f"simulation/{p}.npy"], [f"compile {p}"]))
+        plan.append(("host part and SMPL-X mesh", demo.stage_host, None, ["mesh.obj", "prediction.npz"],
+                     [f"simulate {p}" for p in PARTITIONS]))
+        for c in configs:
+            plan.append((f"estimate {c}", lambda c=c: demo.stage_estimate(c, status), None, [], []))
+        if args.bitstream:
+            for p in PARTITIONS:
+                plan.append((f"bitstream {p}", lambda p=p: demo.stage_bitstream(p),
+                             {"device": args.device, "freq_mhz": args.freq_mhz}, [], [f"compile {p}"]))
+        task = progress.add_task("demo", total=len(plan) + 1)
+
+        def status(text: str) -> None:
+            progress.update(task, description=text)
+
+        results = {}
+        for name, fn, key, files, deps in plan:
+            if stages.is_done(name, key, files, deps):
+                progress.console.print(f"[dim]{name}: done earlier ({stages.done[name]['seconds']} s), skipped[/dim]")
+            results[name] = stages.run(name, fn, key=key, files=files, deps=deps, on_start=status)
+            if name in stages.ran:
+                progress.console.print(f"{name}: {results[name]['seconds']} s")
+            progress.update(task, advance=1)
+        status("report")
+        from ..report import write_report
+
+        summary = summarize(out, results, stages)
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
+        report = write_report(out, summary)
+        progress.update(task, advance=1, description="done")
+    return {"bit_exact": summary["bit_exact"], "cycles_per_frame": summary["cycles_per_frame_text"],
+            "mesh": summary["mesh"], "mpvpe_mm": summary.get("mpvpe_mm"), "estimates": summary["estimates_text"],
+            "bitstream": summary.get("bitstream_text"), "stages_run": len(stages.ran),
+            "stages_skipped": len(plan) - len(stages.ran), "seconds": summary["seconds_this_run"],
+            "report": str(report)}
+
+
+def summarize(out: Path, results: dict, stages: Stages) -> dict:
+    """Everything the report and the printed summary need, in one JSON-able dict (DIR/summary.json)."""
+    sims = {p: results[f"simulate {p}"] for p in PARTITIONS}
+    compiles = {p: results[f"compile {p}"] for p in PARTITIONS}
+    qonnx = results["QONNX vs Brevitas"]
+    host = results["host part and SMPL-X mesh"]
+    bit_exact = (qonnx["bit_exact"] and all(s["bit_exact"] for s in sims.values())
+                 and host["mesh_equals_brevitas_hardware_variant"])
+    estimates = {k.split(" ", 1)[1]: v for k, v in results.items() if k.startswith("estimate ")}
+    bitstreams = {k.split(" ", 1)[1]: v for k, v in results.items() if k.startswith("bitstream ")}
+    summary = {
+        "out": str(out), "config": "tiny", "bit_exact": bit_exact,
+        "input": results["input image"], "export": results["export partitions"], "qonnx": qonnx,
+        "compile": compiles, "simulate": sims, "host": host, "estimates": estimates, "bitstreams": bitstreams,
+        "mesh": host["mesh"], "mpvpe_mm": (host.get("metrics_rtl_mm") or {}).get("mpvpe_mm"),
+        "stage_seconds": {name: results[name]["seconds"] for name in results},
+        "seconds_total_stages": round(sum(results[name]["seconds"] for name in results), 1),
+        "seconds_this_run": round(sum(results[name]["seconds"] for name in stages.ran), 1),
+        "cycles_per_frame_text": {p: f"{s['cycles_per_frame']} measured, {s['estimated_cycles_per_frame']} estimated"
+                                  for p, s in sims.items()},
+        "estimates_text": {c: (f"{e['frame_fps']} frames/s" if "frame_fps" in e else "n/a")
+                           for c, e in estimates.items()},
+    }
+    if bitstreams:
+        summary["bitstream_text"] = {p: (f"Fmax {b['fmax_mhz']} MHz" if "fmax_mhz" in b else b.get("error", "failed"))
+                                     for p, b in bitstreams.items()}
+    return summary
