@@ -19,19 +19,20 @@ def finn_out(model, x):
     return execute_onnx(model, {"x": x})["y"]
 
 
-def simulate_layer(layer, tmp_path, x, in_bits, in_per_beat, out_bits, out_per_beat, n_out, stall, seed):
+def simulate_layer(layer, tmp_path, x, in_bits, in_per_beat, out_bits, out_per_beat, n_out, stall, seed,
+                   out_signed=True):
     params = dict(layer.parameters)
     for name, text in layer.memfiles.items():
         (tmp_path / name).write_text(text)
         params = {k: (str(tmp_path / name) if v == name else v) for k, v in params.items()}
-    src = verilator.HLS_DIR / f"{layer.module}.sv"
-    result = streams.simulate([src], layer.module,
+    srcs = [verilator.HLS_DIR / f"{m}.sv" for m in (layer.sources or [layer.module])]
+    result = streams.simulate(srcs, layer.module,
                               [streams.Stream("s_axis_0", streams.bus_bits(in_bits, in_per_beat),
                                               streams.pack(x, in_bits, in_per_beat))],
                               [streams.Stream("m_axis_0", streams.bus_bits(out_bits, out_per_beat),
                                               n_beats=n_out // out_per_beat)],
                               parameters=params, stall=stall, seed=seed)
-    return streams.unpack(result.outputs["m_axis_0"], out_bits, out_per_beat, True)
+    return streams.unpack(result.outputs["m_axis_0"], out_bits, out_per_beat, out_signed)
 
 
 MVAU_CASES = [  # (xnor, thresholds, MW, MH, SIMD, PE, idt, wdt, odt, steps)
@@ -39,10 +40,12 @@ MVAU_CASES = [  # (xnor, thresholds, MW, MH, SIMD, PE, idt, wdt, odt, steps)
     (True, True, 12, 4, 4, 4, "BINARY", "BINARY", "INT3", 7),
     (False, False, 12, 4, 3, 2, "UINT8", "INT8", None, 0),
     (True, False, 16, 6, 8, 3, "BINARY", "BINARY", None, 0),
+    (True, True, 18, 12, 6, 3, "BINARY", "BINARY", "INT4", 10),  # NF 4, steps not 2^S - 1
+    (False, True, 8, 6, 8, 2, "INT2", "INT2", "UINT1", 1),        # one threshold: a single search stage
 ]
 
 
-@pytest.mark.parametrize("case", MVAU_CASES, ids=["int-thr", "xnor-thr", "int-acc", "xnor-acc"])
+@pytest.mark.parametrize("case", MVAU_CASES, ids=["int-thr", "xnor-thr", "int-acc", "xnor-acc", "xnor-thr-nf4", "int-1step"])
 def test_mvau_bit_exact(case, tmp_path):
     xnor, act, mw, mh, simd, pe, idt, wdt, odt, steps = case
     rng = np.random.default_rng(mw * mh + steps)
@@ -66,7 +69,8 @@ def test_mvau_bit_exact(case, tmp_path):
     for stall, seed in ((0.0, 1), (0.3, 2)):
         x = rng.integers(i_dt.min(), i_dt.max() + 1, (*VECS, mw)).astype(np.float32)
         expected = finn_out(model, x)
-        out = simulate_layer(layer, tmp_path, x, p["IN_BITS"], simd, p["OUT_BITS"], pe, expected.size, stall, seed)
+        out = simulate_layer(layer, tmp_path, x, p["IN_BITS"], simd, p["OUT_BITS"], pe, expected.size, stall, seed,
+                             out_signed=DataType[out_dt].signed())
         assert np.array_equal(out.reshape(expected.shape), expected), (case, stall)
 
 
@@ -93,3 +97,34 @@ def test_thresholding_bit_exact(channels, pe, steps, shared, tmp_path):
     expected = finn_out(model, x)
     out = simulate_layer(layer, tmp_path, x, 9, pe, layer.parameters["OUT_BITS"], pe, expected.size, 0.3, 5)
     assert np.array_equal(out.reshape(expected.shape), expected)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_thresholding_random_shapes(seed, tmp_path):
+    """Random channels, folding, step counts (padded searches), signedness and stalls."""
+    rng = np.random.default_rng(100 + seed)
+    pe = int(rng.choice([1, 2, 3, 4]))
+    channels = pe * int(rng.integers(1, 5))
+    steps = int(rng.choice([1, 2, 3, 5, 8, 15, 31, 40]))
+    idt = str(rng.choice(["INT6", "UINT5", "INT9"]))
+    out_bits = max(1, int(steps).bit_length())
+    out_dt = f"UINT{out_bits}"
+    lo, hi = int(DataType[idt].min()), int(DataType[idt].max())
+    shape = (*VECS, channels)
+    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
+    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
+    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
+                            inputDataType=idt, weightDataType="INT11", outputDataType=out_dt, ActVal=0,
+                            numInputVectors=VECS, **HW)
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
+    model.set_tensor_datatype("x", DataType[idt])
+    model.set_tensor_datatype("y", DataType[out_dt])
+    thr = np.sort(rng.integers(lo - 2, hi + 3, (channels, steps)), 1).astype(np.float32)
+    model.set_initializer("t", thr)
+    layer = thresholding(model, model.graph.node[0])
+    in_bits = layer.parameters["IN_BITS"]
+    x = rng.integers(lo, hi + 1, shape).astype(np.float32)
+    expected = finn_out(model, x)
+    out = simulate_layer(layer, tmp_path, x, in_bits, pe, out_bits, pe, expected.size, float(rng.choice([0.0, 0.4])),
+                         seed, out_signed=False)
+    assert np.array_equal(out.reshape(expected.shape), expected), (pe, channels, steps, idt)

@@ -11,8 +11,9 @@
 // MultiThreshold semantics); N_STEPS = 0: the output is the accumulator.
 //
 // Memories: WEIGHT_FILE has NF*SF lines, line nf*SF+sf holds the PE*SIMD weights of that fold step
-// (element p*SIMD+j = W[sf*SIMD+j][nf*PE+p], W_BITS each, element 0 in the low bits). THRESH_FILE has one
-// threshold a line, THR_BITS signed, line (nf*PE + p)*N_STEPS + k = T[nf*PE+p][k], sorted ascending in k.
+// (element p*SIMD+j = W[sf*SIMD+j][nf*PE+p], W_BITS each, element 0 in the low bits). The thresholds
+// T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency).
+// The accumulators of a finished fold wait in a result register for the search (or the output).
 module mvau #(
     parameter int MW = 8,
     parameter int MH = 4,
@@ -47,26 +48,22 @@ module mvau #(
     localparam int WL = PE * SIMD * W_BITS;
     localparam int SFB = SF > 1 ? $clog2(SF) : 1;
     localparam int NFB = NF > 1 ? $clog2(NF) : 1;
-    localparam int N_THR = N_STEPS > 0 ? N_STEPS : 1;  // N_STEPS = 0: no thresholds (the search is not built)
-    localparam int SEARCH_STEPS = $clog2(N_THR + 1);
 
     logic [WL-1:0] wmem [NF*SF];
-    logic [THR_BITS-1:0] tmem [NF*PE*N_THR];  // one threshold per entry: direct indexing, no wide words
     logic [SIMD*IN_BITS-1:0] ibuf [SF];
-    initial begin
-        $readmemh(WEIGHT_FILE, wmem);
-        if (N_STEPS > 0) $readmemh(THRESH_FILE, tmem);
-    end
+    initial $readmemh(WEIGHT_FILE, wmem);
 
     logic [SFB-1:0] sf;
     logic [NFB-1:0] nf;
     logic signed [ACC_BITS-1:0] acc [PE];
-    logic out_valid;
-    logic [PE*OUT_BITS-1:0] out_data;
+    logic res_valid;                       // result register: the accumulators of the last finished fold
+    logic [NFB-1:0] res_nf;
+    logic [PE*ACC_BITS-1:0] res_acc;
+    wire res_ready;
 
     wire last_sf = (32'(sf) == SF - 1);
     wire in_ok = (nf != 0) || s_axis_0_tvalid;
-    wire out_ok = !last_sf || !out_valid || m_axis_0_tready;
+    wire out_ok = !last_sf || !res_valid || res_ready;
     wire step = in_ok && out_ok;
     assign s_axis_0_tready = (nf == 0) && out_ok;
 
@@ -95,38 +92,24 @@ module mvau #(
         dot = sum;
     endfunction
 
-    // Output of channel c for accumulator a: the number of thresholds <= a (binary search over the sorted
-    // thresholds, see thresholding.sv) plus ACT_VAL, or the accumulator itself without thresholds.
-    function automatic logic [OUT_BITS-1:0] activate(input logic signed [ACC_BITS-1:0] a, input int c);
-        logic [31:0] count, probe;
-        logic signed [THR_BITS-1:0] aw;
-        aw = THR_BITS'(a);
-        count = 0;
-        for (int j = SEARCH_STEPS - 1; j >= 0; j--) begin
-            probe = count + (32'd1 << j) - 32'd1;
-            if (probe < 32'(N_THR) && aw >= $signed(tmem[32'(c) * N_THR + probe])) count = count + (32'd1 << j);
-        end
-        if (N_STEPS == 0) activate = OUT_BITS'(a);
-        else activate = OUT_BITS'(count + 32'(ACT_VAL));
-    endfunction
-
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             sf <= '0;
             nf <= '0;
-            out_valid <= 1'b0;
+            res_valid <= 1'b0;
         end else begin
-            if (m_axis_0_tready && out_valid) out_valid <= 1'b0;
+            if (res_ready && res_valid) res_valid <= 1'b0;
             if (step) begin
                 if (nf == 0) ibuf[sf] <= s_axis_0_tdata[SIMD*IN_BITS-1:0];
                 for (int p = 0; p < PE; p++) begin
                     logic signed [ACC_BITS-1:0] acc_next;
                     acc_next = ((sf == 0) ? ACC_BITS'(0) : acc[p]) + dot(x_now, w_now, p);
                     acc[p] <= acc_next;
-                    if (last_sf) out_data[p*OUT_BITS +: OUT_BITS] <= activate(acc_next, 32'(nf) * PE + p);
+                    if (last_sf) res_acc[p*ACC_BITS +: ACC_BITS] <= acc_next;
                 end
                 if (last_sf) begin
-                    out_valid <= 1'b1;
+                    res_valid <= 1'b1;
+                    res_nf <= nf;
                     sf <= '0;
                     nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
                 end else begin
@@ -136,6 +119,29 @@ module mvau #(
         end
     end
 
-    assign m_axis_0_tvalid = out_valid;
-    assign m_axis_0_tdata = OUT_BUS'(out_data);
+    if (N_STEPS == 0) begin : no_activation
+        logic [PE*OUT_BITS-1:0] out_data;
+        always_comb
+            for (int p = 0; p < PE; p++) out_data[p*OUT_BITS +: OUT_BITS] = OUT_BITS'($signed(res_acc[p*ACC_BITS +: ACC_BITS]));
+        assign res_ready = m_axis_0_tready;
+        // Waiver: the fold index of a result only selects thresholds, and there are none here.
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire unused_nf = ^res_nf;
+        /* verilator lint_on UNUSEDSIGNAL */
+        assign m_axis_0_tvalid = res_valid;
+        assign m_axis_0_tdata = OUT_BUS'(out_data);
+    end else begin : activation
+        logic search_valid;
+        logic [PE*OUT_BITS-1:0] search_data;
+        assign res_ready = !search_valid || m_axis_0_tready;
+        threshold_search #(
+            .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
+            .ACT_VAL(ACT_VAL), .THRESH_FILE(THRESH_FILE)
+        ) search (
+            .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
+            .out_valid(search_valid), .out_data(search_data)
+        );
+        assign m_axis_0_tvalid = search_valid;
+        assign m_axis_0_tdata = OUT_BUS'(search_data);
+    end
 endmodule

@@ -42,7 +42,7 @@ def _dtype_bits(dt: DataType) -> tuple[int, int]:
 
 
 def _thresholds(model, node, channels: int, pe: int, acc_lo: int, acc_hi: int, min_bits: int = 2):
-    """(steps, bits, memory file text) of a node's thresholds, clipped to [acc_lo, acc_hi + 1], at least
+    """(steps, bits, memory files) of a node's thresholds, clipped to [acc_lo, acc_hi + 1], at least
     ``min_bits`` wide. The RTL binary-searches them, so each channel's row must be sorted ascending."""
     thr = model.get_initializer(node.input[-1])
     if thr is None:
@@ -58,7 +58,27 @@ def _thresholds(model, node, channels: int, pe: int, acc_lo: int, acc_hi: int, m
                                f"(the RTL searches them; MultiThreshold semantics need them sorted)")
     steps = thr.shape[1]
     bits = max(_signed_bits(acc_lo, acc_hi + 1), min_bits)
-    return steps, bits, _hex_lines([[t] for t in thr.reshape(-1)], bits)  # one a line, channel-major
+    return steps, bits, search_stage_files(thr, pe, bits)
+
+
+def search_stage_files(thr: np.ndarray, pe: int, bits: int, name: str = "thresholds.mem") -> dict[str, str]:
+    """Memory files of threshold_search.sv: stage j reads, for lane p, fold nf and k < 2^j, threshold
+    k*2^(S-j) + 2^(S-1-j) - 1 of channel nf*PE + p (line (p*NF + nf)*2^j + k), or +infinity (bit ``bits``
+    set) past the last one. Stage 0 is ``name``, stage j >= 1 is ``name.sJJ``."""
+    channels, steps = thr.shape
+    nf = channels // pe
+    stages = max(1, int(steps).bit_length())  # clog2(steps + 1)
+    inf = 1 << bits
+    files = {}
+    for j in range(stages):
+        idx = np.arange(1 << j) * (1 << (stages - j)) + (1 << (stages - 1 - j)) - 1
+        words = []
+        for p in range(pe):
+            for n in range(nf):
+                row = thr[n * pe + p]
+                words += [[int(row[i]) & (inf - 1) if i < steps else inf] for i in idx]
+        files[name if j == 0 else f"{name}.s{j:02d}"] = _hex_lines(words, bits + 1)
+    return files
 
 
 def _act_val(inst, odt: DataType) -> int:
@@ -95,8 +115,8 @@ def mvau(model, node) -> LayerRTL:
                   W_SIGNED=w_signed, XNOR=int(bool(xnor)), ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem")
     odt = inst.get_output_datatype(0)
     if inst.get_nodeattr("noActivation") == 0:
-        steps, thr_bits, text = _thresholds(model, node, mh, pe, acc_lo, acc_hi, min_bits=acc_bits + 1)
-        memfiles["thresholds.mem"] = text
+        steps, thr_bits, files = _thresholds(model, node, mh, pe, acc_lo, acc_hi, min_bits=acc_bits + 1)
+        memfiles.update(files)
         params.update(N_STEPS=steps, THR_BITS=thr_bits, OUT_BITS=_dtype_bits(odt)[0],
                       ACT_VAL=_act_val(inst, odt), THRESH_FILE="thresholds.mem")
     else:
@@ -104,7 +124,7 @@ def mvau(model, node) -> LayerRTL:
         if params["OUT_BITS"] < acc_bits:
             raise UnsupportedError(f"node {name}: output type {odt.name} narrower than the accumulator "
                                    f"({acc_bits} bits)")
-    return LayerRTL("mvau", params, memfiles)
+    return LayerRTL("mvau", params, memfiles, ["mvau", "threshold_search"] if params["N_STEPS"] else ["mvau"])
 
 
 def thresholding(model, node) -> LayerRTL:
@@ -117,10 +137,10 @@ def thresholding(model, node) -> LayerRTL:
     lo, hi = int(idt.min()), int(idt.max())
     if idt == DataType["BIPOLAR"]:
         raise UnsupportedError(f"node {node.name}: thresholding a BIPOLAR stream is not supported")
-    steps, thr_bits, text = _thresholds(model, node, ch, pe, lo, hi, min_bits=in_bits + 1)
+    steps, thr_bits, files = _thresholds(model, node, ch, pe, lo, hi, min_bits=in_bits + 1)
     params = dict(CH=ch, PE=pe, IN_BITS=in_bits, IN_SIGNED=in_signed, N_STEPS=steps, THR_BITS=thr_bits,
                   OUT_BITS=_dtype_bits(odt)[0], ACT_VAL=_act_val(inst, odt), THRESH_FILE="thresholds.mem")
-    return LayerRTL("thresholding", params, {"thresholds.mem": text})
+    return LayerRTL("thresholding", params, files, ["thresholding", "threshold_search"])
 
 
 def streaming_fifo(model, node) -> LayerRTL:
