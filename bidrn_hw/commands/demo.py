@@ -56,6 +56,9 @@ def add_arguments(parser):
     parser.add_argument("--estimates", default=",".join(ESTIMATE_CONFIGS), metavar="CONFIGS",
                         help="configs to estimate whole frames for, comma-separated (default: tiny,edge,paper; "
                              "'none' skips)")
+    parser.add_argument("--target-fps", type=float, default=None, metavar="N",
+                        help="fold each partition for N encoder runs/s at --freq-mhz under --device's budget "
+                             "(default: pixel folding, the fastest; slower folds simulate proportionally longer)")
     parser.add_argument("--bitstream", action="store_true",
                         help="also build each partition's ECP5 bitstream (not timed in the 15-minute budget)")
     parser.add_argument("--device", default="ecp5-85k", help="ECP5 device for --bitstream (default ecp5-85k)")
@@ -158,17 +161,23 @@ class Stages:
 
 @contextmanager
 def stage_log(path: Path):
-    """What a stage prints (FINN's passes print a lot) and the warnings it raises go to ``path``, not between
-    the progress lines; stderr stays with the progress display."""
+    """What a stage prints (FINN's passes print a lot), logs (FINN's logger has no handler of its own, so
+    Python would print its warnings on stderr) and warns goes to ``path``, not between the progress lines."""
     import contextlib
+    import logging
     import warnings
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
     with open(path, "w") as log, contextlib.redirect_stdout(log), warnings.catch_warnings(record=True) as caught:
+        handler = logging.StreamHandler(log)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
         warnings.simplefilter("always")
         try:
             yield
         finally:
+            root.removeHandler(handler)
             for w in caught:
                 log.write(f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}\n")
 
@@ -325,12 +334,14 @@ class Demo:
         check = [np.load(pdir / "inputs.npy")[0].astype(np.float32)]
         result = compile_partition(pdir / "model.onnx", self.out / "build" / name, check_inputs=check,
                                    part=self.args.device, fclk_mhz=self.args.freq_mhz,
+                                   target_fps=self.args.target_fps,
                                    log=lambda msg: status(f"compile {name}: {str(msg)[:70]}"))
         est = json.loads((self.out / "build" / name / "estimates.json").read_text())
         return {"top": result["top"], "layers": result["layers"], "dir": str(self.out / "build" / name),
                 "part": est["part"], "fclk_mhz": est["fclk_mhz"], "cycles_per_frame": est["cycles_per_frame"],
                 "fps": est["fps"], "latency_cycles": est["latency_cycles"], "bottleneck": est["bottleneck"],
-                "resources": est["resources"], "fits": est["fits"]}
+                "resources": est["resources"], "fits": est["fits"],
+                "folding": (est.get("folding") or {}).get("mode", "pixel")}
 
     def stage_simulate(self, name: str, status) -> dict:
         import numpy as np
@@ -474,7 +485,7 @@ def run(args) -> dict:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..errors import UsageError
+    from ..errors import InputFileError, UsageError
 
     if args.repeat < 1:
         raise UsageError(f"--repeat must be >= 1, got {args.repeat}")
@@ -490,7 +501,11 @@ def run(args) -> dict:
 
         load_image(args.image, get_config("tiny").image_input)  # a bad --image fails before anything is written
         image_key = file_digest(Path(args.image))
-    ckpt_key = file_digest(Path(args.checkpoint)) if args.checkpoint and Path(args.checkpoint).is_file() else args.checkpoint
+    ckpt_key = None
+    if args.checkpoint:
+        if not Path(args.checkpoint).is_file():
+            raise InputFileError(f"--checkpoint {args.checkpoint}: file not found")
+        ckpt_key = file_digest(Path(args.checkpoint))
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -507,7 +522,7 @@ def run(args) -> dict:
         plan.append(("QONNX vs Brevitas", demo.stage_qonnx, None, [], ["export partitions"]))
         for p in PARTITIONS:
             plan.append((f"compile {p}", lambda p=p: demo.stage_compile(p, status),
-                         {"part": args.device, "fclk_mhz": args.freq_mhz},
+                         {"part": args.device, "fclk_mhz": args.freq_mhz, "target_fps": args.target_fps},
                          [f"build/{p}/accel.json", f"build/{p}/estimates.json"], ["export partitions"]))
         for p in PARTITIONS:
             plan.append((f"simulate {p}", lambda p=p: demo.stage_simulate(p, status),

@@ -107,7 +107,8 @@ def _section_overview(out: Path, s: dict) -> str:
              + _badge(host["mesh_equals_brevitas_hardware_variant"], "identical", "differs") + "</li>"]
     if host.get("metrics_rtl_mm"):
         m, f = host["metrics_rtl_mm"], host["metrics_float_mm"]
-        facts.append(f"<li>this frame, vs ground truth: MPVPE {m['mpvpe_mm']:.1f} mm, PA-MPVPE {m['pa_mpvpe_mm']:.1f} mm "
+        facts.append(f"<li>this frame, vs ground truth: MPVPE {m['mpvpe_mm']:.1f} mm, "
+                     f"PA-MPVPE {m['pa_mpvpe_mm']:.1f} mm "
                      f"(float model: {f['mpvpe_mm']:.1f} / {f['pa_mpvpe_mm']:.1f} mm). The tiny model is trained for "
                      f"a few hundred steps on synthetic data: it shows the flow, not accuracy.</li>")
     return (f'<div class="row"><div>{_img(fig, "input image with the predicted mesh and boxes")}</div>'
@@ -206,7 +207,8 @@ def _intro(s: dict) -> str:
             "FINN's passes and ours into stitched RTL, and simulated in Verilator + cocotb on the crops of this "
             "image; the host part (BoxNet, cropping, the heads, SMPL-X) ran on the RTL's outputs.</p>"
             f"<p><b>{frames} frames</b> through the RTL, every output value equal to FINN's execution of the "
-            f"compiled graph and to the Brevitas hardware variant: {_badge(s['bit_exact'], 'bit_exact: true', 'bit_exact: false')}"
+            "compiled graph and to the Brevitas hardware variant: "
+            f"{_badge(s['bit_exact'], 'bit_exact: true', 'bit_exact: false')}"
             f" &nbsp; cycles/frame measured: {cycles}.</p>")
 
 
