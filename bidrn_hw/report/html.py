@@ -19,7 +19,7 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
        color: #1d1d1f; line-height: 1.4; padding: 0 16px; }
 h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ddd; }
 .sub { color: #555; margin-top: 0; }
-.badge { display: inline-block; padding: 2px 10px; border-radius: 10px; font-weight: 600; font-size: 14px; }
+.badge { display: inline-block; white-space: nowrap; padding: 2px 10px; border-radius: 10px; font-weight: 600; font-size: 14px; }
 .ok { background: #d7f5dd; color: #0a6b1f; } .bad { background: #fde0e0; color: #9b1111; }
 .row { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .card { border: 1px solid #e3e3e3; border-radius: 6px; padding: 8px 12px; }
@@ -27,6 +27,7 @@ img { max-width: 100%; height: auto; }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 th { background: #f4f4f6; } td.l, th.l { text-align: left; }
+pre { background: #f4f4f6; padding: 8px; font-size: 12px; overflow-x: auto; }
 code { background: #f4f4f6; padding: 1px 4px; border-radius: 3px; }
 .charts { display: grid; grid-template-columns: 1fr; gap: 8px; }
 .facts { flex: 1 1 320px; font-size: 14px; } .facts li { margin-bottom: 4px; }
@@ -123,6 +124,7 @@ def _section_frames(out: Path) -> str:
 
 
 def _section_exactness(s: dict) -> str:
+    folding = s["compile"][PARTITIONS[0]].get("folding", "pixel")
     rows = []
     for p in PARTITIONS:
         sim, comp, q = s["simulate"][p], s["compile"][p], s["qonnx"]["partitions"][p]
@@ -133,10 +135,11 @@ def _section_exactness(s: dict) -> str:
                      _num(q["mismatches"]), _num(sim["mismatches_vs_finn"]), _num(sim["mismatches_vs_brevitas"]),
                      _badge(sim["bit_exact"] and q["bit_exact"], "bit-exact", "MISMATCH"),
                      _num(meas, 1), _num(est), delta, _num(sim["first_frame_cycles"]), _num(comp["layers"]),
-                     ", ".join(f"{k} {r[k]:,}" for k in RESOURCE_KEYS if r.get(k))])
+                     ", ".join(f"{k} {r[k]:,}" for k in RESOURCE_KEYS if r.get(k)),
+                     _badge(comp["fits"], f"fits {comp['part']}", f"over {comp['part']}")])
     table = _table(["partition", "frames", "QONNX vs Brevitas", "RTL vs FINN hw.onnx", "RTL vs Brevitas", "",
                     "cycles/frame measured", "estimated", "Δ", "first frame (cycles)", "HW nodes",
-                    "estimated resources"], rows)
+                    "estimated resources", f"one partition alone, {folding} folding"], rows)
     stall = s["simulate"][PARTITIONS[0]]["stall"]
     return (table + f"<p class='note'>Mismatches count integer output values that differ. Measured: Verilator + "
             f"cocotb, steady state between the last output frames (tvalid/tready stall probability {stall}); "
@@ -197,6 +200,18 @@ def _section_stages(s: dict) -> str:
         "<p class='note'>Seconds each stage took when it last ran (a rerun skips finished stages).</p>")
 
 
+def _section_commands(s: dict) -> str:
+    d = s["out"]
+    lines = [f"bidrn-hw compile {d}/partitions/body_encoder/model.onnx --out {d}/build/body_encoder",
+             f"bidrn-hw simulate {d}/build/body_encoder --inputs {d}/partitions/body_encoder/inputs.npy --stall 0.3",
+             f"bidrn-hw estimate {d}/build/body_encoder",
+             f"bidrn-hw bitstream {d}/build/body_encoder --device ecp5-85k --freq-mhz 50",
+             f"bidrn-hw demo --out {d} --bitstream    # reruns only what is missing"]
+    return ("<p class='note'>The demo's steps are CLI commands of their own (<code>--json</code> for one JSON "
+            "object); the partitions' QONNX models and the frames of this image are under "
+            f"<code>{_e(d)}/partitions/</code>.</p><pre>" + _e("\n".join(lines)) + "</pre>")
+
+
 def _intro(s: dict) -> str:
     sims = s["simulate"]
     cycles = "; ".join(f"{p.replace('_encoder', '')} {_num(v['cycles_per_frame'], 0)} "
@@ -223,6 +238,7 @@ def render(out: Path, summary: dict) -> str:
         ("ECP5 bitstream", _section_bitstream(s)),
         ("Frames fed to the accelerators", _section_frames(out)),
         ("Stages", _section_stages(s)),
+        ("Each step by hand", _section_commands(s)),
     ]
     body = "".join(f"<h2>{_e(title)}</h2>{content}" for title, content in sections)
     return ("<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
