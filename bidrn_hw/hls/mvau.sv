@@ -55,7 +55,6 @@ module mvau #(
 
     logic [SFB-1:0] sf;
     logic [NFB-1:0] nf;
-    logic signed [ACC_BITS-1:0] acc [PE];
     logic res_valid;                       // result register: the accumulators of the last finished fold
     logic [NFB-1:0] res_nf;
     logic [PE*ACC_BITS-1:0] res_acc;
@@ -100,13 +99,6 @@ module mvau #(
         end else begin
             if (res_ready && res_valid) res_valid <= 1'b0;
             if (step) begin
-                if (nf == 0) ibuf[sf] <= s_axis_0_tdata[SIMD*IN_BITS-1:0];
-                for (int p = 0; p < PE; p++) begin
-                    logic signed [ACC_BITS-1:0] acc_next;
-                    acc_next = ((sf == 0) ? ACC_BITS'(0) : acc[p]) + dot(x_now, w_now, p);
-                    acc[p] <= acc_next;
-                    if (last_sf) res_acc[p*ACC_BITS +: ACC_BITS] <= acc_next;
-                end
                 if (last_sf) begin
                     res_valid <= 1'b1;
                     res_nf <= nf;
@@ -117,6 +109,23 @@ module mvau #(
                 end
             end
         end
+    end
+
+    always_ff @(posedge ap_clk)
+        if (step && nf == 0) ibuf[sf] <= s_axis_0_tdata[SIMD*IN_BITS-1:0];
+
+    // One process per PE lane (small processes: Yosys' proc pass is slow on one process holding them all).
+    for (genvar p = 0; p < PE; p++) begin : lane
+        logic signed [ACC_BITS-1:0] acc, res;
+        always_ff @(posedge ap_clk) begin
+            if (step) begin
+                logic signed [ACC_BITS-1:0] acc_next;
+                acc_next = ((sf == 0) ? ACC_BITS'(0) : acc) + dot(x_now, w_now, p);
+                acc <= acc_next;
+                if (last_sf) res <= acc_next;
+            end
+        end
+        assign res_acc[p*ACC_BITS +: ACC_BITS] = res;
     end
 
     if (N_STEPS == 0) begin : no_activation

@@ -7,8 +7,8 @@
 // ever reads 2^j thresholds per channel, and each stage has its own memory with one synchronous read per
 // PE: block RAM where it is deep (folded layers), a few LUTs of constants where it is not.
 //
-// Memory files: stage 0 reads THRESH_FILE, stage j >= 1 reads THRESH_FILE with the suffix ".sJJ" (two
-// digits). Line (p*NF + nf)*2^j + k of stage j holds T[nf*PE+p][k*2^(S-j) + 2^(S-1-j) - 1] as THR_BITS
+// Memory files, one per stage j and lane p: THRESH_FILE for j = p = 0, otherwise THRESH_FILE with the
+// suffix ".sJJpPPP" (decimal). Line nf*2^j + k holds T[nf*PE+p][k*2^(S-j) + 2^(S-1-j) - 1] as THR_BITS
 // signed, with bit THR_BITS set (and the value 0) where the index is past the last threshold (+infinity).
 //
 // Handshake: the whole pipeline advances when `en` is high (the caller drives en = !out_valid || ready);
@@ -37,48 +37,9 @@ module threshold_search #(
     localparam int CB = S + 1;                                  // count bits (count <= 2^S - 1)
     localparam int CW = (VAL_BITS > THR_BITS ? VAL_BITS : THR_BITS) + 1;  // comparison width
 
-    // Pipeline registers: position r holds a beat after r comparisons (r = 0: just entered).
-    logic                       v   [S+1];
-    logic [NFB-1:0]             nfr [S+1];
-    logic signed [VAL_BITS-1:0] val [S+1][PE];
-    logic [CB-1:0]              cnt [S+1][PE];
-    logic [THR_BITS:0]          rd  [S][PE];                    // threshold read for the beat at position j
-
-    // Count after the comparison at position j (combinational, feeds position j+1 and memory j+1).
-    function automatic logic [CB-1:0] next_count(input int j, input logic signed [VAL_BITS-1:0] x,
-                                                 input logic [CB-1:0] c, input logic [THR_BITS:0] t);
-        logic ge;
-        ge = !t[THR_BITS] && (CW'(x) >= CW'($signed(t[THR_BITS-1:0])));
-        next_count = ge ? c + (CB'(1) << (S - 1 - j)) : c;
-    endfunction
-
-    for (genvar j = 0; j < S; j++) begin : stage
-        localparam int DEPTH = PE * NF * (1 << j);
-        logic [THR_BITS:0] mem [DEPTH];
-        if (j == 0) begin : file0
-            initial $readmemh(THRESH_FILE, mem);
-        end else begin : filej
-            initial $readmemh({THRESH_FILE, ".s", 8'(48 + j / 10), 8'(48 + j % 10)}, mem);
-        end
-        // The read for position j is issued as the beat moves into it: from the input (j = 0) or from
-        // position j-1 with the count that comparison produced.
-        always_ff @(posedge ap_clk) begin
-            if (en) begin
-                for (int p = 0; p < PE; p++) begin
-                    logic [CB-1:0] c;
-                    logic [NFB-1:0] n;
-                    if (j == 0) begin
-                        c = '0;
-                        n = in_nf;
-                    end else begin
-                        c = next_count(j - 1, val[j-1][p], cnt[j-1][p], rd[j-1][p]);
-                        n = nfr[j-1];
-                    end
-                    rd[j][p] <= mem[(32'(p) * NF + 32'(n)) * (1 << j) + 32'(c >> (S - j))];
-                end
-            end
-        end
-    end
+    // Beat valid and fold index per position r (r comparisons done; r = 0: just entered).
+    logic           v   [S+1];
+    logic [NFB-1:0] nfr [S+1];
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
@@ -92,21 +53,67 @@ module threshold_search #(
     always_ff @(posedge ap_clk) begin
         if (en) begin
             nfr[0] <= in_nf;
-            for (int p = 0; p < PE; p++) begin
-                val[0][p] <= in_val[p*VAL_BITS +: VAL_BITS];
-                cnt[0][p] <= '0;
-            end
-            for (int r = 1; r <= S; r++) begin
-                nfr[r] <= nfr[r-1];
-                for (int p = 0; p < PE; p++) begin
-                    val[r][p] <= val[r-1][p];
-                    cnt[r][p] <= next_count(r - 1, val[r-1][p], cnt[r-1][p], rd[r-1][p]);
-                end
-            end
+            for (int r = 1; r <= S; r++) nfr[r] <= nfr[r-1];
         end
     end
 
+    // Count after the comparison with threshold t at position j.
+    function automatic logic [CB-1:0] next_count(input int j, input logic signed [VAL_BITS-1:0] x,
+                                                 input logic [CB-1:0] c, input logic [THR_BITS:0] t);
+        logic ge;
+        ge = !t[THR_BITS] && (CW'(x) >= CW'($signed(t[THR_BITS-1:0])));
+        next_count = ge ? c + (CB'(1) << (S - 1 - j)) : c;
+    endfunction
+
+    function automatic logic [7:0] digit(input int d);
+        digit = 8'(48 + d);
+    endfunction
+
+    // One lane per PE, each with its own memory per stage (one read port: Yosys maps memories with many
+    // read ports poorly), so the files are per stage and lane. Position r of a lane: value and count in the
+    // slices r of val and cnt; rd slice j is the threshold for the beat at position j.
+    localparam int TW = THR_BITS + 1;
+    for (genvar p = 0; p < PE; p++) begin : lane
+        logic [S*VAL_BITS-1:0]     val;
+        logic [(S+1)*CB-1:0]       cnt;
+        logic [S*TW-1:0]           rd;
+        logic [S*CB-1:0]           cnext;  // count after the comparison at position j
+
+        assign cnt[CB-1:0] = '0;
+        always_ff @(posedge ap_clk)
+            if (en) val[VAL_BITS-1:0] <= in_val[p*VAL_BITS +: VAL_BITS];
+
+        for (genvar j = 0; j < S; j++) begin : stage
+            logic [TW-1:0] mem [NF << j];
+            localparam int AW = (NF << j) > 1 ? $clog2(NF << j) : 1;
+            logic [AW-1:0] addr;
+            if (j == 0 && p == 0) begin : file0
+                initial $readmemh(THRESH_FILE, mem);
+            end else begin : filejp
+                initial $readmemh({THRESH_FILE, ".s", digit(j / 10), digit(j % 10), "p", digit(p / 100),
+                                   digit(p / 10 % 10), digit(p % 10)}, mem);
+            end
+            assign cnext[j*CB +: CB] = next_count(j, val[j*VAL_BITS +: VAL_BITS], cnt[j*CB +: CB], rd[j*TW +: TW]);
+            // The read for position j is issued as the beat moves into it: from the input (j = 0) or from
+            // position j-1 with the count that comparison produced.
+            if (j == 0) begin : addr0
+                assign addr = AW'(in_nf);
+            end else begin : addrj
+                assign addr = AW'((32'(nfr[j-1]) << j) + 32'(cnext[(j-1)*CB +: CB] >> (S - j)));
+            end
+            always_ff @(posedge ap_clk) begin
+                if (en) begin
+                    rd[j*TW +: TW] <= mem[addr];
+                    cnt[(j+1)*CB +: CB] <= cnext[j*CB +: CB];
+                end
+            end
+        end
+        for (genvar r = 1; r < S; r++) begin : carry_value
+            always_ff @(posedge ap_clk)
+                if (en) val[r*VAL_BITS +: VAL_BITS] <= val[(r-1)*VAL_BITS +: VAL_BITS];
+        end
+        assign out_data[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt[S*CB +: CB]) + 32'(ACT_VAL));
+    end
+
     assign out_valid = v[S];
-    always_comb
-        for (int p = 0; p < PE; p++) out_data[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt[S][p]) + 32'(ACT_VAL));
 endmodule

@@ -62,22 +62,21 @@ def _thresholds(model, node, channels: int, pe: int, acc_lo: int, acc_hi: int, m
 
 
 def search_stage_files(thr: np.ndarray, pe: int, bits: int, name: str = "thresholds.mem") -> dict[str, str]:
-    """Memory files of threshold_search.sv: stage j reads, for lane p, fold nf and k < 2^j, threshold
-    k*2^(S-j) + 2^(S-1-j) - 1 of channel nf*PE + p (line (p*NF + nf)*2^j + k), or +infinity (bit ``bits``
-    set) past the last one. Stage 0 is ``name``, stage j >= 1 is ``name.sJJ``."""
+    """Memory files of threshold_search.sv, one per stage j and lane p: line nf*2^j + k holds threshold
+    k*2^(S-j) + 2^(S-1-j) - 1 of channel nf*PE + p, or +infinity (bit ``bits`` set) past the last one.
+    Stage 0 of lane 0 is ``name``, the others ``name.sJJpPPP``."""
     channels, steps = thr.shape
     nf = channels // pe
     stages = max(1, int(steps).bit_length())  # clog2(steps + 1)
+    if pe > 999:
+        raise UnsupportedError(f"PE {pe}: threshold memories are named with 3-digit lane numbers (PE <= 999)")
     inf = 1 << bits
     files = {}
     for j in range(stages):
         idx = np.arange(1 << j) * (1 << (stages - j)) + (1 << (stages - 1 - j)) - 1
-        words = []
         for p in range(pe):
-            for n in range(nf):
-                row = thr[n * pe + p]
-                words += [[int(row[i]) & (inf - 1) if i < steps else inf] for i in idx]
-        files[name if j == 0 else f"{name}.s{j:02d}"] = _hex_lines(words, bits + 1)
+            words = [[int(thr[n * pe + p][i]) & (inf - 1) if i < steps else inf] for n in range(nf) for i in idx]
+            files[name if j == p == 0 else f"{name}.s{j:02d}p{p:03d}"] = _hex_lines(words, bits + 1)
     return files
 
 
