@@ -18,94 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
-TARGETS = {"edge": ("xczu7ev", 200.0, 200.0), "paper": ("xcu250", 200.0, 1000.0), "tiny": ("ecp5-85k", 50.0, 100.0)}
-PARTS = {"body_encoder": 1, "hand_encoder": 2, "face_encoder": 1}  # encoder runs per frame
-
 
 def run_config(config: str, out: Path, progress) -> dict:
-    from qonnx.core.modelwrapper import ModelWrapper
+    from bidrn_hw.flow.frame_estimate import estimate_config
 
-    from bidrn_hw.cli import main as cli_main
-    from bidrn_hw.flow.estimates import estimate, total_resources
-    from bidrn_hw.flow.fifos import InsertBranchFIFOs
-    from bidrn_hw.flow.folding import (RESOURCE_KEYS, InsertDataWidthConverters, auto_fold, device_budget,
-                                       min_cycles)
-    from bidrn_hw.flow.lower import lower_to_hw
-
-    part, fclk, goal_fps = TARGETS[config]
-    device = device_budget(part)
-    result = {"config": config, "part": device["name"], "fclk_mhz": fclk, "goal_fps": goal_fps, "seconds": {}}
-    t0 = time.time()
-    progress(("stage", "export"))
-    exp = out / f"{config}_export"
-    rc = cli_main(["export", "--config", config, "--out", str(exp), "--frames", "1"])
-    if rc != 0:
-        raise RuntimeError(f"export of {config} failed (exit {rc})")
-    result["seconds"]["export"] = round(time.time() - t0, 2)
-
-    lowered, passes = {}, {}
-    for name in PARTS:
-        t = time.time()
-        times = []
-
-        def log(line, times=times, name=name):
-            times.append(line)
-            progress(("stage", f"lower {name}: after {line}"))
-
-        progress(("stage", f"lower {name}"))
-        lowered[name] = lower_to_hw(ModelWrapper(str(exp / name / "model.onnx")), log=log)
-        result["seconds"][f"lower_{name}"] = round(time.time() - t, 2)
-        passes[name] = {ln.split(":")[0]: float(ln.split(":")[1].split(" s")[0]) for ln in times}
-    slowest = {n: max(p.items(), key=lambda kv: kv[1]) for n, p in passes.items()}
-    result["slowest_pass"] = {n: {"pass": p, "seconds": s} for n, (p, s) in slowest.items()}
-    result["pass_seconds"] = passes
-
-    # Joint frame rate: start at the fastest every partition reaches, relax until the sum fits.
-    t = time.time()
-    progress(("stage", "fold"))
-    fastest_fps = min(fclk * 1e6 / min_cycles(m) / PARTS[n] for n, m in lowered.items())
-    fps = fastest_fps
-    zero = dict.fromkeys(RESOURCE_KEYS, 0)
-    while True:
-        folded, summaries, total = {}, {}, dict(zero)
-        for name, model in lowered.items():
-            folded[name], summaries[name] = auto_fold(model, fps * PARTS[name], fclk, part, estimate=lambda m: zero)
-            res = total_resources(folded[name], device)
-            total = {k: total[k] + res[k] for k in RESOURCE_KEYS}
-        fits = all(total[k] <= device[k] for k in RESOURCE_KEYS)
-        if fits or fps < 1:
-            break
-        fps /= 1.25
-    result["seconds"]["fold"] = round(time.time() - t, 2)
-
-    t = time.time()
-    progress(("stage", "estimate"))
-    parts_out, frame_fps, total = {}, None, dict(zero)
-    for name, model in folded.items():
-        model = model.transform(InsertBranchFIFOs()).transform(InsertDataWidthConverters())
-        est = estimate(model, device, fclk, folding={"mode": "auto", **summaries[name]})
-        total = {k: total[k] + est["resources"][k] for k in RESOURCE_KEYS}
-        per_frame = est["fps"] / PARTS[name]
-        frame_fps = per_frame if frame_fps is None else min(frame_fps, per_frame)
-        parts_out[name] = {"runs_per_frame": PARTS[name], "fps": est["fps"], "cycles_per_frame": est["cycles_per_frame"],
-                           "balance": est["balance"], "latency_cycles": est["latency_cycles"],
-                           "bottleneck": est["bottleneck"], "layers": len(est["layers"]), "resources": est["resources"]}
-    result["seconds"]["estimate"] = round(time.time() - t, 2)
-    result["seconds"]["total"] = round(time.time() - t0, 2)
-    result["seconds"]["compile_without_export"] = round(result["seconds"]["total"] - result["seconds"]["export"], 2)
-    result.update({"frame_fps": round(frame_fps, 2), "fastest_frame_fps": round(fastest_fps, 2),
-                   "goal_met": frame_fps >= goal_fps, "resources": total,
-                   "budget": {k: device[k] for k in RESOURCE_KEYS},
-                   "utilization": {k: round(total[k] / device[k], 3) if device[k] else None for k in RESOURCE_KEYS},
-                   "fits": all(total[k] <= device[k] for k in RESOURCE_KEYS),
-                   "balance": max(p["balance"] for p in parts_out.values()), "partitions": parts_out})
-    return result
+    return estimate_config(config, out, progress=lambda message: progress(("stage", message)))
 
 
 def _child(config, out, queue):
@@ -123,8 +47,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     work = Path(args.out or tempfile.mkdtemp(prefix="compile_time_"))
     work.mkdir(parents=True, exist_ok=True)
-    report = {"machine_cpus": mp.cpu_count(), "configs": {}}
+    report = {"machine_cpus": mp.cpu_count(), "loadavg_start": [round(x, 2) for x in os.getloadavg()], "configs": {}}
     for config in [c.strip() for c in args.configs.split(",") if c.strip()]:
+        from bidrn_hw.flow.frame_estimate import TARGETS
+
         if config not in TARGETS:
             print(json.dumps({"error": f"unknown config {config}; known: {', '.join(TARGETS)}"}))
             return 2
@@ -160,6 +86,7 @@ def main(argv=None) -> int:
         else:
             proc.join(5)
             report["configs"][config] = {"completed": True, **outcome[1]}
+    report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
     return 0
 

@@ -1,0 +1,140 @@
+"""Whole-frame estimate of BiDRN's FPGA partitions for one config: export, lower, fold jointly, estimate.
+
+One frame needs the body and the face encoder once and the hand encoder twice (both hands), so the hand
+partition is folded for twice the frame rate. The three pipelines share the device: the frame rate starts
+at the fastest all three can reach (each fully parallel; FINN's two-pass relaxation) and drops by 1.25x
+until the summed estimated resources fit the budget.
+
+:func:`estimate_config` is what ``benchmarks/compile_time.py`` reports per config and what the demo shows;
+its result is JSON-serializable. Lowering is not checked pass by pass here (that is what the tests and
+``bidrn-hw compile`` do on real frames): on ``paper``-scale tensors the per-pass execution would dominate.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+# Default device and clock per config, and the whole-frame FPS goal (issue 3).
+TARGETS = {"edge": ("xczu7ev", 200.0, 200.0), "paper": ("xcu250", 200.0, 1000.0), "tiny": ("ecp5-85k", 50.0, 100.0)}
+PARTS = {"body_encoder": 1, "hand_encoder": 2, "face_encoder": 1}  # encoder runs per frame
+
+
+def _export(config: str, exp: Path) -> bool:
+    """Export ``config`` to ``exp`` unless a complete export is already there; True when it exported."""
+    if all((exp / p / "model.onnx").is_file() for p in PARTS):
+        return False  # `export` builds in a temporary directory and renames: an existing DIR is complete
+    from ..cli import main as cli_main
+    from ..errors import ToolError
+
+    exp.parent.mkdir(parents=True, exist_ok=True)
+    rc = cli_main(["export", "--config", config, "--out", str(exp), "--frames", "1"])
+    if rc != 0:
+        raise ToolError(f"export of config {config} to {exp} failed (exit {rc})")
+    return True
+
+
+def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[dict, dict, float, float]:
+    """Fold every lowered partition for a common frame rate under ``part``'s budget (see the module doc).
+    Returns (folded models, auto_fold summaries, frame rate folded for, fastest frame rate)."""
+    from .estimates import total_resources
+    from .folding import RESOURCE_KEYS, auto_fold, device_budget, min_cycles
+
+    device = device_budget(part)
+    zero = dict.fromkeys(RESOURCE_KEYS, 0)
+    fastest_fps = min(fclk * 1e6 / min_cycles(m) / PARTS[n] for n, m in lowered.items())
+    fps = fastest_fps
+    while True:
+        folded, summaries, total = {}, {}, dict(zero)
+        for name, model in lowered.items():
+            folded[name], summaries[name] = auto_fold(model, fps * PARTS[name], fclk, part, estimate=lambda m: zero)
+            res = total_resources(folded[name], device)
+            total = {k: total[k] + res[k] for k in RESOURCE_KEYS}
+        over = {k: total[k] for k in RESOURCE_KEYS if total[k] > device[k]}
+        if not over or fps < 1:
+            return folded, summaries, fps, fastest_fps
+        if progress:
+            progress(f"fold: {fps:.1f} frames/s needs {over} on {device['name']}; relaxing")
+        fps /= 1.25
+
+
+def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_mhz: float | None = None,
+                    progress=None) -> dict:
+    """Export (or reuse ``work_dir/<config>_export``), lower, jointly fold and estimate ``config``.
+
+    ``part``/``fclk_mhz`` default to the config's target (edge: ZCU104, paper: Alveo U250, tiny: ECP5-85F).
+    ``progress(message: str)`` is called at each stage. Returns a JSON-serializable dict: seconds per stage,
+    per-pass lowering seconds, whole-frame FPS, resources against the budget, pipeline balance and a
+    summary per partition.
+    """
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from ..errors import UsageError
+    from .estimates import estimate
+    from .fifos import InsertBranchFIFOs
+    from .folding import RESOURCE_KEYS, InsertDataWidthConverters, device_budget
+    from .lower import lower_to_hw
+
+    if config not in TARGETS:
+        raise UsageError(f"unknown config '{config}'; known: {', '.join(TARGETS)}")
+    default_part, default_fclk, goal_fps = TARGETS[config]
+    part = part or default_part
+    fclk = float(fclk_mhz if fclk_mhz is not None else default_fclk)
+    if fclk <= 0:
+        raise UsageError(f"fclk_mhz must be positive, not {fclk}")
+    device = device_budget(part)
+    say = progress or (lambda message: None)
+    work_dir = Path(work_dir)
+    result = {"config": config, "part": device["name"], "fclk_mhz": fclk, "goal_fps": goal_fps, "seconds": {}}
+
+    t0 = time.time()
+    say("export")
+    exp = work_dir / f"{config}_export"
+    result["exported"] = _export(config, exp)
+    result["seconds"]["export"] = round(time.time() - t0, 2)
+
+    lowered, passes = {}, {}
+    for name in PARTS:
+        t = time.time()
+        times = {}
+
+        def log(line, times=times, name=name):
+            pass_name, rest = line.split(": ", 1)
+            times[pass_name] = float(rest.split(" s")[0])
+            say(f"lower {name}: after {line}")
+
+        say(f"lower {name}")
+        lowered[name] = lower_to_hw(ModelWrapper(str(exp / name / "model.onnx")), log=log)
+        result["seconds"][f"lower_{name}"] = round(time.time() - t, 2)
+        passes[name] = times
+    result["slowest_pass"] = {n: dict(zip(("pass", "seconds"), max(p.items(), key=lambda kv: kv[1])))
+                              for n, p in passes.items()}
+    result["pass_seconds"] = passes
+
+    t = time.time()
+    say("fold")
+    folded, summaries, fps, fastest_fps = joint_fold(lowered, fclk, part, progress=say)
+    result["seconds"]["fold"] = round(time.time() - t, 2)
+
+    t = time.time()
+    say("estimate")
+    parts_out, frame_fps, total = {}, None, dict.fromkeys(RESOURCE_KEYS, 0)
+    for name, model in folded.items():
+        model = model.transform(InsertBranchFIFOs()).transform(InsertDataWidthConverters())
+        est = estimate(model, device, fclk, folding={"mode": "auto", **summaries[name]})
+        total = {k: total[k] + est["resources"][k] for k in RESOURCE_KEYS}
+        per_frame = est["fps"] / PARTS[name]
+        frame_fps = per_frame if frame_fps is None else min(frame_fps, per_frame)
+        parts_out[name] = {"runs_per_frame": PARTS[name], "fps": est["fps"],
+                           "cycles_per_frame": est["cycles_per_frame"], "balance": est["balance"],
+                           "latency_cycles": est["latency_cycles"], "bottleneck": est["bottleneck"],
+                           "layers": len(est["layers"]), "resources": est["resources"]}
+    result["seconds"]["estimate"] = round(time.time() - t, 2)
+    result["seconds"]["total"] = round(time.time() - t0, 2)
+    result["seconds"]["compile_without_export"] = round(result["seconds"]["total"] - result["seconds"]["export"], 2)
+    result.update({"frame_fps": round(frame_fps, 2), "folded_for_fps": round(fps, 2),
+                   "fastest_frame_fps": round(fastest_fps, 2), "goal_met": frame_fps >= goal_fps,
+                   "resources": total, "budget": {k: device[k] for k in RESOURCE_KEYS},
+                   "utilization": {k: round(total[k] / device[k], 3) if device[k] else None for k in RESOURCE_KEYS},
+                   "fits": all(total[k] <= device[k] for k in RESOURCE_KEYS),
+                   "balance": max(p["balance"] for p in parts_out.values()), "partitions": parts_out})
+    return result
