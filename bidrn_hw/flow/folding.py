@@ -563,7 +563,7 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
     summary = {"target_fps": target_fps, "fclk_mhz": fclk_mhz, "part": device["name"],
                "requested_cycles": requested, "target_cycles": target, "fastest_cycles": fastest,
                "cycles_per_frame": slowest, "fps": round(fclk_mhz * 1e6 / slowest, 2),
-               "target_met": slowest <= requested, "fits": not over,
+               "slowest_possible_cycles": slowest_possible, "target_met": slowest <= requested, "fits": not over,
                "over_budget": {k: {"need": v[0], "have": v[1]} for k, v in over.items()},
                "balance": balance(cycles)}
     if slowest > requested:

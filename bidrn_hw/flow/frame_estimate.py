@@ -50,7 +50,8 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[di
             res = total_resources(folded[name], device)
             total = {k: total[k] + res[k] for k in RESOURCE_KEYS}
         over = {k: total[k] for k in RESOURCE_KEYS if total[k] > device[k]}
-        if not over or fps < 1:
+        # Stop when it fits, or when every partition is already folded as far as it goes (all at PE=SIMD=1).
+        if not over or all(s["requested_cycles"] >= s["slowest_possible_cycles"] for s in summaries.values()):
             return folded, summaries, fps, fastest_fps
         if progress:
             progress(f"fold: {fps:.1f} frames/s needs {over} on {device['name']}; relaxing")
