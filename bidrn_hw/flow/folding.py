@@ -528,12 +528,41 @@ def balance(cycles: dict[str, int]) -> float:
     return round(max(busy) / (sum(busy) / len(busy)), 3) if busy else 1.0
 
 
+def balance_report(model: ModelWrapper) -> dict:
+    """Pipeline balance of a folded graph: ``balance`` (the slowest layer's cycles over the mean of all
+    layers, FIFOs left out), ``best_possible`` (the same ratio if every layer were folded to exactly the
+    bottleneck's cycles, or left at PE = SIMD = 1 where it is faster than that even then: the floor folding
+    can reach), and ``parallel`` (the bottleneck over the mean of the layers folding made parallel, any PE
+    or SIMD > 1: how evenly the parallelism that costs resources is spent), with the layer counts."""
+    cycles = {n.name: layer_cycles_of(model, n) for n in model.graph.node}
+    busy = {k: c for k, c in cycles.items() if c > 0}
+    if not busy:
+        return {"balance": 1.0, "best_possible": 1.0, "parallel": 1.0, "layers": 0, "parallel_layers": 0}
+    bottleneck = max(busy.values())
+    probe = ModelWrapper(model.model.__deepcopy__())
+    parallel = []
+    for node in probe.graph.node:
+        inst = getCustomOp(node)
+        for attr in fold_limits(probe, node):
+            if inst.get_nodeattr(attr) > 1 and node.name not in parallel:
+                parallel.append(node.name)
+            inst.set_nodeattr(attr, 1)
+    slowest = {n.name: layer_cycles_of(probe, n) for n in probe.graph.node if n.name in busy}
+    floor = [min(slowest[k], bottleneck) for k in busy]
+    par = [busy[k] for k in parallel if k in busy]
+    return {"balance": round(bottleneck / (sum(busy.values()) / len(busy)), 3),
+            "best_possible": round(bottleneck / (sum(floor) / len(floor)), 3),
+            "parallel": round(bottleneck / (sum(par) / len(par)), 3) if par else 1.0,
+            "layers": len(busy), "parallel_layers": len(par)}
+
+
 def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str = "xczu7ev",
-              estimate=None, log=None) -> tuple[ModelWrapper, dict]:
+              estimate=None, log=None, bounds: tuple[int, int] | None = None) -> tuple[ModelWrapper, dict]:
     """Fold ``model`` (a copy is returned) for ``target_fps`` at ``fclk_mhz`` under ``part``'s budget.
 
     ``estimate(model) -> {LUT, FF, BRAM_18K, URAM, DSP}`` gives the resources of a folded graph (default:
-    :func:`bidrn_hw.flow.estimates.total_resources`). Returns (folded model, summary).
+    :func:`bidrn_hw.flow.estimates.total_resources`). ``bounds``: :func:`cycle_bounds` of ``model`` when
+    the caller already has them (they do not depend on the target). Returns (folded model, summary).
     """
     if target_fps <= 0 or fclk_mhz <= 0:
         raise UsageError(f"--target-fps ({target_fps}) and --fclk-mhz ({fclk_mhz}) must be positive")
@@ -544,8 +573,7 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
         def estimate(m):
             return total_resources(m, device)
     requested = max(1, int(fclk_mhz * 1e6 / target_fps))
-    fastest = min_cycles(model)
-    slowest_possible = _max_cycles(model)
+    fastest, slowest_possible = bounds or cycle_bounds(model)
     target = max(requested, fastest)  # FINN's two-pass relaxation
     while True:
         folded = ModelWrapper(model.model.__deepcopy__())
@@ -571,6 +599,11 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
         summary["limited_by"] = (f"layer {bottleneck}: {fastest} cycles/frame even fully parallel"
                                  if target == max(requested, fastest) else f"the resource budget of {device['name']}")
     return folded, summary
+
+
+def cycle_bounds(model: ModelWrapper) -> tuple[int, int]:
+    """(bottleneck cycles fully parallel, bottleneck cycles with PE = SIMD = 1): the range auto folding spans."""
+    return min_cycles(model), _max_cycles(model)
 
 
 def _max_cycles(model: ModelWrapper) -> int:

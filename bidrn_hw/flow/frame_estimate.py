@@ -23,36 +23,58 @@ def _export(config: str, exp: Path) -> bool:
     """Export ``config`` to ``exp`` unless a complete export is already there; True when it exported."""
     if all((exp / p / "model.onnx").is_file() for p in PARTS):
         return False  # `export` builds in a temporary directory and renames: an existing DIR is complete
+    import contextlib
+    import io
+
     from ..cli import main as cli_main
     from ..errors import ToolError
 
     exp.parent.mkdir(parents=True, exist_ok=True)
-    rc = cli_main(["export", "--config", config, "--out", str(exp), "--frames", "1"])
+    with contextlib.redirect_stdout(io.StringIO()):  # the export's summary; callers print their own JSON
+        rc = cli_main(["export", "--config", config, "--out", str(exp), "--frames", "1"])
     if rc != 0:
         raise ToolError(f"export of config {config} to {exp} failed (exit {rc})")
     return True
 
 
-def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[dict, dict, float, float]:
+def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[dict, dict, float, float, dict]:
     """Fold every lowered partition for a common frame rate under ``part``'s budget (see the module doc).
-    Returns (folded models, auto_fold summaries, frame rate folded for, fastest frame rate)."""
+
+    A resource that exceeds the budget even with every partition folded as far as it goes (PE = SIMD = 1)
+    cannot be helped by folding: it does not hold the frame rate down (the design does not fit at any rate,
+    and the result says so). Returns (folded models, auto_fold summaries, frame rate folded for, fastest
+    frame rate, {resource: minimum need} for the resources that never fit).
+    """
     from .estimates import total_resources
-    from .folding import RESOURCE_KEYS, auto_fold, device_budget, min_cycles
+    from .folding import RESOURCE_KEYS, auto_fold, cycle_bounds, device_budget
 
     device = device_budget(part)
     zero = dict.fromkeys(RESOURCE_KEYS, 0)
-    fastest_fps = min(fclk * 1e6 / min_cycles(m) / PARTS[n] for n, m in lowered.items())
-    fps = fastest_fps
-    while True:
+    bounds = {name: cycle_bounds(model) for name, model in lowered.items()}
+
+    def fold_all(fps):
         folded, summaries, total = {}, {}, dict(zero)
         for name, model in lowered.items():
-            folded[name], summaries[name] = auto_fold(model, fps * PARTS[name], fclk, part, estimate=lambda m: zero)
+            folded[name], summaries[name] = auto_fold(model, fps * PARTS[name], fclk, part, estimate=lambda m: zero,
+                                                        bounds=bounds[name])
             res = total_resources(folded[name], device)
             total = {k: total[k] + res[k] for k in RESOURCE_KEYS}
-        over = {k: total[k] for k in RESOURCE_KEYS if total[k] > device[k]}
-        # Stop when it fits, or when every partition is already folded as far as it goes (all at PE=SIMD=1).
+        return folded, summaries, total
+
+    # The least any folding needs: every partition at its slowest (PE = SIMD = 1).
+    _, summaries, least = fold_all(1e-9)
+    never = {k: least[k] for k in RESOURCE_KEYS if least[k] > device[k]}
+    if never and progress:
+        progress(f"fold: {never} needed on {device['name']} even with PE = SIMD = 1 (budget "
+                 f"{ {k: device[k] for k in never} }); folding for the other resources")
+    fastest_fps = min(fclk * 1e6 / bounds[n][0] / PARTS[n] for n in lowered)
+    fps = fastest_fps
+    while True:
+        folded, summaries, total = fold_all(fps)
+        over = {k: total[k] for k in RESOURCE_KEYS if total[k] > device[k] and k not in never}
+        # Stop when it fits, or when every partition is already folded as far as it goes.
         if not over or all(s["requested_cycles"] >= s["slowest_possible_cycles"] for s in summaries.values()):
-            return folded, summaries, fps, fastest_fps
+            return folded, summaries, fps, fastest_fps, never
         if progress:
             progress(f"fold: {fps:.1f} frames/s needs {over} on {device['name']}; relaxing")
         fps /= 1.25
@@ -72,7 +94,7 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
     from ..errors import UsageError
     from .estimates import estimate
     from .fifos import InsertBranchFIFOs
-    from .folding import RESOURCE_KEYS, InsertDataWidthConverters, device_budget
+    from .folding import RESOURCE_KEYS, InsertDataWidthConverters, balance_report, device_budget
     from .lower import lower_to_hw
 
     if config not in TARGETS:
@@ -113,7 +135,7 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
 
     t = time.time()
     say("fold")
-    folded, summaries, fps, fastest_fps = joint_fold(lowered, fclk, part, progress=say)
+    folded, summaries, fps, fastest_fps, never = joint_fold(lowered, fclk, part, progress=say)
     result["seconds"]["fold"] = round(time.time() - t, 2)
 
     t = time.time()
@@ -127,6 +149,7 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
         frame_fps = per_frame if frame_fps is None else min(frame_fps, per_frame)
         parts_out[name] = {"runs_per_frame": PARTS[name], "fps": est["fps"],
                            "cycles_per_frame": est["cycles_per_frame"], "balance": est["balance"],
+                           "balance_detail": balance_report(model),
                            "latency_cycles": est["latency_cycles"], "bottleneck": est["bottleneck"],
                            "layers": len(est["layers"]), "resources": est["resources"]}
     result["seconds"]["estimate"] = round(time.time() - t, 2)
@@ -137,5 +160,9 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
                    "resources": total, "budget": {k: device[k] for k in RESOURCE_KEYS},
                    "utilization": {k: round(total[k] / device[k], 3) if device[k] else None for k in RESOURCE_KEYS},
                    "fits": all(total[k] <= device[k] for k in RESOURCE_KEYS),
-                   "balance": max(p["balance"] for p in parts_out.values()), "partitions": parts_out})
+                   "never_fits": {k: {"least_need": v, "budget": device[k]} for k, v in never.items()},
+                   "balance": max(p["balance"] for p in parts_out.values()),
+                   "balance_best_possible": max(p["balance_detail"]["best_possible"] for p in parts_out.values()),
+                   "balance_parallel": max(p["balance_detail"]["parallel"] for p in parts_out.values()),
+                   "partitions": parts_out})
     return result
