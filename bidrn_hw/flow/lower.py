@@ -336,10 +336,31 @@ def _same(out: np.ndarray, ref: np.ndarray) -> bool:
     return bool(np.all(np.abs(out - ref) <= 1e-5 * max(1.0, float(np.abs(ref).max()))))
 
 
+QUANTIZERS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold")
+
+
+def _require_quantizers(model: ModelWrapper) -> None:
+    """A model with no quantizer has no integer layer FINN could map: say so, naming its first compute node."""
+    if any(n.op_type in QUANTIZERS for n in model.graph.node):
+        return
+    first = next((n for n in model.graph.node if n.op_type not in ("Transpose", "Reshape", "Flatten")),
+                 model.graph.node[0] if len(model.graph.node) else None)
+    where = f"; its first node {first.name} ({first.op_type}) has no hardware layer" if first is not None else ""
+    raise UnsupportedError(f"the model has no quantizers (none of {', '.join(QUANTIZERS)}): FINN maps only "
+                           f"quantized layers; export it with Brevitas quantized layers (e.g. QuantConv2d, "
+                           f"QuantReLU) to QONNX{where}")
+
+
 def lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None = None, log=None) -> ModelWrapper:
     """Run :func:`passes`; with ``check_inputs`` (NCHW frames), stop at the first pass that changes any
     output (integer equality) with the pass name and the maximum error."""
-    refs = [execute(model, x) for x in check_inputs] if check_inputs else []
+    _require_quantizers(model)
+    model = model.transform(InferShapes())
+    try:
+        refs = [execute(model, x) for x in check_inputs] if check_inputs else []
+    except Exception as exc:  # the model itself does not execute: no reference to check the passes against
+        raise UnsupportedError(f"the model does not execute on its check input ({type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())})") from None
     pass_list = passes() if is_residual(model) else feedforward_passes()
     for name, transform in pass_list:
         start = time.time()
