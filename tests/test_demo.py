@@ -16,7 +16,7 @@ from bidrn_hw.cli import main as cli_main
 from bidrn_hw.commands import demo as demo_cmd
 
 PARTS = ("body_encoder", "hand_encoder", "face_encoder")
-DEMO_ARGS = ["--estimates", "none"]
+DEMO_ARGS = ["--estimates", "tiny"]  # edge and paper take minutes: benchmarks/compile_time.py, `make demo`
 
 
 def run_demo(out, *extra):
@@ -66,10 +66,24 @@ def test_demo_is_bit_exact_and_prints_one_json_object(demo):
         sim = summary["simulate"][p]
         assert sim["distinct_frames"] == frames[p] and sim["frames"] == 2 * frames[p]
         assert sim["mismatches_vs_finn"] == 0 and sim["mismatches_vs_brevitas"] == 0
-        # Measured steady state within 5% of the estimate (the slowest layer's cycles).
+        # Measured steady state near the estimate (the slowest layer's cycles). The auto-folded design (500 runs/s)
+        # measures 14-22% above its estimate (pixel folding: within 5%, tests/test_accelerator_tiny.py).
         est = sim["estimated_cycles_per_frame"]
-        assert abs(sim["cycles_per_frame"] - est) <= 0.05 * est, (p, sim)
+        assert 0.95 * est <= sim["cycles_per_frame"] <= 1.3 * est, (p, sim)
         assert (demo["out"] / "logs" / f"simulate_{p}.log").exists()
+
+
+def test_whole_frame_estimate_of_the_demo_model(demo):
+    summary = json.loads((demo["out"] / "summary.json").read_text())
+    est = summary["estimates"]["tiny"]
+    assert est["source"].startswith("this demo's partitions") and est["exported"] is False  # reused, not re-exported
+    assert est["part"] == "ecp5-85k" and est["fclk_mhz"] == 50.0 and set(est["partitions"]) == set(PARTS)
+    # The frame rate is the slowest partition's, the hand encoder counted twice per frame.
+    rates = [p["fps"] / p["runs_per_frame"] for p in est["partitions"].values()]
+    assert est["frame_fps"] == pytest.approx(min(rates), rel=1e-3)
+    assert est["partitions"]["hand_encoder"]["runs_per_frame"] == 2
+    page = (demo["out"] / "report.html").read_text()
+    assert f"{est['frame_fps']:,.1f}" in page
 
 
 def test_interrupted_demo_continued_from_its_finished_stages(demo):
@@ -78,7 +92,8 @@ def test_interrupted_demo_continued_from_its_finished_stages(demo):
     finished = [f"compile {p}" for p in PARTS] + [f"simulate {p}" for p in PARTS] + ["input image", "export partitions"]
     for name in finished:  # not redone: the same run, the same seconds
         assert after[name]["run_id"] == before[name]["run_id"], name
-    assert json.loads(demo["text"])["stages_run"] == 1  # only the host part ran the second time
+    # The second time, only the host part and the estimate (interrupted before it) ran.
+    assert json.loads(demo["text"])["stages_run"] == 2 and "estimate tiny" not in before
     assert after["host part and SMPL-X mesh"]["deps"] == {f"simulate {p}": after[f"simulate {p}"]["run_id"]
                                                           for p in PARTS}
 
@@ -192,5 +207,6 @@ def test_image_is_centre_cropped_and_resized(tmp_path):
 
 def test_bad_options(tmp_path):
     assert run_demo(tmp_path / "a", "--repeat", "0")[0] == 2
+    assert run_demo(tmp_path / "a", "--target-fps", "-1")[0] == 2
     rc, text = run_demo(tmp_path / "b", "--estimates", "huge")
     assert rc == 2 and "huge" in json.loads(text)["error"]

@@ -19,7 +19,8 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
        color: #1d1d1f; line-height: 1.4; padding: 0 16px; }
 h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ddd; }
 .sub { color: #555; margin-top: 0; }
-.badge { display: inline-block; white-space: nowrap; padding: 2px 10px; border-radius: 10px; font-weight: 600; font-size: 14px; }
+.badge { display: inline-block; white-space: nowrap; padding: 2px 10px; border-radius: 10px; font-weight: 600;
+         font-size: 14px; }
 .ok { background: #d7f5dd; color: #0a6b1f; } .bad { background: #fde0e0; color: #9b1111; }
 .row { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .card { border: 1px solid #e3e3e3; border-radius: 6px; padding: 8px 12px; }
@@ -162,17 +163,27 @@ def _section_estimates(s: dict) -> str:
     rows = []
     for config, e in est.items():
         parts = e.get("partitions") or {}
-        per = ", ".join(f"{_e(n)} {_num(v.get('cycles_per_frame'))}" for n, v in parts.items()
-                        if isinstance(v, dict)) or "–"
-        res = e.get("resources") or {}
-        rows.append([_e(config), _e(e.get("device") or e.get("part") or "–"), _num(e.get("fclk_mhz"), 0),
-                     _num(e.get("frame_fps"), 1), _num(e.get("balance"), 2),
-                     ", ".join(f"{k} {int(res[k]):,}" for k in RESOURCE_KEYS if res.get(k)) or "–",
-                     _util(e.get("utilization")), per, _num(e.get("seconds"), 1)])
-    return (_table(["config", "device", "MHz", "frames/s", "balance", "resources", "utilization",
-                    "cycles/frame per partition", "estimated in (s)"], rows, left=2)
-            + "<p class='note'>Whole frame: body, two hand crops and the face crop per frame through the three "
-              "accelerators (bidrn_hw/flow/frame_estimate.py).</p>")
+        per = "<br>".join(f"{_e(n.replace('_encoder', ''))} {_num(v.get('cycles_per_frame'))}"
+                          + (f" x{v['runs_per_frame']}" if v.get("runs_per_frame", 1) > 1 else "")
+                          for n, v in parts.items())
+        res, budget, util = e.get("resources") or {}, e.get("budget") or {}, e.get("utilization") or {}
+        used = "<br>".join(f"{k} {int(res[k]):,} / {int(budget[k]):,} ({100 * util[k]:.0f}%)"
+                           for k in RESOURCE_KEYS if budget.get(k) and util.get(k) is not None)
+        goal = e.get("goal_fps")
+        rows.append([_e(config), _e(e.get("part")), _num(e.get("fclk_mhz"), 0), _num(e.get("frame_fps"), 1),
+                     f"{_num(goal, 0)} {_badge(bool(e.get('goal_met')), 'met', 'not met')}" if goal else "–",
+                     _num(e.get("balance"), 2), used or "–", _badge(bool(e.get("fits")), "fits", "over budget"),
+                     per or "–", _num((e.get("seconds") or {}).get("total"), 0), _e(e.get("source", ""))])
+    missing = [c for c in ("tiny", "edge", "paper") if c not in est]
+    note = (f"<p class='note'>Not estimated in this run: {', '.join(missing)} (<code>bidrn-hw demo --estimates "
+            "tiny,edge,paper</code>; paper's export and lowering take longer than the demo's time budget on a 2-core "
+            "machine, see benchmarks/compile_time.py).</p>") if missing else ""
+    return note + (_table(["config", "device", "MHz", "frames/s", "goal (frames/s)", "balance", "resources / budget",
+                    "", "cycles/frame per partition", "estimated in (s)", "model"], rows, left=2)
+            + "<p class='note'>One frame: the body and face encoders once and the hand encoder twice (both hands). "
+              "The three pipelines share the device: folded jointly for the fastest common frame rate whose summed "
+              "estimated resources fit the budget (bidrn_hw/flow/frame_estimate.py). Balance: slowest over mean "
+              "layer cycles.</p>")
 
 
 def _section_bitstream(s: dict) -> str:
