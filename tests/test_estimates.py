@@ -18,8 +18,8 @@ from qonnx.custom_op.registry import getCustomOp  # noqa: E402
 
 from bidrn_hw.cli import main as cli_main  # noqa: E402
 from bidrn_hw.flow.build import compile_partition  # noqa: E402
-from bidrn_hw.flow.estimates import (RESOURCE_KEYS, bram18, dwc_capacity, layer_resources,  # noqa: E402
-                                     memory_cost)
+from bidrn_hw.flow.estimates import (RESOURCE_KEYS, bram18, calibrated_cost, dwc_capacity,  # noqa: E402
+                                     layer_resources, memory_cost, rtl_params)
 from bidrn_hw.flow.folding import base_op, device_budget  # noqa: E402
 
 PART = "hand_encoder"
@@ -96,9 +96,11 @@ def test_report_and_chart(builds):
 
 
 def test_mvau_uses_finns_compute_formula(builds):
-    """The MVAU's LUTs are FINN's MVAU_hls.lut_estimation (memories excluded) plus our memory terms."""
+    """Uncalibrated (``calibrated=False``, the formulas the calibration starts from): the MVAU's LUTs are FINN's
+    MVAU_hls.lut_estimation (memories excluded) plus our memory terms."""
     hw = ModelWrapper(str(builds["auto"] / "hw.onnx"))
     device = device_budget("xczu7ev")
+    seen = 0
     for node in hw.graph.node:
         if base_op(node) != "MVAU":
             continue
@@ -108,9 +110,35 @@ def test_mvau_uses_finns_compute_formula(builds):
         finn = getCustomOp(copy)
         finn.set_nodeattr("ram_style", "block")
         finn.set_nodeattr("noActivation", 1)
-        res, formula = layer_resources(hw, node, device)
+        res, formula = layer_resources(hw, node, device, calibrated=False)
         assert "finn" in formula
         assert res["LUT"] >= finn.lut_estimation(device["part"]) > 0
+        seen += 1
+    assert seen
+
+
+def test_calibrated_estimates_use_the_rtl_parameters(builds):
+    """The report's estimates are the calibrated model (Xilinx parts) evaluated on the parameters the RTL is
+    instantiated with (accel.json): the same numbers as calibrated_cost on accel.json's parameters."""
+    for kind in ("pixel", "auto"):
+        d = builds[kind]
+        hw = ModelWrapper(str(d / "hw.onnx"))
+        est = {ly["node"]: ly for ly in load(d)["layers"]}
+        by_name = {ly["name"]: ly for ly in json.loads((d / "accel.json").read_text())["layers"]}
+        calibrated = 0
+        for node in hw.graph.node:
+            row = est[node.name]
+            if not row["formula"].startswith("calibrated"):
+                continue
+            calibrated += 1
+            layer = by_name[row["name"]]
+            module, params = rtl_params(hw, node)
+            assert module == layer["module"]
+            plain = {k: v for k, v in layer["parameters"].items() if not isinstance(v, str)}
+            assert set(params) <= set(plain) and all(params[k] == plain[k] for k in params), row["name"]
+            cost = calibrated_cost(layer["module"], plain, "zynq_us+")
+            assert all(row[k] == math.ceil(cost[k]) for k in RESOURCE_KEYS)
+        assert calibrated >= len(hw.graph.node) // 2, (kind, calibrated)
 
 
 def test_memory_and_dwc_formulas():

