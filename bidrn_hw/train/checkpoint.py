@@ -51,16 +51,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, step: int, epo
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "torch_rng": torch.get_rng_state(),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return _save_atomic(payload, path)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -165,16 +156,7 @@ def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, note: dict |
     slim["model"] = {k: v.clone() for k, v in ckpt["model"].items()}
     if note:
         slim["provenance"] = dict(note)
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-    try:
-        torch.save(slim, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return dst
+    return _save_atomic(slim, dst)
 
 
 def load_demo_model(path: str | os.PathLike | None = None, body_model: nn.Module | None = None,
@@ -189,3 +171,17 @@ def load_demo_model(path: str | os.PathLike | None = None, body_model: nn.Module
     net = load_model(path, config="tiny", variant="bidrn", body_model=body_model, with_body_model=with_body_model)
     net.checkpoint_info["provenance"] = read_checkpoint(path).get("provenance")
     return net
+
+
+def _save_atomic(payload: dict, path) -> Path:
+    """torch.save to a temporary name, then rename: an interrupted save never leaves a truncated file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
