@@ -20,7 +20,7 @@ def finn_out(model, x):
 
 
 def simulate_layer(layer, tmp_path, x, in_bits, in_per_beat, out_bits, out_per_beat, n_out, stall, seed,
-                   out_signed=True):
+                   out_signed=True, frames=1, with_result=False):
     params = dict(layer.parameters)
     for name, text in layer.memfiles.items():
         (tmp_path / name).write_text(text)
@@ -30,9 +30,10 @@ def simulate_layer(layer, tmp_path, x, in_bits, in_per_beat, out_bits, out_per_b
                               [streams.Stream("s_axis_0", streams.bus_bits(in_bits, in_per_beat),
                                               streams.pack(x, in_bits, in_per_beat))],
                               [streams.Stream("m_axis_0", streams.bus_bits(out_bits, out_per_beat),
-                                              n_beats=n_out // out_per_beat)],
+                                              n_beats=n_out // out_per_beat, frames=frames)],
                               parameters=params, stall=stall, seed=seed)
-    return streams.unpack(result.outputs["m_axis_0"], out_bits, out_per_beat, out_signed)
+    out = streams.unpack(result.outputs["m_axis_0"], out_bits, out_per_beat, out_signed)
+    return (out, result) if with_result else out
 
 
 MVAU_CASES = [  # (xnor, thresholds, MW, MH, SIMD, PE, idt, wdt, odt, steps)
@@ -66,12 +67,15 @@ def test_mvau_bit_exact(case, tmp_path):
         model.set_initializer("t", np.sort(rng.integers(0 if xnor else -20, hi, (mh, steps)), 1).astype(np.float32))
     layer = mvau(model, model.graph.node[0])
     p = layer.parameters
+    n_vec = int(np.prod(VECS))
     for stall, seed in ((0.0, 1), (0.3, 2)):
         x = rng.integers(i_dt.min(), i_dt.max() + 1, (*VECS, mw)).astype(np.float32)
         expected = finn_out(model, x)
-        out = simulate_layer(layer, tmp_path, x, p["IN_BITS"], simd, p["OUT_BITS"], pe, expected.size, stall, seed,
-                             out_signed=DataType[out_dt].signed())
+        out, result = simulate_layer(layer, tmp_path, x, p["IN_BITS"], simd, p["OUT_BITS"], pe, expected.size, stall,
+                                     seed, out_signed=DataType[out_dt].signed(), frames=n_vec, with_result=True)
         assert np.array_equal(out.reshape(expected.shape), expected), (case, stall)
+        if stall == 0.0:  # the pipeline takes one fold step per cycle: a vector every NF * SF cycles
+            assert result.cycles_per_frame() == (mh // pe) * (mw // simd), (case, result.frame_done_cycles)
 
 
 @pytest.mark.parametrize("channels, pe, steps, shared", [(4, 2, 3, False), (6, 6, 255, True)])

@@ -13,7 +13,12 @@
 // Memories: WEIGHT_FILE has NF*SF lines, line nf*SF+sf holds the PE*SIMD weights of that fold step
 // (element p*SIMD+j = W[sf*SIMD+j][nf*PE+p], W_BITS each, element 0 in the low bits). The thresholds
 // T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency).
-// The accumulators of a finished fold wait in a result register for the search (or the output).
+//
+// Pipeline (one fold step per cycle, for timing): issue (counters; the weight line index is a counter, not
+// nf*SF+sf) -> operands (synchronous weight and input-buffer reads: block RAM) -> dot product (an adder
+// tree per PE lane) -> accumulate; a finished fold's accumulators wait in a result register for the search
+// (or the output). The whole pipeline holds while the step about to finish a fold finds the result
+// register full, so a blocked output stops it exactly where the unpipelined unit would stop.
 module mvau #(
     parameter int MW = 8,
     parameter int MH = 4,
@@ -46,83 +51,138 @@ module mvau #(
     input  logic               m_axis_0_tready
 );
     localparam int WL = PE * SIMD * W_BITS;
+    localparam int XL = SIMD * IN_BITS;
     localparam int SFB = SF > 1 ? $clog2(SF) : 1;
     localparam int NFB = NF > 1 ? $clog2(NF) : 1;
+    localparam int WIB = NF * SF > 1 ? $clog2(NF * SF) : 1;
+    localparam int LEVELS = SIMD > 1 ? $clog2(SIMD) : 0;
+    // Width of one fold step's dot product (signed): a popcount, or SIMD products summed; never wider
+    // than the accumulator, which holds the whole vector's sum.
+    localparam int PROD_BITS = IN_BITS + W_BITS + 1;
+    localparam int DOT_FULL = XNOR != 0 ? $clog2(SIMD + 1) + 1 : PROD_BITS + LEVELS;
+    localparam int DOT_BITS = DOT_FULL < ACC_BITS ? DOT_FULL : ACC_BITS;
 
     logic [WL-1:0] wmem [NF*SF];
-    logic [SIMD*IN_BITS-1:0] ibuf [SF];
+    logic [XL-1:0] ibuf [SF];
     initial $readmemh(WEIGHT_FILE, wmem);
 
+    // ---- issue
     logic [SFB-1:0] sf;
     logic [NFB-1:0] nf;
-    logic res_valid;                       // result register: the accumulators of the last finished fold
-    logic [NFB-1:0] res_nf;
-    logic [PE*ACC_BITS-1:0] res_acc;
-    wire res_ready;
-
+    logic [WIB-1:0] widx;                  // nf*SF + sf
     wire last_sf = (32'(sf) == SF - 1);
+    wire en;                               // the pipeline advances
     wire in_ok = (nf != 0) || s_axis_0_tvalid;
-    wire out_ok = !last_sf || !res_valid || res_ready;
-    wire step = in_ok && out_ok;
-    assign s_axis_0_tready = (nf == 0) && out_ok;
-
-    wire [SIMD*IN_BITS-1:0] x_now = (nf == 0) ? s_axis_0_tdata[SIMD*IN_BITS-1:0] : ibuf[sf];
-    wire [WL-1:0] w_now = wmem[32'(nf) * SF + 32'(sf)];
-
-    // The arithmetic runs in the clocked process (functions of the current beat and state), so a simulator
-    // evaluates it once per clock edge rather than on every input change.
-
-    // Dot product of this fold step for PE p.
-    function automatic logic signed [ACC_BITS-1:0] dot(input logic [SIMD*IN_BITS-1:0] x, input logic [WL-1:0] w,
-                                                      input int p);
-        logic signed [ACC_BITS-1:0] sum;
-        sum = '0;
-        for (int j = 0; j < SIMD; j++) begin
-            logic [IN_BITS-1:0] xr;
-            logic [W_BITS-1:0] wr;
-            logic signed [ACC_BITS-1:0] xv, wv;
-            xr = x[j*IN_BITS +: IN_BITS];
-            wr = w[(p*SIMD + j)*W_BITS +: W_BITS];
-            xv = (IN_SIGNED != 0) ? ACC_BITS'($signed(xr)) : ACC_BITS'($unsigned(xr));
-            wv = (W_SIGNED != 0) ? ACC_BITS'($signed(wr)) : ACC_BITS'($unsigned(wr));
-            if (XNOR != 0) sum = sum + ((xr[0] == wr[0]) ? ACC_BITS'(1) : ACC_BITS'(0));
-            else sum = sum + ACC_BITS'(xv * wv);
-        end
-        dot = sum;
-    endfunction
+    wire issue = en && in_ok;
+    assign s_axis_0_tready = (nf == 0) && en;
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             sf <= '0;
             nf <= '0;
-            res_valid <= 1'b0;
-        end else begin
-            if (res_ready && res_valid) res_valid <= 1'b0;
-            if (step) begin
-                if (last_sf) begin
-                    res_valid <= 1'b1;
-                    res_nf <= nf;
-                    sf <= '0;
-                    nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
-                end else begin
-                    sf <= sf + 1'b1;
-                end
+            widx <= '0;
+        end else if (issue) begin
+            widx <= (32'(widx) == NF * SF - 1) ? '0 : widx + 1'b1;
+            if (last_sf) begin
+                sf <= '0;
+                nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
+            end else begin
+                sf <= sf + 1'b1;
             end
         end
     end
 
+    // ---- operands: registered reads of the weight line and the input buffer, the live beat beside them
+    logic v1, first1, last1, live1;
+    logic [NFB-1:0] nf1;
+    logic [WL-1:0] w1;
+    logic [XL-1:0] xin1, xbuf1;
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) v1 <= 1'b0;
+        else if (en) v1 <= issue;
+    end
+    always_ff @(posedge ap_clk) begin
+        if (issue) begin
+            w1 <= wmem[widx];
+            xbuf1 <= ibuf[sf];
+            xin1 <= s_axis_0_tdata[XL-1:0];
+            live1 <= (nf == 0);
+            first1 <= (sf == 0);
+            last1 <= last_sf;
+            nf1 <= nf;
+        end
+    end
     always_ff @(posedge ap_clk)
-        if (step && nf == 0) ibuf[sf] <= s_axis_0_tdata[SIMD*IN_BITS-1:0];
+        if (issue && nf == 0) ibuf[sf] <= s_axis_0_tdata[XL-1:0];
+    wire [XL-1:0] x1 = live1 ? xin1 : xbuf1;
+
+    // ---- dot product per lane (registered), then accumulate
+    logic v2, first2, last2;
+    logic [NFB-1:0] nf2;
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) v2 <= 1'b0;
+        else if (en) v2 <= v1;
+    end
+    always_ff @(posedge ap_clk) begin
+        if (en) begin
+            first2 <= first1;
+            last2 <= last1;
+            nf2 <= nf1;
+        end
+    end
+
+    // Result register: the accumulators of the last finished fold.
+    logic res_valid;
+    logic [NFB-1:0] res_nf;
+    logic [PE*ACC_BITS-1:0] res_acc;
+    wire res_ready;
+    wire finish = v2 && last2;             // the accumulate stage finishes a fold at this edge if en
+    assign en = !(finish && res_valid && !res_ready);
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            res_valid <= 1'b0;
+        end else begin
+            if (res_ready && res_valid) res_valid <= 1'b0;
+            if (en && finish) res_valid <= 1'b1;
+        end
+    end
+    always_ff @(posedge ap_clk)
+        if (en && finish) res_nf <= nf2;
+
+    // Dot product of one fold step for PE p: SIMD terms summed by a balanced adder tree.
+    function automatic logic signed [DOT_BITS-1:0] dot(input logic [XL-1:0] x, input logic [WL-1:0] w,
+                                                      input int p);
+        logic signed [DOT_BITS-1:0] t [SIMD];
+        for (int j = 0; j < SIMD; j++) begin
+            logic [IN_BITS-1:0] xr;
+            logic [W_BITS-1:0] wr;
+            logic signed [PROD_BITS-1:0] xv, wv;
+            xr = x[j*IN_BITS +: IN_BITS];
+            wr = w[(p*SIMD + j)*W_BITS +: W_BITS];
+            xv = (IN_SIGNED != 0) ? PROD_BITS'($signed(xr)) : PROD_BITS'($unsigned(xr));
+            wv = (W_SIGNED != 0) ? PROD_BITS'($signed(wr)) : PROD_BITS'($unsigned(wr));
+            if (XNOR != 0) t[j] = (xr[0] == wr[0]) ? DOT_BITS'(1) : DOT_BITS'(0);
+            else t[j] = DOT_BITS'(PROD_BITS'(xv * wv));
+        end
+        for (int l = 0; l < LEVELS; l++)
+            for (int j = 0; j < SIMD; j++)
+                if (j % (2 << l) == 0 && j + (1 << l) < SIMD) t[j] = t[j] + t[j + (1 << l)];
+        dot = t[0];
+    endfunction
 
     // One process per PE lane (small processes: Yosys' proc pass is slow on one process holding them all).
     for (genvar p = 0; p < PE; p++) begin : lane
+        logic signed [DOT_BITS-1:0] d2;
         logic signed [ACC_BITS-1:0] acc, res;
+        always_ff @(posedge ap_clk)
+            if (en) d2 <= dot(x1, w1, p);
         always_ff @(posedge ap_clk) begin
-            if (step) begin
+            if (en && v2) begin
                 logic signed [ACC_BITS-1:0] acc_next;
-                acc_next = ((sf == 0) ? ACC_BITS'(0) : acc) + dot(x_now, w_now, p);
+                acc_next = (first2 ? ACC_BITS'(0) : acc) + ACC_BITS'(d2);
                 acc <= acc_next;
-                if (last_sf) res <= acc_next;
+                if (last2) res <= acc_next;
             end
         end
         assign res_acc[p*ACC_BITS +: ACC_BITS] = res;
