@@ -355,19 +355,24 @@ class InsertGeneratorInputFIFOs(Transformation):
     it (an upstream layer is the slower one).
 
     ``swg.sv`` lets its writer run at most BUF_DEPTH elements ahead of the current window, so while the
-    reader emits a row of windows the writer is held, and with it every layer upstream. When the writer
-    is fast that costs nothing (``_cycles_swg`` models it); when the input is the bottleneck the held
-    cycles add up per row (measured on the tiny hand encoder, auto-folded: 3825 cycles/frame against 3468
-    estimated, and 3460 against 3200 elsewhere). The FIFO takes what the upstream produces meanwhile, so the
-    upstream keeps its rate: its depth is the input beats that arrive during one row of windows, plus a
-    margin. Pixel folding rarely needs one (there the generators are the slow layers)."""
+    reader emits a row of windows the writer is held, and with it every layer upstream. When the upstream
+    is fast that costs nothing; when it is (near) the bottleneck, the held cycles add up per row. The FIFO
+    takes what the upstream produces meanwhile, so the upstream keeps its rate: its depth is the input beats
+    the upstream can produce during ROWS rows of windows, plus a margin. A row of windows lasts as long as
+    the slowest layer downstream takes for one output row (the reader is paced by its consumer: a folded
+    MVAU takes NF * SF cycles per window), not the generator's own row time. Measured on the tiny face
+    encoder auto-folded for the ECP5-85F (four MVAUs at the bottleneck rate): own-row sizing ran 14% above
+    the estimated cycles per frame, consumer-paced sizing within 1% (benchmarks/fifo_sizing.py).
+    Pixel folding rarely needs one (there the generators are the slow layers)."""
 
     MARGIN = 4
+    ROWS = 4
 
     def apply(self, model: ModelWrapper):
         from ..rtlgen import layers_dataflow
 
         upstream = _upstream_cycles(model)
+        downstream = _downstream_cycles(model)
         for node in list(model.graph.node):
             if base_op(node) != "ConvolutionInputGenerator":
                 continue
@@ -383,8 +388,9 @@ class InsertGeneratorInputFIFOs(Transformation):
             cf = p["CH"] // p["SIMD"]
             n_in = p["IFM_H"] * p["IFM_W"] * cf
             ow = (p["IFM_W"] - (p["K_W"] - 1) * p["DIL_W"] - 1) // p["STRIDE_W"] + 1
-            row_cycles = ow * p["K_H"] * p["K_W"] * cf
-            depth = min(n_in, math.ceil(row_cycles * n_in / arrive)) + self.MARGIN
+            oh = (p["IFM_H"] - (p["K_H"] - 1) * p["DIL_H"] - 1) // p["STRIDE_H"] + 1
+            row_cycles = max(ow * p["K_H"] * p["K_W"] * cf, downstream[node.name] / oh)
+            depth = min(n_in, math.ceil(self.ROWS * row_cycles * n_in / arrive)) + self.MARGIN
             tensor = node.input[0]
             shape = list(model.get_tensor_shape(tensor))
             new = model.make_new_valueinfo_name()
@@ -405,6 +411,15 @@ def _upstream_cycles(model: ModelWrapper) -> dict[str, int]:
     for node in model.graph.node:  # topologically sorted
         preds = [model.find_producer(t) for t in node.input if model.get_initializer(t) is None]
         out[node.name] = max([layer_cycles_of(model, node)] + [out[p.name] for p in preds if p is not None])
+    return out
+
+
+def _downstream_cycles(model: ModelWrapper) -> dict[str, int]:
+    """Per node: the largest cycles per frame among it and its descendants (the pace its output is taken at)."""
+    out: dict[str, int] = {}
+    for node in reversed(model.graph.node):
+        succs = [s for t in node.output for s in model.find_consumers(t)]
+        out[node.name] = max([layer_cycles_of(model, node)] + [out[s.name] for s in succs])
     return out
 
 
