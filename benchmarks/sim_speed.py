@@ -38,7 +38,7 @@ def _cnv(work: Path) -> Path:
     from bidrn_hw.flow.bnn_pynq import export_bnn_pynq
 
     path = work / "cnv.onnx"
-    export_bnn_pynq("cnv", path, seed=0)
+    export_bnn_pynq("cnv-w1a1", path, seed=0)
     return path
 
 

@@ -49,7 +49,7 @@ def test_tiny_partition_rtl_matches_qonnx(tiny_export, part, folding, tmp_path, 
     assert np.array_equal(rtl, reference.reshape(rtl.shape))
     # Measured steady-state cycles per frame within 5% of the estimate (stalls included: both streams at 0.3
     # only slow the ends, the pipeline's slowest layer sets the rate; folded designs need the generator-input
-    # FIFOs sized by the consumer's pace, folding.InsertGeneratorInputFIFOs).
+    # FIFOs sized by the consumer's pace, rate_fifos.InsertGeneratorInputFIFOs).
     est = sim["estimated_cycles_per_frame"]
     assert abs(sim["cycles_per_frame"] - est) <= 0.05 * est, sim
 

@@ -3,6 +3,7 @@ the flow: FINN execution of the compiled HW graph equals QONNX execution of the 
 equals FINN execution."""
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,11 +12,13 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from bidrn_hw.cli import main as cli_main
 from bidrn_hw.errors import UnsupportedError
+from bidrn_hw import flow
 from bidrn_hw.flow import host_ops
 from bidrn_hw.flow.bnn_pynq import export_bnn_pynq, random_frames
 from bidrn_hw.flow.lower import HW_DOMAIN, execute, lower_to_hw
 
 NETS = ["tfc-w1a1", "cnv-w1a1"]
+PRESET = Path(flow.__file__).parent / "presets" / "cnv_w1a1_pynq.json"  # FINN's Pynq-Z1 folding of CNV-w1a1
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +91,12 @@ def test_unsupported_node_is_named(exported):
         lower_to_hw(model)
 
 
-def _compile_and_simulate(exported, net, tmp_path, frames_n=8, stalls=(0.3, 0.0)):
+def _compile_and_simulate(exported, net, tmp_path, frames_n=8, stalls=(0.3, 0.0), folding=None):
     from bidrn_hw.flow.build import compile_partition
     from bidrn_hw.rtl_sim import accelerator
 
     build = tmp_path / net
-    compile_partition(exported["root"] / f"{net}.onnx", build)
+    compile_partition(exported["root"] / f"{net}.onnx", build, folding=folding)
     accel = json.loads((build / "accel.json").read_text())
     hw = ModelWrapper(str(build / "hw.onnx"))
     x = _frames(net, frames_n)[:, 0]
@@ -125,6 +128,15 @@ def test_tfc_simulate_command(exported, tmp_path, capsys):
     qonnx = exported["tfc-w1a1"]
     ref = np.concatenate([execute(qonnx, f[None].astype(np.float32)) for f in x])
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def test_cnv_pynq_folding_stitched_rtl_bit_exact(exported, tmp_path):
+    """FINN's published Pynq-Z1 folding of CNV-w1a1 (data-width converters between unequal PE/SIMD, MVAUs
+    with NF up to 512): bit-exact with stalls, and 32,768 cycles per frame as estimated (the MVAU input
+    FIFOs keep the two fully connected bottleneck layers from alternating)."""
+    build = _compile_and_simulate(exported, "cnv-w1a1", tmp_path, frames_n=3,
+                                  folding=PRESET)
+    assert json.loads((build / "accel.json").read_text())["estimated_cycles_per_frame"] == 32768
 
 
 @pytest.mark.slow

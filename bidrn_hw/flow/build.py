@@ -25,7 +25,8 @@ from qonnx.custom_op.registry import getCustomOp
 
 from ..errors import InputFileError, UsageError
 from .fifos import InsertBranchFIFOs
-from .folding import (ApplyFoldingConfig, InsertDataWidthConverters, InsertGeneratorInputFIFOs, apply_fifo_depths,
+from .rate_fifos import InsertGeneratorInputFIFOs, InsertMVAUInputFIFOs
+from .folding import (ApplyFoldingConfig, InsertDataWidthConverters, apply_fifo_depths,
                       auto_fold, device_budget, layer_cycles_of, load_folding)
 from .lower import lower_to_hw
 from .pixel_folding import ApplyPixelFolding
@@ -73,7 +74,7 @@ def fold(hw: ModelWrapper, folding: Path | str | dict | None = None, target_fps:
         hw = hw.transform(ApplyPixelFolding())
         info = {"mode": "pixel"}
     hw = hw.transform(InsertBranchFIFOs()).transform(InsertDataWidthConverters())
-    hw = hw.transform(InsertGeneratorInputFIFOs())
+    hw = hw.transform(InsertGeneratorInputFIFOs()).transform(InsertMVAUInputFIFOs())
     apply_fifo_depths(hw, pending, info.get("file") or "folding")
     return hw, info
 

@@ -496,7 +496,7 @@ def fifo_table(model: ModelWrapper) -> list[dict]:
         inst = getCustomOp(node)
         consumer = (model.find_consumers(node.output[0]) or [None])[0]
         producer = model.find_producer(node.input[0])
-        kind = {"ElementwiseAdd": "branch", "ConvolutionInputGenerator": "generator input"}.get(
+        kind = {"ElementwiseAdd": "branch", "ConvolutionInputGenerator": "generator input", "MVAU": "MVAU input"}.get(
             base_op(consumer) if consumer is not None else "", "other")
         rows.append({"name": node.name, "kind": kind, "depth": int(inst.get_nodeattr("depth")),
                      "width_bits": int(inst.get_instream_width_padded()),
@@ -567,8 +567,9 @@ def report_markdown(est: dict) -> str:
                      f"{ly['DSP']} | {ly['formula']} |")
     if est["fifos"]:
         lines += ["", "## FIFOs", "", "Branch FIFOs hold a residual bypass while the main branch fills its line buffers "
-                  "(bidrn_hw/flow/fifos.py); generator-input FIFOs let a slower upstream keep its rate while a "
-                  "sliding window generator emits a row of windows (folding.InsertGeneratorInputFIFOs).", "",
+                  "(bidrn_hw/flow/fifos.py); generator-input and MVAU-input FIFOs let a producer keep its rate while "
+                  "its consumer takes no input (a window generator's row of windows, an MVAU's folds 1..NF-1; "
+                  "bidrn_hw/flow/rate_fifos.py).", "",
                   "| FIFO | kind | from | to (input) | depth | width |", "| --- | --- | --- | --- | --- | --- |"]
         for f in est["fifos"]:
             lines.append(f"| {f['name']} | {f['kind']} | {f['from']} | {f['to']} ({f['input']}) | {f['depth']} | "
