@@ -1,6 +1,11 @@
 """Simulation speed of stitched accelerators in Verilator + cocotb; prints JSON.
 
-    .venv/bin/python benchmarks/sim_speed.py [--frames 4] [--designs tiny_body cnv]
+    .venv/bin/python benchmarks/sim_speed.py [--frames 4] [--designs tiny_body tiny_body_ecp5 cnv_pynq]
+
+Designs: the `tiny` body encoder with the default pixel folding (``tiny_body``) and auto-folded for the
+ECP5-85F at 500 FPS / 50 MHz (``tiny_body_ecp5``, the bitstream's design), CNV-w1a1 with random weights and
+FINN's Pynq-Z1 folding (``cnv_pynq``) or pixel folding (``cnv_pixel``: 512 x 512 XNORs a cycle, a Verilator
+build of many minutes and ~50 simulated cycles/s, so not in the default set).
 
 For each design: compile it (not timed), build the Verilator model once (``build_s``, a cache miss), then time
 complete `simulate` runs with the build cached: ``one_frame_s`` (one frame, wall time of the whole call:
@@ -27,6 +32,8 @@ def _tiny_body(work: Path) -> Path:
     from bidrn_hw.cli import main as cli_main
 
     exp = work / "exp"
+    if (exp / "body_encoder" / "model.onnx").exists():  # shared by tiny_body and tiny_body_ecp5
+        return exp / "body_encoder" / "model.onnx"
     with contextlib.redirect_stdout(io.StringIO()):
         rc = cli_main(["export", "--config", "tiny", "--out", str(exp), "--frames", "1"])
     if rc != 0:
@@ -38,11 +45,18 @@ def _cnv(work: Path) -> Path:
     from bidrn_hw.flow.bnn_pynq import export_bnn_pynq
 
     path = work / "cnv.onnx"
+    if path.exists():
+        return path
     export_bnn_pynq("cnv-w1a1", path, seed=0)
     return path
 
 
-DESIGNS = {"tiny_body": _tiny_body, "cnv": _cnv}
+PRESET = Path(__file__).resolve().parents[1] / "bidrn_hw" / "flow" / "presets" / "cnv_w1a1_pynq.json"
+ECP5 = {"target_fps": 500, "fclk_mhz": 50, "part": "ecp5-85k"}
+# name: (model builder, compile_partition folding options)
+DESIGNS = {"tiny_body": (_tiny_body, {}), "tiny_body_ecp5": (_tiny_body, ECP5),
+           "cnv_pynq": (_cnv, {"folding": PRESET}), "cnv_pixel": (_cnv, {})}
+DEFAULT = ["tiny_body", "tiny_body_ecp5", "cnv_pynq"]
 
 
 def _frames(accel: dict, n: int) -> np.ndarray:
@@ -53,9 +67,10 @@ def _frames(accel: dict, n: int) -> np.ndarray:
 
 
 def measure(name: str, work: Path, frames: int) -> dict:
-    model = DESIGNS[name](work)
+    make_model, options = DESIGNS[name]
+    model = make_model(work)
     build = work / f"build_{name}"
-    compile_partition(model, build)
+    compile_partition(model, build, **options)
     accel = accelerator.load_design(build)
     one, many = _frames(accel, 1), _frames(accel, frames)
     cache = Path(tempfile.mkdtemp(prefix="bidrn-simspeed-cache-"))
@@ -85,14 +100,14 @@ def measure(name: str, work: Path, frames: int) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=4)
-    parser.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
+    parser.add_argument("--designs", nargs="+", default=DEFAULT, choices=list(DESIGNS))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bidrn-simspeed-"))
     try:
         results = {name: measure(name, work, args.frames) for name in args.designs}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({"designs": results}, indent=1))
+    print(json.dumps({"frames": args.frames, "designs": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -92,3 +92,10 @@ def test_bad_build_directories_and_inputs(design, tmp_path):
         accelerator.simulate(out, [np.zeros((2, 3, 4, 6), dtype=np.int64)])
     with pytest.raises(UsageError, match="outside INT4"):
         accelerator.simulate(out, [np.full((1, 4, 3, 6), 9)])
+    with pytest.raises(UsageError, match="values must be integers"):
+        accelerator.simulate(out, [np.full((1, 4, 3, 6), 0.5)])
+    nolist = tmp_path / "nolist"
+    (nolist / "rtl").mkdir(parents=True)
+    (nolist / "accel.json").write_text(json.dumps(accel))
+    with pytest.raises(InputFileError, match="filelist.f not found"):
+        accelerator.load_design(nolist)

@@ -16,9 +16,9 @@ words), comparator bits of the threshold search, ...), and LUT and FF are weight
 coefficients fitted to Yosys ``synth_xilinx`` measurements of layers of several designs
 (``benchmarks/calibrate.py``; data in ``benchmarks/results/calibration_data.json``; coefficients in
 ``calibration.json`` beside this file; held-out error table in ``docs/calibration.md``). Block RAM follows
-what Yosys does with our RTL (:func:`yosys_block_ram`): mvau.sv's weight ROM is read with an address computed
-after the registers, so it is always logic; the window buffer (swg.sv), the FIFO buffer, the MVAU input
-buffer and the threshold-stage ROMs go to block RAM where Yosys' library costs make that cheaper.
+what Yosys does with our RTL (:func:`yosys_block_ram`): mvau.sv's weight ROM and input buffer, the window
+buffer (swg.sv), the FIFO buffer and the threshold-stage ROMs are read synchronously and go to block RAM where
+Yosys' library costs make that cheaper.
 Modules without coefficients, and ECP5 (LUT4), use the formulas below.
 
 **The formulas** (:func:`formula_resources`; the estimate before calibration, and what FINN uses where noted):
@@ -283,8 +283,7 @@ def yosys_block_ram(width: int, depth: int, rom: bool = False) -> bool:
     Xilinx: it takes the cheapest by its library costs, 129 per RAMB18 against 8 per LUT-RAM slice
     (RAM32M/RAM64M) for a written memory, and against one per 64 bits of logic for a ROM (ROMs never go to
     LUT-RAM). A read whose address comes straight from a register counts as synchronous (Yosys moves the
-    register into the port: fifo.sv, mvau.sv's input buffer); mvau.sv's weight read has its address computed
-    after the registers (nf*SF + sf), so the weights are always logic."""
+    register into the port: fifo.sv, mvau.sv's input buffer and weight ROM)."""
     if depth <= 1:
         return False
     other = width * depth / 64 if rom else 2 * lutram_luts(width, depth)
@@ -329,10 +328,16 @@ def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
         t["xnor"] = lanes if p["XNOR"] else 0
         t["mul"] = 0 if p["XNOR"] else lanes * p["ACC_BITS"]  # products in DSP48s: the adder tree is LUTs
         t["acc"] = p["PE"] * p["ACC_BITS"]
-        # read asynchronously: logic, never block RAM; past DEEP_ROM words Yosys/ABC map a ROM at 15-45 bits
-        # per LUT rather than 64 (CNV's FC layers, TFC), so deep ROMs have their own coefficient
-        rom = _lut_rom(lanes * p["W_BITS"], nf * sf)
-        t["w_rom"], t["w_rom_deep"] = (0, rom) if nf * sf > DEEP_ROM else (rom, 0)
+        # read synchronously (registered): block RAM where Yosys finds it cheaper, else logic; past DEEP_ROM
+        # words Yosys/ABC map a logic ROM at 15-45 bits per LUT rather than 64, so deep ROMs have their own term
+        w_line = lanes * p["W_BITS"]
+        t["w_rom"] = t["w_rom_deep"] = 0
+        if yosys_block_ram(w_line, nf * sf, rom=True):
+            brams.append((w_line, nf * sf))
+        elif nf * sf > DEEP_ROM:
+            t["w_rom_deep"] = _lut_rom(w_line, nf * sf)
+        else:
+            t["w_rom"] = _lut_rom(w_line, nf * sf)
         in_width = p["SIMD"] * p["IN_BITS"]
         t["ibuf"] = 0
         if sf > 1 and yosys_block_ram(in_width, sf):
