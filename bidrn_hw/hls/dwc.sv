@@ -49,14 +49,35 @@ module dwc #(
     end
 
     // Slot i takes element (i - base) of an incoming beat, else slot i + OUT_ELEMS when a beat leaves
-    // (slots past the end keep stale data; COUNT says they are empty).
+    // (slots past the end keep stale data; COUNT says they are empty). For timing, both choices of base are
+    // decoded from the registered COUNT by comparisons (no variable part-select: that is a multiplier and a
+    // barrel shifter), and the handshakes, which arrive late through the neighbours' combinational
+    // valid/ready, only select among them at the end.
     for (genvar i = 0; i < CAP; i++) begin : g_slot
         localparam int SRC = (i + OUT_ELEMS < CAP) ? i + OUT_ELEMS : i;
+        logic take_keep, take_shift;             // an incoming element lands here without / with an output
+        logic [ELEM_BITS-1:0] val_keep, val_shift;
+        always_comb begin
+            take_keep = 1'b0;
+            take_shift = 1'b0;
+            val_keep = '0;
+            val_shift = '0;
+            for (int j = 0; j < IN_ELEMS; j++) begin
+                if (32'(count) + j == i) begin
+                    take_keep = 1'b1;
+                    val_keep = s_axis_0_tdata[j*ELEM_BITS +: ELEM_BITS];
+                end
+                if (32'(count) + j == i + OUT_ELEMS) begin
+                    take_shift = 1'b1;
+                    val_shift = s_axis_0_tdata[j*ELEM_BITS +: ELEM_BITS];
+                end
+            end
+        end
         always_ff @(posedge ap_clk) begin
-            if (in_fire && i >= 32'(base) && i < 32'(base) + IN_ELEMS)
-                elems[i] <= s_axis_0_tdata[(i - 32'(base)) * ELEM_BITS +: ELEM_BITS];
-            else if (out_fire)
-                elems[i] <= elems[SRC];
+            if (out_fire)
+                elems[i] <= (in_fire && take_shift) ? val_shift : elems[SRC];
+            else if (in_fire && take_keep)
+                elems[i] <= val_keep;
         end
     end
 
