@@ -15,8 +15,8 @@
 // T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency).
 //
 // Pipeline (one fold step per cycle, for timing): issue (counters; the weight line index is a counter, not
-// nf*SF+sf) -> operands (synchronous weight and input-buffer reads: block RAM) -> dot product (an adder
-// tree per PE lane) -> accumulate; a finished fold's accumulators wait in a result register for the search
+// nf*SF+sf) -> operands (synchronous weight and input-buffer reads: block RAM) -> operand register (the
+// block RAM's output register) -> dot product (an adder tree per PE lane) -> accumulate; a finished fold's accumulators wait in a result register for the search
 // (or the output). The whole pipeline holds while the step about to finish a fold finds the result
 // register full, so a blocked output stops it exactly where the unpipelined unit would stop.
 module mvau #(
@@ -114,20 +114,39 @@ module mvau #(
     end
     always_ff @(posedge ap_clk)
         if (issue && nf == 0) ibuf[sf] <= s_axis_0_tdata[XL-1:0];
-    wire [XL-1:0] x1 = live1 ? xin1 : xbuf1;
+
+    // ---- operand register: the block RAM's output is slow (ECP5 EBR: 5.8 ns clock-to-out), so the operands
+    // are registered once more before the adder tree
+    logic vo, firsto, lasto;
+    logic [NFB-1:0] nfo;
+    logic [WL-1:0] wo;
+    logic [XL-1:0] xo;
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) vo <= 1'b0;
+        else if (en) vo <= v1;
+    end
+    always_ff @(posedge ap_clk) begin
+        if (en) begin
+            wo <= w1;
+            xo <= live1 ? xin1 : xbuf1;
+            firsto <= first1;
+            lasto <= last1;
+            nfo <= nf1;
+        end
+    end
 
     // ---- dot product per lane (registered), then accumulate
     logic v2, first2, last2;
     logic [NFB-1:0] nf2;
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) v2 <= 1'b0;
-        else if (en) v2 <= v1;
+        else if (en) v2 <= vo;
     end
     always_ff @(posedge ap_clk) begin
         if (en) begin
-            first2 <= first1;
-            last2 <= last1;
-            nf2 <= nf1;
+            first2 <= firsto;
+            last2 <= lasto;
+            nf2 <= nfo;
         end
     end
 
@@ -176,7 +195,7 @@ module mvau #(
         logic signed [DOT_BITS-1:0] d2;
         logic signed [ACC_BITS-1:0] acc, res;
         always_ff @(posedge ap_clk)
-            if (en) d2 <= dot(x1, w1, p);
+            if (en) d2 <= dot(xo, wo, p);
         always_ff @(posedge ap_clk) begin
             if (en && v2) begin
                 logic signed [ACC_BITS-1:0] acc_next;
