@@ -29,6 +29,7 @@ import torch
 
 from bidrn_hw.train.evaluation import evaluate_hardware_variant
 from bidrn_hw.train.loop import TrainOptions, train, training_data
+from training_args import add_training_arguments  # benchmarks/training_args.py (the script's folder is on sys.path)
 
 VARIANTS = ("fp", "bnn", "xnor", "dorefa", "bireal", "reactnet", "bidrn")
 
@@ -62,19 +63,9 @@ def hardware_variant(net, opts: TrainOptions, args, float_metrics: dict) -> dict
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--train-size", type=int, default=1024)
-    parser.add_argument("--eval-frames", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=0)
+    add_training_arguments(parser)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
-    parser.add_argument("--cache-dir", default=None, help="synthetic data cache root")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: on this 2-core machine, busy with other jobs, two "
-                             "OpenMP threads trained 7-9x slower than one, measured)")
-    parser.add_argument("--progress", action="store_true")
     parser.add_argument("--residual-bits", type=int, default=8, help="hardware variant's residual stream width")
     parser.add_argument("--calibration-frames", type=int, default=8,
                         help="training images that calibrate the hardware variant's residual scales")

@@ -20,23 +20,16 @@ import torch
 
 from bidrn_hw.train.checkpoint import DEMO_CHECKPOINT, load_model, read_checkpoint, slim_checkpoint
 from bidrn_hw.train.loop import TrainOptions, train
+from training_args import add_training_arguments  # benchmarks/training_args.py (the script's folder is on sys.path)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--train-size", type=int, default=1024)
-    parser.add_argument("--eval-frames", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--cache-dir", default=None)
+    add_training_arguments(parser)
     parser.add_argument("--from", dest="source", default=None, help="slim this tiny/bidrn checkpoint instead")
     parser.add_argument("--source-command", default=None,
                         help="with --from: the command that trained the source run (stored as provenance)")
     parser.add_argument("--out", default=str(DEMO_CHECKPOINT))
-    parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()

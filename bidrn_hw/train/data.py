@@ -38,6 +38,7 @@ from torch.utils.data import Dataset
 
 from ..body.smplx_layer import BodyModel
 from ..errors import InputFileError
+from .progress import progress_bar
 from ..model.configs import ModelConfig, get_config
 from ..model.network import BOX_EXTENSION
 from .render import background, project, render
@@ -329,7 +330,7 @@ def cached_dataset(config: str | ModelConfig, size: int, seed: int = 0, split: s
         starts = list(range(0, size, shard_size))
         names = [f"shard_{k:05d}.npz" for k in range(len(starts))]
         todo = [(s, n) for s, n in zip(starts, names) if not (directory / n).exists()]
-        with _progress(progress) as bar:
+        with progress_bar(progress) as bar:
             task = bar.add_task(f"synthetic {split} data", total=size,
                                 completed=size - sum(min(shard_size, size - s) for s, _ in todo))
             for start, name in todo:
@@ -347,32 +348,3 @@ def cached_dataset(config: str | ModelConfig, size: int, seed: int = 0, split: s
         tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, directory / "meta.json")
     return CachedDataset(directory)
-
-
-def _progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    if not enabled:  # a disabled rich Progress still prints newlines when it stops
-        return _NoProgress()
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), transient=True)
-
-
-class _NoProgress:
-    """Stands in for a rich Progress when progress is off."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def add_task(self, *args, **kwargs):
-        return 0
-
-    def update(self, *args, **kwargs):
-        pass
-
-    def advance(self, *args, **kwargs):
-        pass

@@ -28,6 +28,7 @@ from .checkpoint import check_identity, load_state, read_checkpoint, save_checkp
 from .data import camera
 from .evaluation import body_forward, evaluate
 from .losses import compute_losses
+from .progress import progress_bar
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -133,18 +134,6 @@ def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
-def _progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
-    if not enabled:  # a disabled rich Progress still prints newlines when it stops
-        return _NoProgress()
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=Console(stderr=True),
-                    transient=True)
-
-
 def train(opts: TrainOptions, *, return_net: bool = False):
     """Train (or resume) and return a summary; the network ends in ``OUT/checkpoint.pt``. With
     ``return_net``, returns ``(summary, network)`` (each DDP rank its own copy)."""
@@ -213,7 +202,7 @@ def train(opts: TrainOptions, *, return_net: bool = False):
 
     model.train()
     t0, done, loss_value = time.perf_counter(), 0, float("nan")
-    with _progress(show) as bar:
+    with progress_bar(show, with_info=True) as bar:
         task = bar.add_task(f"train {opts.config}/{opts.variant}", total=opts.steps, completed=start, info="")
         order, order_epoch = None, -1
         for step in range(start, opts.steps):
@@ -257,22 +246,3 @@ def train(opts: TrainOptions, *, return_net: bool = False):
         "metrics": metrics, **metrics,
     }
     return (summary, net) if return_net else summary
-
-
-class _NoProgress:
-    """Stands in for a rich Progress when progress is off."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def add_task(self, *args, **kwargs):
-        return 0
-
-    def update(self, *args, **kwargs):
-        pass
-
-    def advance(self, *args, **kwargs):
-        pass
