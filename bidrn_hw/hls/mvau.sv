@@ -16,7 +16,8 @@
 //
 // Pipeline (one fold step per cycle, for timing): issue (counters; the weight line index is a counter, not
 // nf*SF+sf) -> operands (synchronous weight and input-buffer reads: block RAM) -> operand register (the
-// block RAM's output register) -> dot product (an adder tree per PE lane) -> accumulate; a finished fold's accumulators wait in a result register for the search
+// block RAM's output register) -> dot product (an adder tree per PE lane) -> accumulate; a finished fold's
+// accumulators wait in a result register for the search
 // (or the output). The whole pipeline holds while the step about to finish a fold finds the result
 // register full, so a blocked output stops it exactly where the unpipelined unit would stop.
 module mvau #(

@@ -12,7 +12,9 @@
 // signed, with bit THR_BITS set (and the value 0) where the index is past the last threshold (+infinity).
 //
 // Handshake: the whole pipeline advances when `en` is high (the caller drives en = !out_valid || ready);
-// in_valid marks a beat entering it. Latency S + 1 cycles; one beat per cycle.
+// in_valid marks a beat entering it. Three cycles per stage, for timing: the read (address from registers),
+// the block RAM's output register, the comparison (registered count). Latency 3*S + 1 cycles; one beat per
+// cycle.
 module threshold_search #(
     parameter int PE = 1,
     parameter int NF = 1,
@@ -34,30 +36,32 @@ module threshold_search #(
     output logic [PE*OUT_BITS-1:0]   out_data
 );
     localparam int S = $clog2(N_STEPS + 1);
+    localparam int R = 3 * S;                                   // last position: the result
     localparam int CB = S + 1;                                  // count bits (count <= 2^S - 1)
     localparam int CW = (VAL_BITS > THR_BITS ? VAL_BITS : THR_BITS) + 1;  // comparison width
 
-    // Beat valid and fold index per position r (r comparisons done; r = 0: just entered).
-    logic           v   [S+1];
-    logic [NFB-1:0] nfr [S+1];
+    // Position r of a beat (0: just entered; stage j reads at 3j -> 3j+1, registers the read at 3j+1 -> 3j+2,
+    // compares at 3j+2 -> 3j+3): valid and fold index.
+    logic           v   [R+1];
+    logic [NFB-1:0] nfr [R+1];
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
-            for (int r = 0; r <= S; r++) v[r] <= 1'b0;
+            for (int r = 0; r <= R; r++) v[r] <= 1'b0;
         end else if (en) begin
             v[0] <= in_valid;
-            for (int r = 1; r <= S; r++) v[r] <= v[r-1];
+            for (int r = 1; r <= R; r++) v[r] <= v[r-1];
         end
     end
 
     always_ff @(posedge ap_clk) begin
         if (en) begin
             nfr[0] <= in_nf;
-            for (int r = 1; r <= S; r++) nfr[r] <= nfr[r-1];
+            for (int r = 1; r <= R; r++) nfr[r] <= nfr[r-1];
         end
     end
 
-    // Count after the comparison with threshold t at position j.
+    // Count after the comparison with threshold t at stage j.
     function automatic logic [CB-1:0] next_count(input int j, input logic signed [VAL_BITS-1:0] x,
                                                  input logic [CB-1:0] c, input logic [THR_BITS:0] t);
         logic ge;
@@ -70,50 +74,46 @@ module threshold_search #(
     endfunction
 
     // One lane per PE, each with its own memory per stage (one read port: Yosys maps memories with many
-    // read ports poorly), so the files are per stage and lane. Position r of a lane: value and count in the
-    // slices r of val and cnt; rd slice j is the threshold for the beat at position j.
+    // read ports poorly), so the files are per stage and lane. Slice r of val and cnt: the beat at position r
+    // (the count changes only at the comparisons).
     localparam int TW = THR_BITS + 1;
     for (genvar p = 0; p < PE; p++) begin : lane
-        logic [S*VAL_BITS-1:0]     val;
-        logic [(S+1)*CB-1:0]       cnt;
-        logic [S*TW-1:0]           rd;
-        logic [S*CB-1:0]           cnext;  // count after the comparison at position j
+        logic [R*VAL_BITS-1:0]     val;
+        logic [(R+1)*CB-1:0]       cnt;
 
         assign cnt[CB-1:0] = '0;
         always_ff @(posedge ap_clk)
             if (en) val[VAL_BITS-1:0] <= in_val[p*VAL_BITS +: VAL_BITS];
+        for (genvar r = 1; r < R; r++) begin : carry_value
+            always_ff @(posedge ap_clk)
+                if (en) val[r*VAL_BITS +: VAL_BITS] <= val[(r-1)*VAL_BITS +: VAL_BITS];
+        end
 
         for (genvar j = 0; j < S; j++) begin : stage
             logic [TW-1:0] mem [NF << j];
             localparam int AW = (NF << j) > 1 ? $clog2(NF << j) : 1;
-            logic [AW-1:0] addr;
+            localparam int A = 3 * j;  // the position whose registers address the read
+            logic [TW-1:0] rd, rd_q;
             if (j == 0 && p == 0) begin : file0
                 initial $readmemh(THRESH_FILE, mem);
             end else begin : filejp
                 initial $readmemh({THRESH_FILE, ".s", digit(j / 10), digit(j % 10), "p", digit(p / 100),
                                    digit(p / 10 % 10), digit(p % 10)}, mem);
             end
-            assign cnext[j*CB +: CB] = next_count(j, val[j*VAL_BITS +: VAL_BITS], cnt[j*CB +: CB], rd[j*TW +: TW]);
-            // The read for position j is issued as the beat moves into it: from the input (j = 0) or from
-            // position j-1 with the count that comparison produced.
-            if (j == 0) begin : addr0
-                assign addr = AW'(in_nf);
-            end else begin : addrj
-                assign addr = AW'((32'(nfr[j-1]) << j) + 32'(cnext[(j-1)*CB +: CB] >> (S - j)));
-            end
+            // stage j reads threshold nf*2^j + (count's top j bits) (the count is a multiple of 2^(S-j) here)
+            wire [AW-1:0] addr = AW'((32'(nfr[A]) << j) + 32'(cnt[A*CB +: CB] >> (S - j)));
             always_ff @(posedge ap_clk) begin
                 if (en) begin
-                    rd[j*TW +: TW] <= mem[addr];
-                    cnt[(j+1)*CB +: CB] <= cnext[j*CB +: CB];
+                    rd <= mem[addr];
+                    rd_q <= rd;
+                    cnt[(A+1)*CB +: CB] <= cnt[A*CB +: CB];
+                    cnt[(A+2)*CB +: CB] <= cnt[(A+1)*CB +: CB];
+                    cnt[(A+3)*CB +: CB] <= next_count(j, val[(A+2)*VAL_BITS +: VAL_BITS], cnt[(A+2)*CB +: CB], rd_q);
                 end
             end
         end
-        for (genvar r = 1; r < S; r++) begin : carry_value
-            always_ff @(posedge ap_clk)
-                if (en) val[r*VAL_BITS +: VAL_BITS] <= val[(r-1)*VAL_BITS +: VAL_BITS];
-        end
-        assign out_data[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt[S*CB +: CB]) + 32'(ACT_VAL));
+        assign out_data[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt[R*CB +: CB]) + 32'(ACT_VAL));
     end
 
-    assign out_valid = v[S];
+    assign out_valid = v[R];
 endmodule

@@ -2,7 +2,7 @@
 // out[c] = #{k : x[c] >= T[c][k]} + ACT_VAL. Channels are folded: NF = CH/PE beats per pixel, beat nf
 // holds channels nf*PE .. nf*PE+PE-1. The thresholds T[c][k] (sorted ascending in k) are searched by
 // threshold_search.sv, whose header gives the memory files' layout (one file per search stage). A BIPOLAR
-// output is streamed as its {0,1} code: ACT_VAL = 0. Latency clog2(N_STEPS+1) + 1 cycles, one beat a cycle.
+// output is streamed as its {0,1} code: ACT_VAL = 0. Latency 3*clog2(N_STEPS+1) + 1 cycles, one beat a cycle.
 module thresholding #(
     parameter int CH = 4,
     parameter int PE = 2,
