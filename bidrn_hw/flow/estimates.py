@@ -100,7 +100,8 @@ def threshold_cost(pe: int, nf: int, n_steps: int, thr_bits: int, family: str) -
     log2(n+1) comparators per PE, and per probe j a lookup of one of 2^j thresholds of the current channel
     fold. With fewer than 128 folds the table is constant logic: probe j is a ROM of nf * 2^j words
     (THR_BITS LUT6 per 64 words); with more, the table sits in block RAM, read one fold per cycle, and probe
-    j is a 2^j:1 mux (4:1 per LUT6)."""
+    j is a 2^j:1 mux (4:1 per LUT6). FF: the search pipeline, three positions a stage, each with the searched
+    value and the count, plus the read and its output register (THR_BITS stands in for the value's width)."""
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     if n_steps == 0:
         return cost
@@ -112,6 +113,7 @@ def threshold_cost(pe: int, nf: int, n_steps: int, thr_bits: int, family: str) -
         cost = memory_cost(pe * n_steps * thr_bits, nf, "block", family)
         lookup = sum(math.ceil(min(2 ** j, n_steps) / 4) for j in range(steps))
     cost["LUT"] += pe * thr_bits * (steps + lookup)
+    cost["FF"] += pe * steps * (3 * thr_bits + 2 * (thr_bits + 1) + 3 * (steps + 1))
     return cost
 
 
@@ -168,7 +170,8 @@ def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
     in_width = p["SIMD"] * p["IN_BITS"]
     cost = _add(cost, memory_cost(in_width, sf, "distributed", family) if sf > 2 else {"FF": in_width * sf})
     cost = _add(cost, threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family))
-    cost["FF"] += p["PE"] * (p["ACC_BITS"] + p["OUT_BITS"]) + _clog2(sf) + _clog2(nf) + 1
+    cost["FF"] += (p["PE"] * (p["ACC_BITS"] + p["OUT_BITS"]) + _clog2(sf) + _clog2(nf) + 1
+                   + p["PE"] * p["SIMD"] * p["W_BITS"] + in_width)  # + the operand register
     return cost, "finn (compute, DSP) + own (memories, threshold search, FF)"
 
 
@@ -302,7 +305,8 @@ def _lut_rom(width: int, depth: int) -> int:
 def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int) -> tuple[dict, list]:
     """threshold_search.sv: S stages of a comparison (``cmp``: comparator bits), a ROM of nf * 2^j thresholds
     per stage and lane (``thr_rom``: its LUT6 where Yosys keeps it in logic; block RAM where that is cheaper),
-    and the pipeline registers (``thr_ff``)."""
+    and the pipeline registers (``thr_ff``: three positions a stage, each with the searched value and the count,
+    and the read plus its output register)."""
     if n_steps == 0:
         return {"cmp": 0, "thr_rom": 0, "thr_ff": 0}, []
     s = _clog2(n_steps + 1) if n_steps > 1 else 1
@@ -314,7 +318,7 @@ def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int) 
             brams += [(tw, depth)] * pe
         else:
             rom += pe * _lut_rom(tw, depth)
-    return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": pe * s * (val_bits + tw + s + 1)}, brams
+    return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": pe * s * (3 * val_bits + 2 * tw + 3 * (s + 1))}, brams
 
 
 def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
@@ -347,7 +351,8 @@ def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
         search, more = _search_terms(p["PE"], nf, p["N_STEPS"], p["ACC_BITS"], p["THR_BITS"])
         brams += more
         t.update(search)
-        t["regs"] = 2 * p["PE"] * p["ACC_BITS"] + _clog2(sf) + _clog2(nf) + (0 if p["N_STEPS"] else p["PE"] * p["OUT_BITS"])
+        t["regs"] = (2 * p["PE"] * p["ACC_BITS"] + _clog2(sf) + _clog2(nf) + w_line + in_width  # + operand register
+                     + (0 if p["N_STEPS"] else p["PE"] * p["OUT_BITS"]))
     elif module == "thresholding":
         nf = p["CH"] // p["PE"]
         search, brams = _search_terms(p["PE"], nf, p["N_STEPS"], p["IN_BITS"] + 1, p["THR_BITS"])
