@@ -59,10 +59,11 @@ def _heldout() -> dict[str, list[tuple[str, int, int]]]:
     return out
 
 
-# mvau misses: its deep weight ROMs (read at a computed address, so logic) are mapped by Yosys/ABC at 15-64
-# bits per LUT with no pattern the parameters show (docs/calibration.md); the fix is in the RTL (a registered
-# weight read that lets the ROM go to block RAM). strict: this fails as soon as mvau meets the bound.
-KNOWN_OFF = {"mvau"}
+# thresholding misses on its one held-out layer: TFC's input quantizer has one threshold for all 784 channels,
+# so its 784-word threshold ROM is constant and Yosys removes it (13 LUTs in all), while the parameters, which
+# are all the calibrated model sees, say a 784 x 11 ROM (block RAM by Yosys' costs). strict: this fails as
+# soon as thresholding meets the bound.
+KNOWN_OFF = {"thresholding"}
 
 
 def test_heldout_totals_per_layer_type_within_20_percent():
@@ -79,9 +80,9 @@ def test_heldout_totals_per_layer_type_within_20_percent():
     assert not bad, "calibrated LUT estimate off by more than 20% on held-out layers:\n" + "\n".join(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="MVAU deep weight ROMs: Yosys' logic mapping is erratic (see KNOWN_OFF)")
-def test_heldout_mvau_total_within_20_percent():
-    rows = _heldout()["mvau"]
+@pytest.mark.xfail(strict=True, reason="a constant threshold ROM that Yosys removes (see KNOWN_OFF)")
+def test_heldout_thresholding_total_within_20_percent():
+    rows = _heldout()["thresholding"]
     assert _within(sum(r[1] for r in rows), sum(r[2] for r in rows))
 
 

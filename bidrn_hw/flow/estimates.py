@@ -305,10 +305,10 @@ def _lut_rom(width: int, depth: int) -> int:
 def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int) -> tuple[dict, list]:
     """threshold_search.sv: S stages of a comparison (``cmp``: comparator bits), a ROM of nf * 2^j thresholds
     per stage and lane (``thr_rom``: its LUT6 where Yosys keeps it in logic; block RAM where that is cheaper),
-    and the pipeline registers (``thr_ff``: three positions a stage, each with the searched value and the count,
-    and the read plus its output register)."""
+    the pipeline registers (``thr_ff``: three positions a stage, each with the searched value and the count,
+    and the read plus its output register) and the read address adders (``thr_addr``: their bits)."""
     if n_steps == 0:
-        return {"cmp": 0, "thr_rom": 0, "thr_ff": 0}, []
+        return {"cmp": 0, "thr_rom": 0, "thr_ff": 0, "thr_addr": 0}, []
     s = _clog2(n_steps + 1) if n_steps > 1 else 1
     cw, tw = max(val_bits, thr_bits) + 1, thr_bits + 1
     rom, brams = 0, []
@@ -318,7 +318,9 @@ def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int) 
             brams += [(tw, depth)] * pe
         else:
             rom += pe * _lut_rom(tw, depth)
-    return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": pe * s * (3 * val_bits + 2 * tw + 3 * (s + 1))}, brams
+    addr = pe * sum(_clog2(nf << j) for j in range(s))  # each stage's read address: fold and count bits added
+    return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": pe * s * (3 * val_bits + 2 * tw + 3 * (s + 1)),
+            "thr_addr": addr}, brams
 
 
 def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
