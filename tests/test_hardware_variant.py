@@ -96,3 +96,26 @@ def test_export_bad_options_fail_cleanly(tmp_path, capsys):
     assert "giant" in capsys.readouterr().err
     assert cli_main(["export", "--config", "tiny", "--residual-bits", "1", "--out", str(tmp_path / "y")]) != 0
     assert not (tmp_path / "y").exists()
+
+
+def test_fast_fold_constants_equals_qonnx_fold_constants(tmp_path):
+    """The one-pass constant folding of the export gives the graph qonnx's one-node-per-round pass gives."""
+    from brevitas.export import export_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from bidrn_hw.model.export import FastFoldConstants
+
+    hw = to_hardware(randomized("tiny").hand_encoder, torch.rand(2, 3, 32, 32))
+    with torch.no_grad():
+        export_qonnx(hw.eval(), torch.rand(1, 3, 32, 32) * 255, str(tmp_path / "raw.onnx"), dynamo=False,
+                     opset_version=13)
+    raw = ModelWrapper(str(tmp_path / "raw.onnx")).transform(InferShapes())
+    slow = ModelWrapper(str(tmp_path / "raw.onnx")).transform(InferShapes()).transform(FoldConstants())
+    assert len(raw.graph.node) - len(slow.graph.node) >= 4, "nothing to fold: the test would mean nothing"
+    fast = ModelWrapper(str(tmp_path / "raw.onnx")).transform(InferShapes()).transform(FastFoldConstants())
+    # folded tensors get random names in both; name them by position, as the export does
+    slow, fast = (m.transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames()) for m in (slow, fast))
+    assert fast.graph.SerializeToString() == slow.graph.SerializeToString()

@@ -8,6 +8,7 @@ import torch
 from brevitas.export import export_qonnx
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.base import Transformation
 from qonnx.transformation.fold_constants import FoldConstants
 from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames, RemoveUnusedTensors
 from qonnx.transformation.infer_datatypes import InferDataTypes
@@ -29,7 +30,7 @@ def export_hardware_encoder(encoder: HardwareEncoder, input_hw: tuple[int, int],
     with torch.no_grad():
         export_qonnx(encoder, example, str(path), dynamo=False, opset_version=13)
     model = ModelWrapper(str(path))
-    model = model.transform(InferShapes()).transform(FoldConstants()).transform(RemoveUnusedTensors())
+    model = model.transform(InferShapes()).transform(FastFoldConstants()).transform(RemoveUnusedTensors())
     model = model.transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
     model.set_tensor_datatype(model.graph.input[0].name, DataType["UINT8"])
     model = model.transform(InferShapes()).transform(InferDataTypes())
@@ -37,6 +38,39 @@ def export_hardware_encoder(encoder: HardwareEncoder, input_hw: tuple[int, int],
     model.set_metadata_prop("bidrn_hw.residual_bits", str(encoder.bits))
     model.save(str(path))
     return model
+
+
+class FastFoldConstants(Transformation):
+    """qonnx's FoldConstants in one pass: every node whose inputs are all initializers, in graph order (a folded
+    output is an initializer for the nodes after it), then one shape inference. qonnx's FoldConstants folds one
+    node per application and the ModelWrapper repeats it with a shape inference and a cleanup each time
+    (qonnx issue #104: shapes of folded Shape nodes), which is quadratic: 339 rounds and 460 s of the paper
+    config's export. Shape nodes and multi-output nodes are left to qonnx's pass, run after this one."""
+
+    def __init__(self, exclude_op_types=("Quant", "BipolarQuant")):
+        super().__init__()
+        self.exclude_op_types = tuple(exclude_op_types)
+
+    def apply(self, model: ModelWrapper):
+        import qonnx.core.onnx_exec as oxe
+
+        opset = model.model.opset_import[0].version
+        context = model.make_empty_exec_context()
+        folded = []
+        for node in model.graph.node:
+            if (node.op_type in self.exclude_op_types or node.op_type == "Shape" or len(node.output) != 1
+                    or not node.input or any(model.get_initializer(t) is None for t in node.input)):
+                continue
+            for t in node.input:
+                model.get_tensor_shape(t, fix_missing_init_shape=True)
+            oxe.execute_node(node, context, model.graph, opset_version=opset)
+            model.set_initializer(node.output[0], context[node.output[0]])
+            folded.append(node)
+        for node in folded:
+            model.graph.node.remove(node)
+        if folded:
+            model = model.transform(InferShapes())
+        return model.transform(FoldConstants(list(self.exclude_op_types))), False
 
 
 def run_qonnx(model: ModelWrapper, image_u8: np.ndarray) -> np.ndarray:
