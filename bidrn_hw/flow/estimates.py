@@ -100,8 +100,8 @@ def threshold_cost(pe: int, nf: int, n_steps: int, thr_bits: int, family: str) -
     log2(n+1) comparators per PE, and per probe j a lookup of one of 2^j thresholds of the current channel
     fold. With fewer than 128 folds the table is constant logic: probe j is a ROM of nf * 2^j words
     (THR_BITS LUT6 per 64 words); with more, the table sits in block RAM, read one fold per cycle, and probe
-    j is a 2^j:1 mux (4:1 per LUT6). FF: the search pipeline, three positions a stage, each with the searched
-    value and the count, plus the read and its output register (THR_BITS stands in for the value's width)."""
+    j is a 2^j:1 mux (4:1 per LUT6). FF: the search pipeline (:func:`search_registers`; THR_BITS stands in
+    for the value's width)."""
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     if n_steps == 0:
         return cost
@@ -113,8 +113,14 @@ def threshold_cost(pe: int, nf: int, n_steps: int, thr_bits: int, family: str) -
         cost = memory_cost(pe * n_steps * thr_bits, nf, "block", family)
         lookup = sum(math.ceil(min(2 ** j, n_steps) / 4) for j in range(steps))
     cost["LUT"] += pe * thr_bits * (steps + lookup)
-    cost["FF"] += pe * steps * (3 * thr_bits + 2 * (thr_bits + 1) + 3 * (steps + 1))
+    cost["FF"] += search_registers(pe, steps, thr_bits, thr_bits + 1)
     return cost
+
+
+def search_registers(pe: int, stages: int, val_bits: int, word_bits: int) -> int:
+    """Registers of threshold_search.sv: per lane and stage three positions of the searched value and the
+    count, plus the read and its output register (``word_bits`` wide)."""
+    return pe * stages * (3 * val_bits + 2 * word_bits + 3 * (stages + 1))
 
 
 # ------------------------------------------------------------------------------------------ per op
@@ -319,7 +325,7 @@ def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int) 
         else:
             rom += pe * _lut_rom(tw, depth)
     addr = pe * sum(_clog2(nf << j) for j in range(s))  # each stage's read address: fold and count bits added
-    return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": pe * s * (3 * val_bits + 2 * tw + 3 * (s + 1)),
+    return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": search_registers(pe, s, val_bits, tw),
             "thr_addr": addr}, brams
 
 

@@ -120,21 +120,26 @@ def branch_fifo_depths(model: ModelWrapper) -> dict[tuple[str, int], int]:
     return depths
 
 
+def insert_input_fifo(model: ModelWrapper, node, depth: int, folded_shape: list[int], idx: int = 0) -> None:
+    """A StreamingFIFO named FIFO_<node>_<idx> of ``depth`` beats in front of input ``idx`` of ``node``."""
+    tensor = node.input[idx]
+    shape = list(model.get_tensor_shape(tensor))
+    new = model.make_new_valueinfo_name()
+    model.set_tensor_shape(new, shape)
+    model.set_tensor_datatype(new, model.get_tensor_datatype(tensor))
+    fifo = helper.make_node("StreamingFIFO", [tensor], [new], name=f"FIFO_{node.name}_{idx}",
+                            domain="finn.custom_op.fpgadataflow", backend="fpgadataflow", depth=int(depth),
+                            folded_shape=[int(v) for v in folded_shape], normal_shape=shape,
+                            dataType=model.get_tensor_datatype(tensor).name)
+    node.input[idx] = new
+    model.graph.node.insert(list(model.graph.node).index(node), fifo)
+
+
 class InsertBranchFIFOs(Transformation):
     """Insert a StreamingFIFO of the analytical depth before the faster input of every join."""
 
     def apply(self, model: ModelWrapper):
         for (add_name, idx), depth in branch_fifo_depths(model).items():
             add = model.get_node_from_name(add_name)
-            tensor = add.input[idx]
-            folded = list(getCustomOp(add).get_folded_input_shape(idx))
-            new = model.make_new_valueinfo_name()
-            model.set_tensor_shape(new, model.get_tensor_shape(tensor))
-            model.set_tensor_datatype(new, model.get_tensor_datatype(tensor))
-            fifo = helper.make_node("StreamingFIFO", [tensor], [new], name=f"FIFO_{add_name}_{idx}",
-                                    domain="finn.custom_op.fpgadataflow", backend="fpgadataflow", depth=int(depth),
-                                    folded_shape=folded, normal_shape=list(model.get_tensor_shape(tensor)),
-                                    dataType=model.get_tensor_datatype(tensor).name)
-            add.input[idx] = new
-            model.graph.node.insert(list(model.graph.node).index(add), fifo)
+            insert_input_fifo(model, add, depth, list(getCustomOp(add).get_folded_input_shape(idx)), idx)
         return model, False

@@ -13,27 +13,12 @@ from __future__ import annotations
 
 import math
 
-from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
+from .fifos import insert_input_fifo
 from .folding import base_op, layer_cycles_of
-
-
-def insert_input_fifo(model: ModelWrapper, node, depth: int, folded_shape: list[int]) -> None:
-    """A StreamingFIFO named FIFO_<node>_0 of ``depth`` beats in front of input 0 of ``node``."""
-    tensor = node.input[0]
-    shape = list(model.get_tensor_shape(tensor))
-    new = model.make_new_valueinfo_name()
-    model.set_tensor_shape(new, shape)
-    model.set_tensor_datatype(new, model.get_tensor_datatype(tensor))
-    fifo = helper.make_node("StreamingFIFO", [tensor], [new], name=f"FIFO_{node.name}_0",
-                            domain="finn.custom_op.fpgadataflow", backend="fpgadataflow", depth=int(depth),
-                            folded_shape=[int(v) for v in folded_shape], normal_shape=shape,
-                            dataType=model.get_tensor_datatype(tensor).name)
-    node.input[0] = new
-    model.graph.node.insert(list(model.graph.node).index(node), fifo)
 
 
 class InsertGeneratorInputFIFOs(Transformation):
@@ -72,14 +57,11 @@ class InsertGeneratorInputFIFOs(Transformation):
             if arrive <= own:
                 continue
             _, p = layers_dataflow.rtl_module(inst)
-            cf = p["CH"] // p["SIMD"]
-            n_in = p["IFM_H"] * p["IFM_W"] * cf
-            ow = (p["IFM_W"] - (p["K_W"] - 1) * p["DIL_W"] - 1) // p["STRIDE_W"] + 1
-            oh = (p["IFM_H"] - (p["K_H"] - 1) * p["DIL_H"] - 1) // p["STRIDE_H"] + 1
-            row_cycles = max(ow * p["K_H"] * p["K_W"] * cf, downstream[node.name] / oh)
-            depth = min(n_in, math.ceil(self.ROWS * row_cycles * n_in / arrive)) + self.MARGIN
+            g = layers_dataflow.swg_geometry(p)
+            row_cycles = max(g["ow"] * g["kk"] * g["cf"], downstream[node.name] / g["oh"])
+            depth = min(g["n_in"], math.ceil(self.ROWS * row_cycles * g["n_in"] / arrive)) + self.MARGIN
             shape = list(model.get_tensor_shape(node.input[0]))
-            insert_input_fifo(model, node, depth, shape[:-1] + [cf, p["SIMD"]])
+            insert_input_fifo(model, node, depth, shape[:-1] + [g["cf"], p["SIMD"]])
         return model, False
 
 

@@ -96,7 +96,7 @@ def swg_params(op) -> tuple[str, dict]:
     return "swg", params
 
 
-def _swg_geometry(p: dict) -> dict:
+def swg_geometry(p: dict) -> dict:
     """Derived sizes of swg.sv (frame-local element = one beat of SIMD channels)."""
     cf = p["CH"] // p["SIMD"]
     kk = p["K_H"] * p["K_W"]
@@ -129,7 +129,7 @@ def swg_buffer_depth(p: dict) -> int:
     cycles (an input-bound layer such as 1x1 stride 2 has time to spare there). Frame jumps are not covered
     (that would need about two windows' span); :func:`estimate_cycles` accounts for them.
     """
-    g = _swg_geometry(p)
+    g = swg_geometry(p)
     # Two spare slots cover the two cycles between the writer filling a window's last slot and the reader
     # releasing that window (read, then the window start moves); without them an input-bound layer loses
     # two cycles per window.
@@ -160,7 +160,7 @@ def _cycles_swg(p: dict) -> int:
     dilation or a long unused tail, e.g. 7x8 input, 3x2 kernel, dilation 2, stride 3) makes the writer wait
     on windows the reader still emits; the model does not see that and was measured up to 5% low there.
     """
-    g = _swg_geometry(p)
+    g = swg_geometry(p)
     buf = p.get("BUF_DEPTH") or g["span"]
 
     def stall(jump: int, limit: int = buf) -> int:
