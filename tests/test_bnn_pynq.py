@@ -16,6 +16,7 @@ from bidrn_hw import flow
 from bidrn_hw.flow import host_ops
 from bidrn_hw.flow.bnn_pynq import export_bnn_pynq, random_frames
 from bidrn_hw.flow.lower import HW_DOMAIN, execute, lower_to_hw
+from lowering import lowered_bytes
 
 NETS = ["tfc-w1a1", "cnv-w1a1"]
 PRESET = Path(flow.__file__).parent / "presets" / "cnv_w1a1_pynq.json"  # FINN's Pynq-Z1 folding of CNV-w1a1
@@ -62,6 +63,11 @@ def test_bnn_pynq_lowers_bit_exact(exported, net):
         # what execute(hw, x) reports: the model's float output
         np.testing.assert_allclose(host_ops.from_stream(host_ops.get(hw), acc), ref, rtol=1e-5,
                                    atol=1e-5 * np.abs(ref).max())
+
+
+def test_linear_qonnx_bookkeeping_gives_the_same_cnv_graph(exported):
+    """fast_qonnx on the feed-forward pass list (CNV's weights are above the light shape inference's limit)."""
+    assert lowered_bytes(exported["cnv-w1a1"], fast=True) == lowered_bytes(exported["cnv-w1a1"], fast=False)
 
 
 def test_float_input_without_datatype_is_an_error(exported, capsys):

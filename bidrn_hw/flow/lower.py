@@ -35,6 +35,7 @@ from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from ..errors import MismatchError, UnsupportedError
 from . import host_ops
+from .fast_qonnx import fast_qonnx, unique_parameters
 from .layout import AbsorbPadIntoIm2Col, ConvertToNHWC, RemapXnorPadValue
 
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
@@ -142,23 +143,6 @@ def _sort_graph(model: ModelWrapper) -> None:
         model.graph.node.extend(nodes[i] for i in order)
 
 
-def _unique_parameters(model: ModelWrapper) -> None:
-    """qonnx's GiveUniqueParameterTensors in linear time: a parameter read by several nodes gets a copy each."""
-    inits = {t.name: t for t in model.graph.initializer}
-    seen = set()
-    for node in model.graph.node:
-        for idx, name in enumerate(list(node.input)):
-            if name not in inits:
-                continue
-            if name not in seen:
-                seen.add(name)
-                continue
-            new = model.make_new_valueinfo_name()
-            model.set_initializer(new, model.get_initializer(name))
-            model.set_tensor_datatype(new, model.get_tensor_datatype(name))
-            node.input[idx] = new
-
-
 def _light_cleanup(model: ModelWrapper) -> ModelWrapper:
     """ModelWrapper.cleanup's passes (unused tensors, topological order, initializers last in commutative ops,
     unique parameters) without its quadratic lookups."""
@@ -167,7 +151,7 @@ def _light_cleanup(model: ModelWrapper) -> ModelWrapper:
     model = model.transform(RemoveUnusedTensors(), make_deepcopy=False, cleanup=False)
     _sort_graph(model)
     model = model.transform(SortCommutativeInputsInitializerLast(), make_deepcopy=False, cleanup=False)
-    _unique_parameters(model)
+    unique_parameters(model)
     return model
 
 
@@ -353,7 +337,13 @@ def _require_quantizers(model: ModelWrapper) -> None:
 
 def lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None = None, log=None) -> ModelWrapper:
     """Run :func:`passes`; with ``check_inputs`` (NCHW frames), stop at the first pass that changes any
-    output (integer equality) with the pass name and the maximum error."""
+    output (integer equality) with the pass name and the maximum error. qonnx's bookkeeping passes run in
+    their linear versions meanwhile (:mod:`~bidrn_hw.flow.fast_qonnx`)."""
+    with fast_qonnx():
+        return _lower_to_hw(model, check_inputs, log)
+
+
+def _lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None, log) -> ModelWrapper:
     _require_quantizers(model)
     model = model.transform(InferShapes())
     try:
