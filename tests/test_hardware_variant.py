@@ -119,3 +119,54 @@ def test_fast_fold_constants_equals_qonnx_fold_constants(tmp_path):
     # folded tensors get random names in both; name them by position, as the export does
     slow, fast = (m.transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames()) for m in (slow, fast))
     assert fast.graph.SerializeToString() == slow.graph.SerializeToString()
+
+
+def test_export_tidying_with_linear_qonnx_bookkeeping_is_identical(tmp_path):
+    """The export's qonnx passes give the same bytes with fast_qonnx's linear versions (its light shape
+    inference made to leave every weight out) as with qonnx's own."""
+    import bidrn_hw.flow.fast_qonnx as fq
+    from brevitas.export import export_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from bidrn_hw.model.export import tidy_export
+
+    hw = to_hardware(randomized("tiny").hand_encoder, torch.rand(2, 3, 32, 32))
+    with torch.no_grad():
+        export_qonnx(hw.eval(), torch.rand(1, 3, 32, 32) * 255, str(tmp_path / "raw.onnx"), dynamo=False,
+                     opset_version=13)
+    slow = tidy_export(ModelWrapper(str(tmp_path / "raw.onnx")))
+    limit = fq.SMALL_INITIALIZER
+    fq.SMALL_INITIALIZER = 16
+    try:
+        with fq.fast_qonnx():
+            fast = tidy_export(ModelWrapper(str(tmp_path / "raw.onnx")))
+    finally:
+        fq.SMALL_INITIALIZER = limit
+    assert fast.model.SerializeToString() == slow.model.SerializeToString()
+
+
+def test_readable_names_in_one_sweep_equal_qonnx_names(tmp_path):
+    from brevitas.export import export_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from bidrn_hw.flow.fast_qonnx import readable_tensor_names
+
+    hw = to_hardware(randomized("tiny").body_encoder, torch.rand(2, 3, 64, 48))
+    with torch.no_grad():
+        export_qonnx(hw.eval(), torch.rand(1, 3, 64, 48) * 255, str(tmp_path / "raw.onnx"), dynamo=False,
+                     opset_version=13)
+    slow, fast = (ModelWrapper(str(tmp_path / "raw.onnx")).transform(InferShapes()).transform(GiveUniqueNodeNames())
+                  for _ in range(2))
+    slow = slow.transform(GiveReadableTensorNames())
+    assert readable_tensor_names(fast)
+    assert fast.model.SerializeToString() == slow.model.SerializeToString()
+
+
+def test_quantile_of_many_values_equals_torch_quantile():
+    from bidrn_hw.model.hardware import _quantile
+
+    values = torch.rand(2_500_001, generator=torch.Generator().manual_seed(0)) ** 3
+    for q in (0.5, 0.999, 1.0):
+        assert _quantile(values, q) == pytest.approx(torch.quantile(values.double(), q).item(), rel=1e-6)

@@ -24,6 +24,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from ..errors import InputFileError, UsageError
+from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
 from .rate_fifos import InsertGeneratorInputFIFOs, InsertMVAUInputFIFOs
 from .folding import (ApplyFoldingConfig, InsertDataWidthConverters, apply_fifo_depths,
@@ -118,7 +119,8 @@ def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs:
         raise InputFileError(f"{qonnx_path} not found")
     model = ModelWrapper(str(qonnx_path))
     hw = lower_to_hw(model, check_inputs=check_inputs, log=log)
-    hw, fold_info = fold(hw, folding, target_fps, fclk_mhz, part, log=log)
+    with fast_qonnx():
+        hw, fold_info = fold(hw, folding, target_fps, fclk_mhz, part, log=log)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:

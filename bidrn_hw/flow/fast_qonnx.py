@@ -57,6 +57,49 @@ def _light_model(model: ModelWrapper) -> onnx.ModelProto:
     return light
 
 
+def copy_model(model: ModelWrapper) -> ModelWrapper:
+    """``ModelWrapper(model.model.__deepcopy__())`` without the constructor's quadratic shape check (its
+    one effect, value infos for initializers without one, is added in linear time)."""
+    copy = ModelWrapper(model.model.__deepcopy__(), fix_missing_initializer_valueinfo=False)
+    _add_initializer_value_infos(copy)
+    return copy
+
+
+def readable_tensor_names(model: ModelWrapper) -> bool:
+    """The names qonnx's GiveReadableTensorNames gives (``<node>_out<k>``, ``<node>_param<k>``, ``global_in``,
+    ``global_out``), assigned in one sweep instead of one graph scan per tensor. False (and nothing renamed)
+    where the new names would clash with each other: qonnx's pass, which renames one tensor at a time, then."""
+    graph = model.graph
+    inits = {t.name for t in graph.initializer}
+    new = {}
+    for n in graph.node:
+        for k, o in enumerate(n.output):
+            new[o] = f"{n.name}_out{k}"
+        k = 0
+        for i in n.input:
+            if i in inits:
+                new[i] = f"{n.name}_param{k}"
+                k += 1
+    for i, t in enumerate(graph.input):
+        new[t.name] = "global_in" if i == 0 else f"global_in_{i}"
+    for i, t in enumerate(graph.output):
+        new[t.name] = "global_out" if i == 0 else f"global_out_{i}"
+    if len(set(new.values())) != len(new):
+        return False
+    for t in [*graph.input, *graph.output, *graph.value_info, *graph.initializer]:
+        t.name = new.get(t.name, t.name)
+    for qa in graph.quantization_annotation:
+        qa.tensor_name = new.get(qa.tensor_name, qa.tensor_name)
+    for n in graph.node:
+        for idx, name in enumerate(n.input):
+            if name in new:
+                n.input[idx] = new[name]
+        for idx, name in enumerate(n.output):
+            if name in new:
+                n.output[idx] = new[name]
+    return True
+
+
 def _add_initializer_value_infos(model: ModelWrapper) -> None:
     """ModelWrapper's ``check_all_tensor_shapes_specified(fix_missing_init_shape=True)`` in linear time: a
     value info for every initializer a node reads or writes that has none, in the same order."""
@@ -92,8 +135,6 @@ def light_shape_inference(model: ModelWrapper) -> ModelWrapper:
 def sort_graph(model: ModelWrapper) -> None:
     """qonnx's SortGraph with a producer dictionary: the same dependency sets, the same toposort, the same order
     (nodes with no producer and no initializer or graph input among their inputs are dropped, as there)."""
-    from toposort import toposort_flatten
-
     nodes = list(model.graph.node)
     if len(nodes) == 1:
         return
@@ -109,9 +150,38 @@ def sort_graph(model: ModelWrapper) -> None:
             dependencies[idx] = set(preds)
         elif any(name in sources for name in node.input):
             dependencies[idx] = set()
-    order = toposort_flatten(dependencies)
+    order = _toposort_flatten(dependencies)
     del model.graph.node[:]
     model.graph.node.extend(nodes[idx] for idx in order)
+
+
+def _toposort_flatten(dependencies: dict[int, set[int]]) -> list[int]:
+    """``toposort.toposort_flatten`` in linear time: an item's level is one more than its deepest dependency's
+    (toposort's rounds), and the items come by level, each level sorted."""
+    from collections import deque
+
+    from toposort import CircularDependencyError
+
+    deps = {item: {d for d in ds if d != item} for item, ds in dependencies.items()}
+    for extra in {d for ds in deps.values() for d in ds} - deps.keys():
+        deps[extra] = set()
+    users: dict[int, list[int]] = {item: [] for item in deps}
+    for item, ds in deps.items():
+        for d in ds:
+            users[d].append(item)
+    waiting = {item: len(ds) for item, ds in deps.items()}
+    level = {item: 0 for item, n in waiting.items() if n == 0}
+    ready = deque(level)
+    while ready:
+        item = ready.popleft()
+        for user in users[item]:
+            level[user] = max(level.get(user, 0), level[item] + 1)
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    if any(waiting.values()):
+        raise CircularDependencyError({item: ds for item, ds in deps.items() if waiting[item]})
+    return sorted(level, key=lambda item: (level[item], item))
 
 
 def unique_parameters(model: ModelWrapper) -> None:
@@ -134,33 +204,57 @@ def unique_parameters(model: ModelWrapper) -> None:
 @contextlib.contextmanager
 def _datatype_lookup(model: ModelWrapper):
     """While the block runs, ``model.get_tensor_datatype`` reads the annotations from a dictionary that
-    ``model.set_tensor_datatype`` keeps current. Tensors without a (unique) annotation take qonnx's path, once
-    per tensor: its answer then comes from the tensor's value info, which InferDataTypes does not change."""
-    annotated: dict[str, str | None] = {}
-    ambiguous = set()
-    for qa in model.graph.quantization_annotation:
-        entries = [e.value for e in qa.quant_parameter_tensor_names if e.key == "finn_datatype"]
-        if qa.tensor_name in annotated or len(entries) > 1:
-            ambiguous.add(qa.tensor_name)  # qonnx raises on these: leave it to qonnx
-        annotated[qa.tensor_name] = entries[0] if entries else None
+    ``model.set_tensor_datatype`` keeps current. Tensors with several annotations or value infos take qonnx's
+    path (which raises)."""
+    g = model.graph
+    records, ambiguous = {}, set()  # tensor -> its TensorAnnotation; tensors qonnx would raise on
+    for qa in g.quantization_annotation:
+        entries = [e for e in qa.quant_parameter_tensor_names if e.key == "finn_datatype"]
+        if qa.tensor_name in records or len(entries) > 1:
+            ambiguous.add(qa.tensor_name)
+        records[qa.tensor_name] = qa
     for name in ambiguous:
-        del annotated[name]
+        del records[name]
+    annotated = {}  # tensor -> its finn_datatype, or None
+    for name, qa in records.items():
+        entries = [e.value for e in qa.quant_parameter_tensor_names if e.key == "finn_datatype"]
+        annotated[name] = entries[0] if entries else None
     get, put = type(model).get_tensor_datatype, type(model).set_tensor_datatype
 
-    derived = {}  # qonnx's answer for tensors without an annotation: from value infos, which stay as they are
+    # qonnx's answer for a tensor without an annotation: FLOAT16 where its value info (or, without one, its
+    # initializer) says so, else FLOAT32. InferDataTypes changes no value info or initializer.
+    elem_types: dict[str, int | None] = {}
+    for vi in [*g.input, *g.output, *g.value_info]:
+        elem_types[vi.name] = None if vi.name in elem_types else vi.type.tensor_type.elem_type  # None: ask qonnx
+    init_types = {t.name: t.data_type for t in g.initializer}
 
     def get_tensor_datatype(name):
         value = annotated.get(name)
         if value is not None:
             return DataType[value]
-        if name not in derived:
-            derived[name] = get(model, name)
-        return derived[name]
+        if name in ambiguous or (name in elem_types and elem_types[name] is None):
+            return get(model, name)
+        elem = elem_types[name] if name in elem_types else init_types.get(name)
+        return DataType["FLOAT16" if elem == onnx.TensorProto.FLOAT16 else "FLOAT32"]
 
     def set_tensor_datatype(name, datatype):
-        put(model, name, datatype)
-        if name not in ambiguous:
-            annotated[name] = None if datatype is None else datatype.name
+        """qonnx's set_tensor_datatype, the annotation found in the dictionary."""
+        if name in ambiguous:
+            return put(model, name, datatype)
+        qa = records.get(name)
+        if qa is None and datatype is not None:
+            qa = records[name] = g.quantization_annotation.add()
+            qa.tensor_name = name
+        if qa is not None:
+            entry = next((e for e in qa.quant_parameter_tensor_names if e.key == "finn_datatype"), None)
+            if entry is not None and datatype is None:
+                entry.Clear()
+            elif datatype is not None:
+                if entry is None:
+                    entry = qa.quant_parameter_tensor_names.add()
+                    entry.key = "finn_datatype"
+                entry.value = datatype.name
+        annotated[name] = None if datatype is None else datatype.name
 
     model.get_tensor_datatype, model.set_tensor_datatype = get_tensor_datatype, set_tensor_datatype
     try:

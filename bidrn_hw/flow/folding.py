@@ -53,6 +53,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 from ..errors import UsageError
+from .fast_qonnx import copy_model
 from .pixel_folding import ApplyPixelFolding
 
 DEVICES_FILE = Path(__file__).resolve().parent.parent / "platforms" / "devices.json"
@@ -460,7 +461,7 @@ def fold_for_target(model: ModelWrapper, target: int) -> dict:
 
 def min_cycles(model: ModelWrapper) -> int:
     """The bottleneck's cycles with everything fully parallel (the fastest this design can go)."""
-    probe = ModelWrapper(model.model.__deepcopy__())
+    probe = copy_model(model)
     res = fold_for_target(probe, 1)
     return max(c for c, _ in res.values())
 
@@ -481,7 +482,7 @@ def balance_report(model: ModelWrapper) -> dict:
     if not busy:
         return {"balance": 1.0, "best_possible": 1.0, "parallel": 1.0, "layers": 0, "parallel_layers": 0}
     bottleneck = max(busy.values())
-    probe = ModelWrapper(model.model.__deepcopy__())
+    probe = copy_model(model)
     parallel = []
     for node in probe.graph.node:
         inst = getCustomOp(node)
@@ -518,7 +519,7 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
     fastest, slowest_possible = bounds or cycle_bounds(model)
     target = max(requested, fastest)  # FINN's two-pass relaxation
     while True:
-        folded = ModelWrapper(model.model.__deepcopy__())
+        folded = copy_model(model)
         fold_for_target(folded, target)
         res = estimate(folded)
         over = {k: (res[k], device[k]) for k in RESOURCE_KEYS if res[k] > device[k]}
@@ -549,7 +550,7 @@ def cycle_bounds(model: ModelWrapper) -> tuple[int, int]:
 
 
 def _max_cycles(model: ModelWrapper) -> int:
-    probe = ModelWrapper(model.model.__deepcopy__())
+    probe = copy_model(model)
     for node in probe.graph.node:
         inst = getCustomOp(node)
         for attr in fold_limits(probe, node):

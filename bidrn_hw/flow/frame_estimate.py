@@ -37,6 +37,65 @@ def _export(config: str, exp: Path) -> bool:
     return True
 
 
+_messages = None  # a worker's queue to the parent (set by the pool's initializer)
+
+
+def _set_queue(queue) -> None:
+    global _messages
+    _messages = queue
+
+
+def _lower_one(name: str, path: str) -> tuple[str, bytes, dict, float]:
+    """One partition's lowering in a worker: (name, serialized HW graph, seconds per pass, seconds)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from .lower import lower_to_hw
+
+    start, times = time.time(), {}
+
+    def log(line):
+        pass_name, rest = line.split(": ", 1)
+        times[pass_name] = float(rest.split(" s")[0])
+        _messages.put(f"lower {name}: after {line}")
+
+    _messages.put(f"lower {name}")
+    hw = lower_to_hw(ModelWrapper(path), log=log)
+    return name, hw.model.SerializeToString(), times, round(time.time() - start, 2)
+
+
+def lower_partitions(paths: dict, say, workers: int | None = None) -> tuple[dict, dict, dict]:
+    """Lower each exported partition (name -> model.onnx), as many at a time as the machine has cores (at most
+    two: the body and the hand encoder take nearly all of the time). Returns ({name: HW ModelWrapper},
+    {name: seconds per pass}, {name: seconds}); progress messages reach ``say`` from the parent."""
+    import multiprocessing as mp
+    import os
+    import queue as queue_mod
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    workers = workers or max(1, min(2, os.cpu_count() or 1, len(paths)))
+    ctx = mp.get_context("fork")  # the workers need this process's imports, not a fresh interpreter
+    messages = ctx.Queue()
+    lowered, passes, seconds = {}, {}, {}
+    with ctx.Pool(workers, initializer=_set_queue, initargs=(messages,)) as pool:
+        jobs = [pool.apply_async(_lower_one, (name, str(path))) for name, path in paths.items()]
+        while True:
+            try:
+                say(messages.get(timeout=0.2))
+                continue
+            except queue_mod.Empty:
+                pass
+            if all(job.ready() for job in jobs):
+                break
+        while not messages.empty():
+            say(messages.get())
+        for job in jobs:
+            name, data, times, secs = job.get()  # a failed lowering raises its error here
+            lowered[name], passes[name], seconds[name] = ModelWrapper(data), times, secs
+    lowered = {name: lowered[name] for name in paths}
+    return lowered, {name: passes[name] for name in paths}, {name: seconds[name] for name in paths}
+
+
 def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[dict, dict, float, float, dict]:
     """Fold every lowered partition for a common frame rate under ``part``'s budget (see the module doc).
 
@@ -89,13 +148,11 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
     per-pass lowering seconds, whole-frame FPS, resources against the budget, pipeline balance and a
     summary per partition.
     """
-    from qonnx.core.modelwrapper import ModelWrapper
-
     from ..errors import UsageError
     from .estimates import estimate
+    from .fast_qonnx import fast_qonnx
     from .fifos import InsertBranchFIFOs
     from .folding import RESOURCE_KEYS, InsertDataWidthConverters, balance_report, device_budget
-    from .lower import lower_to_hw
 
     if config not in TARGETS:
         raise UsageError(f"unknown config '{config}'; known: {', '.join(TARGETS)}")
@@ -115,34 +172,26 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
     result["exported"] = _export(config, exp)
     result["seconds"]["export"] = round(time.time() - t0, 2)
 
-    lowered, passes = {}, {}
-    for name in PARTS:
-        t = time.time()
-        times = {}
-
-        def log(line, times=times, name=name):
-            pass_name, rest = line.split(": ", 1)
-            times[pass_name] = float(rest.split(" s")[0])
-            say(f"lower {name}: after {line}")
-
-        say(f"lower {name}")
-        lowered[name] = lower_to_hw(ModelWrapper(str(exp / name / "model.onnx")), log=log)
-        result["seconds"][f"lower_{name}"] = round(time.time() - t, 2)
-        passes[name] = times
+    t = time.time()
+    lowered, passes, seconds = lower_partitions({name: exp / name / "model.onnx" for name in PARTS}, say)
+    result["seconds"].update({f"lower_{name}": s for name, s in seconds.items()})
+    result["seconds"]["lower"] = round(time.time() - t, 2)
     result["slowest_pass"] = {n: dict(zip(("pass", "seconds"), max(p.items(), key=lambda kv: kv[1])))
                               for n, p in passes.items()}
     result["pass_seconds"] = passes
 
     t = time.time()
     say("fold")
-    folded, summaries, fps, fastest_fps, never = joint_fold(lowered, fclk, part, progress=say)
+    with fast_qonnx():
+        folded, summaries, fps, fastest_fps, never = joint_fold(lowered, fclk, part, progress=say)
     result["seconds"]["fold"] = round(time.time() - t, 2)
 
     t = time.time()
     say("estimate")
     parts_out, frame_fps, total = {}, None, dict.fromkeys(RESOURCE_KEYS, 0)
     for name, model in folded.items():
-        model = model.transform(InsertBranchFIFOs()).transform(InsertDataWidthConverters())
+        with fast_qonnx():
+            model = model.transform(InsertBranchFIFOs()).transform(InsertDataWidthConverters())
         est = estimate(model, device, fclk, folding={"mode": "auto", **summaries[name]})
         total = {k: total[k] + est["resources"][k] for k in RESOURCE_KEYS}
         per_frame = est["fps"] / PARTS[name]

@@ -35,7 +35,7 @@ from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from ..errors import MismatchError, UnsupportedError
 from . import host_ops
-from .fast_qonnx import fast_qonnx, unique_parameters
+from .fast_qonnx import fast_qonnx, readable_tensor_names, unique_parameters
 from .layout import AbsorbPadIntoIm2Col, ConvertToNHWC, RemapXnorPadValue
 
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
@@ -155,39 +155,6 @@ def _light_cleanup(model: ModelWrapper) -> ModelWrapper:
     return model
 
 
-def _readable_tensor_names(model: ModelWrapper) -> None:
-    """The names qonnx's GiveReadableTensorNames gives (``<node>_out<k>``, ``<node>_param<k>``, ``global_in``,
-    ``global_out``), assigned in one sweep instead of one graph scan per tensor."""
-    graph = model.graph
-    inits = {t.name for t in graph.initializer}
-    new = {}
-    for n in graph.node:
-        for k, o in enumerate(n.output):
-            new[o] = f"{n.name}_out{k}"
-        k = 0
-        for i in n.input:
-            if i in inits:
-                new[i] = f"{n.name}_param{k}"
-                k += 1
-    for i, t in enumerate(graph.input):
-        new[t.name] = "global_in" if i == 0 else f"global_in_{i}"
-    for i, t in enumerate(graph.output):
-        new[t.name] = "global_out" if i == 0 else f"global_out_{i}"
-    if len(set(new.values())) != len(new):
-        return  # a clash (e.g. names already taken): keep the names as they are
-    for t in [*graph.input, *graph.output, *graph.value_info, *graph.initializer]:
-        t.name = new.get(t.name, t.name)
-    for qa in graph.quantization_annotation:
-        qa.tensor_name = new.get(qa.tensor_name, qa.tensor_name)
-    for n in graph.node:
-        for idx, name in enumerate(n.input):
-            if name in new:
-                n.input[idx] = new[name]
-        for idx, name in enumerate(n.output):
-            if name in new:
-                n.output[idx] = new[name]
-
-
 class FastStreamline(Transformation):
     """FINN's Streamline: the same transformations in the same order, each followed by RemoveIdentityOps and
     InferDataTypes as there. FINN also runs ModelWrapper.cleanup, GiveUniqueNodeNames,
@@ -209,7 +176,7 @@ class FastStreamline(Transformation):
             model = _light_cleanup(model)
             model = model.transform(InferDataTypes(), make_deepcopy=False, cleanup=False)
         model = model.transform(GiveUniqueNodeNames(), make_deepcopy=False, cleanup=False)
-        _readable_tensor_names(model)
+        readable_tensor_names(model)
         model = model.transform(InferDataLayouts(), make_deepcopy=False, cleanup=False)
         return model, False
 

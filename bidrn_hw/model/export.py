@@ -14,6 +14,7 @@ from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNode
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 
+from ..flow.fast_qonnx import fast_qonnx, readable_tensor_names
 from .hardware import HardwareEncoder
 
 
@@ -29,15 +30,22 @@ def export_hardware_encoder(encoder: HardwareEncoder, input_hw: tuple[int, int],
     encoder.eval()
     with torch.no_grad():
         export_qonnx(encoder, example, str(path), dynamo=False, opset_version=13)
-    model = ModelWrapper(str(path))
-    model = model.transform(InferShapes()).transform(FastFoldConstants()).transform(RemoveUnusedTensors())
-    model = model.transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
-    model.set_tensor_datatype(model.graph.input[0].name, DataType["UINT8"])
-    model = model.transform(InferShapes()).transform(InferDataTypes())
+    with fast_qonnx():
+        model = tidy_export(ModelWrapper(str(path)))
     model.set_metadata_prop("bidrn_hw.residual_scale", repr(float(encoder.scale)))
     model.set_metadata_prop("bidrn_hw.residual_bits", str(encoder.bits))
     model.save(str(path))
     return model
+
+
+def tidy_export(model: ModelWrapper) -> ModelWrapper:
+    """Shapes, constants folded, readable names, the UINT8 input annotation and the inferred datatypes."""
+    model = model.transform(InferShapes()).transform(FastFoldConstants()).transform(RemoveUnusedTensors())
+    model = model.transform(GiveUniqueNodeNames())
+    if not readable_tensor_names(model):
+        model = model.transform(GiveReadableTensorNames())
+    model.set_tensor_datatype(model.graph.input[0].name, DataType["UINT8"])
+    return model.transform(InferShapes()).transform(InferDataTypes())
 
 
 class FastFoldConstants(Transformation):
