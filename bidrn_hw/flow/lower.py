@@ -305,8 +305,12 @@ def _require_quantizers(model: ModelWrapper) -> None:
 def lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None = None, log=None) -> ModelWrapper:
     """Run :func:`passes`; with ``check_inputs`` (NCHW frames), stop at the first pass that changes any
     output (integer equality) with the pass name and the maximum error. qonnx's bookkeeping passes run in
-    their linear versions meanwhile (:mod:`~bidrn_hw.flow.fast_qonnx`)."""
-    with fast_qonnx():
+    their linear versions meanwhile (:mod:`~bidrn_hw.flow.fast_qonnx`). FINN's passes print notes (e.g.
+    "Bias not constant ..., skipping"); they go to stderr, so that stdout keeps only the CLI's output (JSON)."""
+    import contextlib
+    import sys
+
+    with fast_qonnx(), contextlib.redirect_stdout(sys.stderr):
         return _lower_to_hw(model, check_inputs, log)
 
 
