@@ -120,6 +120,19 @@ def test_auto_folding_respects_the_budget(lowered):
     assert not info["target_met"] and info["fps"] < info0["fps"] and "budget" in info["limited_by"]
 
 
+def test_a_resource_over_budget_at_any_folding_does_not_hold_the_rate_down(lowered):
+    """Block RAM beyond the device even at PE = SIMD = 1 (edge's threshold tables on the ZCU104): folding slower
+    cannot help it, so the target stands, and the summary names the resource."""
+    def estimate(model):
+        return {"LUT": 0, "FF": 0, "BRAM_18K": 10 ** 9, "URAM": 0, "DSP": 0}
+
+    folded, info = auto_fold(lowered, 20000, 200, "xc7z020", estimate=estimate)
+    assert info["target_met"] and not info["fits"]
+    assert info["never_fits"] == {"BRAM_18K": {"least_need": 10 ** 9, "have": device_budget("xc7z020")["BRAM_18K"]}}
+    assert any(getCustomOp(n).get_nodeattr("PE") * getCustomOp(n).get_nodeattr("SIMD") > 1
+               for n in folded.graph.node if base_op(n) == "MVAU")
+
+
 # ------------------------------------------------------------------------------------------ folding JSON
 def test_folding_json_round_trip(lowered):
     """folding.json written for an auto-folded graph, applied again, gives the same folding and FIFOs."""

@@ -518,6 +518,7 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
     requested = max(1, int(fclk_mhz * 1e6 / target_fps))
     fastest, slowest_possible = bounds or cycle_bounds(model)
     target = max(requested, fastest)  # FINN's two-pass relaxation
+    never = None  # resources over the budget even at PE = SIMD = 1: folding slower cannot help them
     while True:
         folded = copy_model(model)
         fold_for_target(folded, target)
@@ -525,7 +526,12 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
         over = {k: (res[k], device[k]) for k in RESOURCE_KEYS if res[k] > device[k]}
         cycles = {n.name: layer_cycles_of(folded, n) for n in folded.graph.node}
         slowest = max(cycles.values())
-        if not over or target >= slowest_possible:
+        if over and never is None:
+            never = least_resources_over_budget(model, estimate, device)
+            if never and log:
+                log(f"auto folding: {never} needed on {device['name']} even with PE = SIMD = 1; "
+                    f"folding for the other resources")
+        if not {k for k in over if k not in (never or {})} or target >= slowest_possible:
             break
         if log:
             log(f"auto folding: {target} cycles/frame needs {over} on {device['name']}; relaxing")
@@ -536,12 +542,24 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
                "cycles_per_frame": slowest, "fps": round(fclk_mhz * 1e6 / slowest, 2),
                "slowest_possible_cycles": slowest_possible, "target_met": slowest <= requested, "fits": not over,
                "over_budget": {k: {"need": v[0], "have": v[1]} for k, v in over.items()},
+               "never_fits": {k: {"least_need": v, "have": device[k]} for k, v in (never or {}).items()},
                "balance": balance(cycles)}
     if slowest > requested:
         bottleneck = max(cycles, key=cycles.get)
         summary["limited_by"] = (f"layer {bottleneck}: {fastest} cycles/frame even fully parallel"
                                  if target == max(requested, fastest) else f"the resource budget of {device['name']}")
     return folded, summary
+
+
+def least_resources_over_budget(model: ModelWrapper, estimate, device: dict) -> dict[str, int]:
+    """{resource: need} for the resources ``model`` needs beyond ``device`` even folded as far as it goes."""
+    probe = copy_model(model)
+    for node in probe.graph.node:
+        inst = getCustomOp(node)
+        for attr in fold_limits(probe, node):
+            inst.set_nodeattr(attr, 1)
+    res = estimate(probe)
+    return {k: res[k] for k in RESOURCE_KEYS if res[k] > device[k]}
 
 
 def cycle_bounds(model: ModelWrapper) -> tuple[int, int]:
