@@ -92,7 +92,7 @@ def test_heldout_layers_mostly_within_20_percent_and_better_than_the_formulas():
     now = {name: (est, meas) for rows in _heldout().values() for name, est, meas in rows}
     after = sum(_within(*now[f"{r['design']}/{r['name']}"]) for r in held)
     before = sum(_within(r["before"]["LUT"], r["measured"]["LUT"]) for r in held)
-    assert after >= 0.7 * len(held), f"only {after}/{len(held)} held-out layers within 20%"
+    assert after >= 0.8 * len(held), f"only {after}/{len(held)} held-out layers within 20%"
     assert after > before, (after, before)
 
 

@@ -329,6 +329,28 @@ def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int) 
             "thr_addr": addr}, brams
 
 
+def _swg_counter_bits(p: dict) -> int:
+    """Bits of swg.sv's loop counters (channel fold, kernel x/y where the kernel has them, output x/y), frame
+    indices (window and row start, kernel x/y offsets where used), buffer addresses (window, row and frame base,
+    write address) and the three signed position comparisons (``wpos`` against the read need and the write
+    limit), with the widths swg.sv derives from its parameters."""
+    def bits(n: int) -> int:
+        return _clog2(n) if n > 1 else 1
+
+    cf = p["CH"] // p["SIMD"]
+    k_h, k_w = p["K_H"], p["K_W"]
+    ofm_h = (p["IFM_H"] - ((k_h - 1) * p["DIL_H"] + 1)) // p["STRIDE_H"] + 1
+    ofm_w = (p["IFM_W"] - ((k_w - 1) * p["DIL_W"] + 1)) // p["STRIDE_W"] + 1
+    n = p["IFM_H"] * p["IFM_W"] * cf
+    buf = p["BUF_DEPTH"]
+    loops = (bits(cf) if cf > 1 else 0) + (bits(k_w) if k_w > 1 else 0) + (bits(k_h) if k_h > 1 else 0) \
+        + bits(ofm_w) + bits(ofm_h)
+    index = _clog2(n + 1) * (2 + (k_w > 1) + (k_h > 1))
+    address = 4 * bits(buf)
+    position = 3 * (_clog2(2 * n + buf + 1) + 1)
+    return loops + index + address + position
+
+
 def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
     """(structural terms, block RAMs as (width, depth)) of one RTL module instance; the terms are what the
     calibrated LUT and FF models weight."""
@@ -372,15 +394,19 @@ def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
             brams, t["buf"] = [(width, p["BUF_DEPTH"])], 0
         else:
             t["buf"] = lutram_luts(width, p["BUF_DEPTH"])
-        t["counters"] = 8 * _clog2(p["IFM_H"] * p["IFM_W"] * p["CH"] // p["SIMD"])
+        t["counters"] = _swg_counter_bits(p)
         t["regs"] = width
     elif module == "fifo":
-        if p["DEPTH"] > 2 and yosys_block_ram(p["WIDTH"], p["DEPTH"]):
-            brams, t["buf"] = [(p["WIDTH"], p["DEPTH"])], 0
-        else:
-            t["buf"] = lutram_luts(p["WIDTH"], p["DEPTH"]) if p["DEPTH"] > 2 else 0
-        t["counters"] = _clog2(p["DEPTH"] + 1)
-        t["regs"] = p["WIDTH"] * p["DEPTH"] if p["DEPTH"] <= 2 else 0
+        width, depth = p["WIDTH"], p["DEPTH"]
+        in_bram = depth > 2 and yosys_block_ram(width, depth)
+        in_lutram = depth > 2 and not in_bram
+        brams = [(width, depth)] if in_bram else []
+        t["buf"] = lutram_luts(width, depth) if in_lutram else 0
+        t["lut64"] = int(in_lutram and depth > 32)  # RAM64M slices (their address decode) instead of RAM32M
+        t["lutmux"] = width * (math.ceil(depth / 64) - 1) if in_lutram else 0  # read mux across 64-word slices
+        t["bram_w"] = width if in_bram else 0  # the block RAM's output path to the registered output
+        t["counters"] = _clog2(depth + 1)
+        t["regs"] = width * depth if depth <= 2 else 0
     elif module == "dwc":
         a, b, bits = p["IN_ELEMS"], p["OUT_ELEMS"], p["ELEM_BITS"]
         cap = dwc_capacity(a, b)
