@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,3 +186,36 @@ def test_compile_summary(builds):
     assert math.isclose(auto["estimates"]["fps"], load(builds["auto"])["fps"])
     assert auto["estimates"]["folding"]["target_fps"] == 2000 and auto["estimates"]["folding"]["target_met"]
     assert pixel["estimates"]["folding"] == {"mode": "pixel"}
+
+
+def test_estimator_parameters_equal_the_generated_rtl_parameters():
+    """The estimator's module parameters are the ones the RTL generator gives the module (CNV-w1a1's first
+    layer: BIPOLAR weights on an 8-bit input are 2-bit signed in integer mode), for every layer of CNV."""
+    import tempfile
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from bidrn_hw.flow.bnn_pynq import export_bnn_pynq
+    from bidrn_hw.flow.build import compile_partition
+    from bidrn_hw.flow.estimates import rtl_params
+
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx = export_bnn_pynq("cnv-w1a1", f"{tmp}/cnv.onnx", seed=3)
+        preset = Path(__file__).resolve().parent.parent / "bidrn_hw" / "flow" / "presets" / "cnv_w1a1_pynq.json"
+        compile_partition(f"{tmp}/cnv.onnx", f"{tmp}/b", folding=preset, part="xc7z020")
+        accel = json.loads(Path(f"{tmp}/b/accel.json").read_text())
+        node_of = {ly["name"]: ly["node"] for ly in json.loads(Path(f"{tmp}/b/estimates.json").read_text())["layers"]}
+        hw = ModelWrapper(f"{tmp}/b/hw.onnx")
+        by_node = {n.name: n for n in hw.graph.node}
+        checked = 0
+        for layer in accel["layers"]:
+            name = layer["name"]
+            if layer["module"] not in ("mvau", "thresholding", "fifo"):
+                continue
+            node = by_node[node_of[name]]
+            module, params = rtl_params(hw, node)
+            assert module == layer["module"]
+            for key, value in params.items():
+                assert layer["parameters"][key] == value, (name, key, value, layer["parameters"][key])
+            checked += 1
+        assert checked >= 10

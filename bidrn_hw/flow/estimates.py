@@ -144,7 +144,8 @@ def mvau_params(model, node, inst) -> dict:
     if xnor:
         in_bits, w_bits, acc_lo, acc_hi = 1, 1, 0, mw
     else:
-        in_bits, w_bits = _bits(idt), _bits(wdt)
+        # as rtlgen.layers_compute.mvau: BIPOLAR weights in integer mode are stored as 2-bit signed -1/+1
+        in_bits, w_bits = _bits(idt), 2 if wdt == DataType["BIPOLAR"] else _bits(wdt)
         products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
         acc_lo, acc_hi = int(min(products)) * mw, int(max(products)) * mw
     acc_bits = _signed_bits(min(acc_lo, 0), acc_hi)
