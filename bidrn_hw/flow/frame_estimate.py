@@ -70,6 +70,7 @@ def lower_partitions(paths: dict, say, workers: int | None = None) -> tuple[dict
     import multiprocessing as mp
     import os
     import queue as queue_mod
+    from concurrent.futures import ProcessPoolExecutor
 
     from qonnx.core.modelwrapper import ModelWrapper
 
@@ -77,20 +78,21 @@ def lower_partitions(paths: dict, say, workers: int | None = None) -> tuple[dict
     ctx = mp.get_context("fork")  # the workers need this process's imports, not a fresh interpreter
     messages = ctx.Queue()
     lowered, passes, seconds = {}, {}, {}
-    with ctx.Pool(workers, initializer=_set_queue, initargs=(messages,)) as pool:
-        jobs = [pool.apply_async(_lower_one, (name, str(path))) for name, path in paths.items()]
+    # (a worker that dies, e.g. out of memory, fails its job with BrokenProcessPool instead of hanging)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_set_queue, initargs=(messages,)) as pool:
+        jobs = [pool.submit(_lower_one, name, str(path)) for name, path in paths.items()]
         while True:
             try:
                 say(messages.get(timeout=0.2))
                 continue
             except queue_mod.Empty:
                 pass
-            if all(job.ready() for job in jobs):
+            if all(job.done() for job in jobs):
                 break
         while not messages.empty():
             say(messages.get())
         for job in jobs:
-            name, data, times, secs = job.get()  # a failed lowering raises its error here
+            name, data, times, secs = job.result()  # a failed lowering raises its error here
             lowered[name], passes[name], seconds[name] = ModelWrapper(data), times, secs
     lowered = {name: lowered[name] for name in paths}
     return lowered, {name: passes[name] for name in paths}, {name: seconds[name] for name in paths}
