@@ -107,7 +107,7 @@ module swg #(
     logic c_last, kx_last, ky_last, ox_last, oy_last, win_end, frame_end;
     logic inc_c, inc_kx, inc_ky;
     logic [IW-1:0] off;
-    logic signed [PW-1:0] need, wlimit, wlimit_q;
+    logic signed [PW-1:0] need, wlimit;
     logic [AW-1:0] raddr;
     logic rd_ok, rd_fire, wr_fire, wr_tail;
     logic out_valid;
@@ -142,7 +142,7 @@ module swg #(
     assign ky_off_next = inc_ky ? (ky_last ? '0 : ky_off + IW'(KY_STEP)) : ky_off;
     assign off = off_q;
     assign need = PW'(idx0) + PW'(off);
-    assign wlimit = wlimit_q;  // idx0 + BUF, kept in a register beside idx0 (it gates the input's tready)
+    assign wlimit = PW'(idx0) + PW'(BUF);
     assign raddr = add_mod(base_addr, int'(off));
 
     assign rd_ok = need < wpos;
@@ -157,7 +157,7 @@ module swg #(
             c <= '0; kx <= '0; ky <= '0; ox <= '0; oy <= '0;
             kx_off <= '0; ky_off <= '0; idx0 <= '0; row_idx0 <= '0;
             base_addr <= '0; row_base <= '0; frame_base <= '0;
-            wpos <= '0; waddr <= '0; out_valid <= 1'b0; off_q <= '0; wlimit_q <= PW'(BUF);
+            wpos <= '0; waddr <= '0; out_valid <= 1'b0; off_q <= '0;
         end else begin
             if (rd_fire) begin
                 off_q <= ky_off_next + kx_off_next + IW'(c_next);
@@ -174,7 +174,6 @@ module swg #(
                     if (!ox_last) begin
                         ox <= ox + 1'b1;
                         idx0 <= idx0 + IW'(X_STEP);
-                        wlimit_q <= PW'(idx0) + PW'(X_STEP + BUF);
                         base_addr <= add_mod(base_addr, X_INC);
                     end else begin
                         ox <= '0;
@@ -182,14 +181,12 @@ module swg #(
                             oy <= oy + 1'b1;
                             row_idx0 <= row_idx0 + IW'(Y_STEP);
                             idx0 <= row_idx0 + IW'(Y_STEP);
-                            wlimit_q <= PW'(row_idx0) + PW'(Y_STEP + BUF);
                             row_base <= add_mod(row_base, Y_INC);
                             base_addr <= add_mod(row_base, Y_INC);
                         end else begin
                             oy <= '0;
                             row_idx0 <= '0;
                             idx0 <= '0;
-                            wlimit_q <= PW'(BUF);
                             frame_base <= add_mod(frame_base, F_INC);
                             row_base <= add_mod(frame_base, F_INC);
                             base_addr <= add_mod(frame_base, F_INC);
