@@ -332,17 +332,16 @@ def _swg_counter_bits(p: dict) -> int:
     indices (window and row start, kernel x/y offsets where used), buffer addresses (window, row and frame base,
     write address) and the three signed position comparisons (``wpos`` against the read need and the write
     limit), with the widths swg.sv derives from its parameters."""
+    from ..rtlgen.layers_dataflow import swg_geometry
+
     def bits(n: int) -> int:
         return _clog2(n) if n > 1 else 1
 
-    cf = p["CH"] // p["SIMD"]
+    geo = swg_geometry(p)
+    cf, n, buf = geo["cf"], geo["n_in"], p["BUF_DEPTH"]
     k_h, k_w = p["K_H"], p["K_W"]
-    ofm_h = (p["IFM_H"] - ((k_h - 1) * p["DIL_H"] + 1)) // p["STRIDE_H"] + 1
-    ofm_w = (p["IFM_W"] - ((k_w - 1) * p["DIL_W"] + 1)) // p["STRIDE_W"] + 1
-    n = p["IFM_H"] * p["IFM_W"] * cf
-    buf = p["BUF_DEPTH"]
     loops = (bits(cf) if cf > 1 else 0) + (bits(k_w) if k_w > 1 else 0) + (bits(k_h) if k_h > 1 else 0) \
-        + bits(ofm_w) + bits(ofm_h)
+        + bits(geo["ow"]) + bits(geo["oh"])
     index = _clog2(n + 1) * (2 + (k_w > 1) + (k_h > 1))
     address = 4 * bits(buf)
     position = 3 * (_clog2(2 * n + buf + 1) + 1)
