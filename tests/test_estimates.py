@@ -20,7 +20,7 @@ from qonnx.custom_op.registry import getCustomOp  # noqa: E402
 from bidrn_hw.cli import main as cli_main  # noqa: E402
 from bidrn_hw.flow.build import compile_partition  # noqa: E402
 from bidrn_hw.flow.estimates import (RESOURCE_KEYS, bram18, calibrated_cost, dwc_capacity,  # noqa: E402
-                                     layer_resources, memory_cost, rtl_params)
+                                     layer_resources, memory_cost, rtl_params, threshold_cost)
 from bidrn_hw.flow.folding import base_op, device_budget  # noqa: E402
 
 PART = "hand_encoder"
@@ -219,3 +219,16 @@ def test_estimator_parameters_equal_the_generated_rtl_parameters():
                 assert layer["parameters"][key] == value, (name, key, value, layer["parameters"][key])
             checked += 1
         assert checked >= 10
+
+
+def test_threshold_cost_formula():
+    """The uncalibrated search formula (ECP5's estimate): log2(n+1) comparators and the stage ROMs per lane; a
+    shared row is one fold's table, a per-channel base adds a ROM of nf words and three registers a lane."""
+    # 2 lanes, 4 folds, 7 thresholds (3 stages), 9 bits: 2 * 9 * (3 comparators + 3 one-LUT stage ROMs)
+    plain = threshold_cost(2, 4, 7, 9, "xilinx")
+    assert plain["LUT"] == 2 * 9 * (3 + 3) and plain["BRAM_18K"] == 0
+    assert threshold_cost(2, 4, 7, 9, "xilinx", shared=1)["LUT"] == plain["LUT"]
+    deep = threshold_cost(1, 100, 255, 12, "xilinx")
+    assert threshold_cost(1, 100, 255, 12, "xilinx", shared=1)["LUT"] < deep["LUT"]
+    based = threshold_cost(2, 4, 7, 9, "xilinx", base_bits=5)
+    assert based["LUT"] == plain["LUT"] + 2 * 5 and based["FF"] == plain["FF"] + 3 * 2 * 5

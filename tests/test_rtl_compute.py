@@ -7,7 +7,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
 
 from bidrn_hw.rtl_sim import streams, verilator
-from bidrn_hw.rtlgen.layers_compute import mvau, thresholding
+from bidrn_hw.rtlgen.layers_compute import mvau, threshold_table, thresholding
 
 HW = dict(domain="finn.custom_op.fpgadataflow", backend="fpgadataflow")
 VECS = [1, 2, 3]
@@ -36,17 +36,21 @@ def simulate_layer(layer, tmp_path, x, in_bits, in_per_beat, out_bits, out_per_b
     return (out, result) if with_result else out
 
 
-MVAU_CASES = [  # (xnor, thresholds, MW, MH, SIMD, PE, idt, wdt, odt, steps)
+MVAU_CASES = [  # (xnor, thresholds, MW, MH, SIMD, PE, idt, wdt, odt, steps); steps < 0: one row of -steps shared
     (False, True, 12, 4, 3, 2, "INT4", "INT4", "INT3", 7),
     (True, True, 12, 4, 4, 4, "BINARY", "BINARY", "INT3", 7),
     (False, False, 12, 4, 3, 2, "UINT8", "INT8", None, 0),
     (True, False, 16, 6, 8, 3, "BINARY", "BINARY", None, 0),
     (True, True, 18, 12, 6, 3, "BINARY", "BINARY", "INT4", 10),  # NF 4, steps not 2^S - 1
     (False, True, 8, 6, 8, 2, "INT2", "INT2", "UINT1", 1),        # one threshold: a single search stage
+    (True, True, 24, 8, 6, 2, "BINARY", "BINARY", "UINT5", 31),  # thresholds past the accumulator: windows, bases
+    (False, True, 12, 4, 3, 2, "INT4", "INT4", "INT4", -15),      # one shared row
+    (False, True, 12, 4, 3, 2, "INT8", "BINARY", "INT3", 7),      # 0/1 weights (MinimizeWeightWidth's BINARY)
 ]
 
 
-@pytest.mark.parametrize("case", MVAU_CASES, ids=["int-thr", "xnor-thr", "int-acc", "xnor-acc", "xnor-thr-nf4", "int-1step"])
+@pytest.mark.parametrize("case", MVAU_CASES, ids=["int-thr", "xnor-thr", "int-acc", "xnor-acc", "xnor-thr-nf4", "int-1step",
+                                                  "xnor-window", "int-shared", "int-binary-w"])
 def test_mvau_bit_exact(case, tmp_path):
     xnor, act, mw, mh, simd, pe, idt, wdt, odt, steps = case
     rng = np.random.default_rng(mw * mh + steps)
@@ -63,10 +67,20 @@ def test_mvau_bit_exact(case, tmp_path):
     i_dt, w_dt = DataType[idt], DataType[wdt]
     model.set_initializer("w", rng.integers(w_dt.min(), w_dt.max() + 1, (mw, mh)).astype(np.float32))
     if act:
-        hi = mw if xnor else 20
-        model.set_initializer("t", np.sort(rng.integers(0 if xnor else -20, hi, (mh, steps)), 1).astype(np.float32))
+        lo, hi = (0, mw) if xnor else (-20, 20)
+        if steps < 0:
+            thr = np.sort(rng.integers(lo, hi, (1, -steps)), 1)
+        elif steps == 31:  # most of each row below or above the reachable accumulator, by a different amount per row
+            thr = np.sort(rng.integers(lo - 3 * mw, hi + 3 * mw, (mh, steps)), 1)
+        else:
+            thr = np.sort(rng.integers(lo, hi, (mh, steps)), 1)
+        model.set_initializer("t", thr.astype(np.float32))
     layer = mvau(model, model.graph.node[0])
     p = layer.parameters
+    if steps == 31:
+        assert p["N_STEPS"] < 31 and p["BASE_BITS"] > 0, p
+    if steps < 0:
+        assert p["SHARED"] == 1, p
     n_vec = int(np.prod(VECS))
     for stall, seed in ((0.0, 1), (0.3, 2)):
         x = rng.integers(i_dt.min(), i_dt.max() + 1, (*VECS, mw)).astype(np.float32)
@@ -78,29 +92,33 @@ def test_mvau_bit_exact(case, tmp_path):
             assert result.cycles_per_frame() == (mh // pe) * (mw // simd), (case, result.frame_done_cycles)
 
 
-@pytest.mark.parametrize("channels, pe, steps, shared", [(4, 2, 3, False), (6, 6, 255, True)])
-def test_thresholding_bit_exact(channels, pe, steps, shared, tmp_path):
+@pytest.mark.parametrize("channels, pe, steps, rows", [(4, 2, 3, "full"), (6, 6, 255, "shared"), (8, 2, 40, "window")])
+def test_thresholding_bit_exact(channels, pe, steps, rows, tmp_path):
     rng = np.random.default_rng(channels + steps)
     shape = (*VECS, channels)
     x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
     y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
-    out_dt = "INT8" if steps == 255 else "INT2"
+    out_dt = "INT2" if steps == 3 else "INT8"
     node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
                             inputDataType="INT9", weightDataType="INT10", outputDataType=out_dt,
                             ActVal=int(DataType[out_dt].min()), numInputVectors=VECS, **HW)
     model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
     model.set_tensor_datatype("x", DataType["INT9"])
     model.set_tensor_datatype("y", DataType[out_dt])
-    if shared:  # saturation to INT8: identity thresholds -127..127 shared by every channel
+    if rows == "shared":  # saturation to INT8: identity thresholds -127..127 shared by every channel
         thr = np.arange(-127, 128, dtype=np.float32)[None, :]
+    elif rows == "window":  # each channel's thresholds start below the INT9 range by a different amount
+        thr = np.sort(rng.integers(-200, 200, (channels, steps)), 1) - 80 * np.arange(channels)[:, None]
     else:
         thr = np.sort(rng.integers(-200, 200, (channels, steps)), 1).astype(np.float32)
-    model.set_initializer("t", thr)
+    model.set_initializer("t", thr.astype(np.float32))
     layer = thresholding(model, model.graph.node[0])
+    assert (layer.parameters["BASE_BITS"] > 0) == (rows == "window")
     x = rng.integers(-256, 256, shape).astype(np.float32)
     expected = finn_out(model, x)
-    out = simulate_layer(layer, tmp_path, x, 9, pe, layer.parameters["OUT_BITS"], pe, expected.size, 0.3, 5)
-    assert np.array_equal(out.reshape(expected.shape), expected)
+    for stall, seed in ((0.0, 4), (0.3, 5)):  # without stalls: one beat a cycle, so every pipeline position counts
+        out = simulate_layer(layer, tmp_path, x, 9, pe, layer.parameters["OUT_BITS"], pe, expected.size, stall, seed)
+        assert np.array_equal(out.reshape(expected.shape), expected), stall
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -123,12 +141,47 @@ def test_thresholding_random_shapes(seed, tmp_path):
     model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
     model.set_tensor_datatype("x", DataType[idt])
     model.set_tensor_datatype("y", DataType[out_dt])
-    thr = np.sort(rng.integers(lo - 2, hi + 3, (channels, steps)), 1).astype(np.float32)
+    rows = 1 if rng.random() < 0.3 else channels
+    spread = int(rng.choice([2, hi - lo]))  # a few thresholds out of range, or about half of them
+    thr = np.sort(rng.integers(lo - spread, hi + 1 + spread, (rows, steps)), 1).astype(np.float32)
     model.set_initializer("t", thr)
     layer = thresholding(model, model.graph.node[0])
     in_bits = layer.parameters["IN_BITS"]
+    assert layer.parameters["SHARED"] == int(rows == 1)
     x = rng.integers(lo, hi + 1, shape).astype(np.float32)
     expected = finn_out(model, x)
     out = simulate_layer(layer, tmp_path, x, in_bits, pe, out_bits, pe, expected.size, float(rng.choice([0.0, 0.4])),
                          seed, out_signed=False)
     assert np.array_equal(out.reshape(expected.shape), expected), (pe, channels, steps, idt)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_threshold_table_counts_like_the_full_rows(seed):
+    """base + (window thresholds passed) equals the full row's count for every value in range."""
+    rng = np.random.default_rng(seed)
+    channels, steps = int(rng.integers(1, 9)), int(rng.integers(1, 80))
+    lo, hi = -int(rng.integers(0, 40)), int(rng.integers(1, 40))
+    rows = 1 if seed == 0 else channels
+    thr = np.sort(rng.normal(0, 40, (rows, steps)), 1)
+    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0")
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [], []), producer_name="t"))
+    model.set_initializer("t", thr.astype(np.float32))
+    table = threshold_table(model, node, channels, lo, hi)
+    assert table.shared == (rows == 1) and table.steps <= steps
+    values = np.arange(lo, hi + 1)
+    full = (values[None, :, None] >= np.broadcast_to(thr.astype(np.float32), (channels, steps))[:, None, :]).sum(2)
+    rows_c = np.broadcast_to(table.rows, (channels, table.steps))
+    window = (values[None, :, None] >= rows_c[:, None, :]).sum(2)
+    assert np.array_equal(table.base[:, None] + window, full)
+    assert table.base_bits == (int(table.base.max() - table.base.min())).bit_length()
+
+
+def test_threshold_table_rejects_bad_shapes():
+    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T7")
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [], []), producer_name="t"))
+    model.set_initializer("t", np.zeros((3, 4), dtype=np.float32))
+    with pytest.raises(Exception, match="T7.*shape"):
+        threshold_table(model, node, 5, -8, 7)
+    model.set_initializer("t", np.array([[2.0, 1.0]], dtype=np.float32))
+    with pytest.raises(Exception, match="T7.*sorted"):
+        threshold_table(model, node, 5, -8, 7)

@@ -17,7 +17,9 @@ def test_library_is_not_empty():
 
 # Parameters that elaborate code the defaults leave out (the MVAU's threshold search).
 EXTRA = [("mvau", {"N_STEPS": 7, "THR_BITS": 17, "OUT_BITS": 3}), ("mvau", {"N_STEPS": 1, "OUT_BITS": 1, "PE": 1}),
-         ("threshold_search", {"N_STEPS": 255, "PE": 3, "NF": 5, "OUT_BITS": 8})]
+         ("threshold_search", {"N_STEPS": 255, "PE": 3, "NF": 5, "OUT_BITS": 8}),
+         ("threshold_search", {"N_STEPS": 30, "PE": 2, "NF": 4, "OUT_BITS": 8, "SHARED": 1}),
+         ("threshold_search", {"N_STEPS": 30, "PE": 2, "NF": 4, "OUT_BITS": 8, "BASE_BITS": 5})]
 
 
 @pytest.mark.parametrize("source,params", [(p, {}) for p in MODULES] + [(HLS_DIR / f"{m}.sv", g) for m, g in EXTRA],

@@ -95,16 +95,19 @@ def _bits(dt: DataType) -> int:
     return 1 if dt == DataType["BIPOLAR"] else dt.bitwidth()
 
 
-def threshold_cost(pe: int, nf: int, n_steps: int, thr_bits: int, family: str) -> dict:
+def threshold_cost(pe: int, nf: int, n_steps: int, thr_bits: int, family: str, shared: int = 0,
+                   base_bits: int = 0) -> dict:
     """Thresholds searched as the RTL does (a binary search over n sorted thresholds per channel):
     log2(n+1) comparators per PE, and per probe j a lookup of one of 2^j thresholds of the current channel
     fold. With fewer than 128 folds the table is constant logic: probe j is a ROM of nf * 2^j words
     (THR_BITS LUT6 per 64 words); with more, the table sits in block RAM, read one fold per cycle, and probe
     j is a 2^j:1 mux (4:1 per LUT6). FF: the search pipeline (:func:`search_registers`; THR_BITS stands in
-    for the value's width)."""
+    for the value's width). A shared row is one fold's table; a base count is a ROM of nf words per PE."""
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     if n_steps == 0:
         return cost
+    base = memory_cost(pe * base_bits, nf, "auto", family, rom=True) if base_bits else dict(cost)
+    nf = 1 if shared else nf
     steps = _clog2(n_steps + 1)
     words = 16 if family == "ecp5" else 64
     if nf < 128:
@@ -113,8 +116,8 @@ def threshold_cost(pe: int, nf: int, n_steps: int, thr_bits: int, family: str) -
         cost = memory_cost(pe * n_steps * thr_bits, nf, "block", family)
         lookup = sum(math.ceil(min(2 ** j, n_steps) / 4) for j in range(steps))
     cost["LUT"] += pe * thr_bits * (steps + lookup)
-    cost["FF"] += search_registers(pe, steps, thr_bits, thr_bits + 1)
-    return cost
+    cost["FF"] += search_registers(pe, steps, thr_bits, thr_bits + 1) + 3 * pe * base_bits
+    return _add(cost, base)
 
 
 def search_registers(pe: int, stages: int, val_bits: int, word_bits: int) -> int:
@@ -131,9 +134,21 @@ def _signed_bits(lo: int, hi: int) -> int:
     return max(bits, 2)
 
 
-def _n_steps(model, node) -> int:
-    thr = model.get_initializer(node.input[-1])
-    return int(thr.shape[1]) if thr is not None and thr.ndim == 2 else 0
+def _search_params(model, node, channels: int, lo: int, hi: int, min_bits: int) -> dict:
+    """N_STEPS, THR_BITS, SHARED and BASE_BITS of the threshold table the generator stores
+    (``rtlgen.layers_compute.threshold_table``: only the window of thresholds a value can fall in)."""
+    from ..rtlgen.layers_compute import threshold_table
+
+    table = threshold_table(model, node, channels, lo, hi, min_bits)
+    return dict(N_STEPS=table.steps, THR_BITS=table.bits, SHARED=int(table.shared), BASE_BITS=table.base_bits)
+
+
+def thresholding_params(model, node, inst) -> dict:
+    """The parameters ``rtlgen.layers_compute.thresholding`` gives thresholding.sv (no memory files)."""
+    idt = inst.get_input_datatype(0)
+    in_bits, ch = _bits(idt), inst.get_nodeattr("NumChannels")
+    return dict(CH=ch, PE=inst.get_nodeattr("PE"), IN_BITS=in_bits, OUT_BITS=_bits(inst.get_output_datatype(0)),
+                **_search_params(model, node, ch, int(idt.min()), int(idt.max()), in_bits + 1))
 
 
 def mvau_params(model, node, inst) -> dict:
@@ -149,10 +164,12 @@ def mvau_params(model, node, inst) -> dict:
         products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
         acc_lo, acc_hi = int(min(products)) * mw, int(max(products)) * mw
     acc_bits = _signed_bits(min(acc_lo, 0), acc_hi)
-    steps = _n_steps(model, node) if inst.get_nodeattr("noActivation") == 0 else 0
+    if inst.get_nodeattr("noActivation") == 0:
+        search = _search_params(model, node, mh, acc_lo, acc_hi, acc_bits + 1)
+    else:
+        search = dict(N_STEPS=0, THR_BITS=acc_bits + 1, SHARED=0, BASE_BITS=0)
     return dict(MW=mw, MH=mh, SIMD=simd, PE=pe, XNOR=int(bool(xnor)), IN_BITS=in_bits, W_BITS=w_bits,
-                ACC_BITS=acc_bits, N_STEPS=steps, THR_BITS=max(_signed_bits(acc_lo, acc_hi + 1), acc_bits + 1),
-                OUT_BITS=_bits(inst.get_output_datatype(0)))
+                ACC_BITS=acc_bits, OUT_BITS=_bits(inst.get_output_datatype(0)), **search)
 
 
 def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
@@ -176,20 +193,16 @@ def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
     cost = _add(cost, memory_cost(p["PE"] * p["SIMD"] * p["W_BITS"], nf * sf, style, family, rom=True))
     in_width = p["SIMD"] * p["IN_BITS"]
     cost = _add(cost, memory_cost(in_width, sf, "distributed", family) if sf > 2 else {"FF": in_width * sf})
-    cost = _add(cost, threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family))
+    cost = _add(cost, threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family, p["SHARED"], p["BASE_BITS"]))
     cost["FF"] += (p["PE"] * (p["ACC_BITS"] + p["OUT_BITS"]) + _clog2(sf) + _clog2(nf) + 1
                    + p["PE"] * p["SIMD"] * p["W_BITS"] + in_width)  # + the operand register
     return cost, "finn (compute, DSP) + own (memories, threshold search, FF)"
 
 
 def _thresholding(model, node, inst, family, part) -> tuple[dict, str]:
-    idt = inst.get_input_datatype(0)
-    in_bits = _bits(idt)
-    p = dict(CH=inst.get_nodeattr("NumChannels"), PE=inst.get_nodeattr("PE"), N_STEPS=_n_steps(model, node),
-             THR_BITS=max(_signed_bits(int(idt.min()), int(idt.max()) + 1), in_bits + 1),
-             OUT_BITS=_bits(inst.get_output_datatype(0)))
+    p = thresholding_params(model, node, inst)
     nf = p["CH"] // p["PE"]
-    cost = threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family)
+    cost = threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family, p["SHARED"], p["BASE_BITS"])
     cost["LUT"] += 8
     cost["FF"] += p["PE"] * p["OUT_BITS"] + _clog2(nf) + 1
     return cost, "own (binary search)"
@@ -306,24 +319,28 @@ def _lut_rom(width: int, depth: int) -> int:
     return 0 if depth <= 1 else width * math.ceil(depth / 64)
 
 
-def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int) -> tuple[dict, list]:
-    """threshold_search.sv: S stages of a comparison (``cmp``: comparator bits), a ROM of nf * 2^j thresholds
-    per stage and lane (``thr_rom``: its LUT6 where Yosys keeps it in logic; block RAM where that is cheaper),
-    the pipeline registers (``thr_ff``: three positions a stage, each with the searched value and the count,
-    and the read plus its output register) and the read address adders (``thr_addr``: their bits)."""
+def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int, shared: int = 0,
+                  base_bits: int = 0) -> tuple[dict, list]:
+    """threshold_search.sv: S stages of a comparison (``cmp``: comparator bits), a ROM of rows * 2^j
+    thresholds per stage and lane (rows = nf, or 1 where shared; ``thr_rom``: its LUT6 where Yosys keeps it
+    in logic, block RAM where that is cheaper; the per-channel base counts' ROM of nf words joins it), the
+    pipeline registers (``thr_ff``: three positions a stage, each with the searched value and the count, and
+    the read plus its output register; the base's three registers) and the read address adders
+    (``thr_addr``: their bits)."""
     if n_steps == 0:
         return {"cmp": 0, "thr_rom": 0, "thr_ff": 0, "thr_addr": 0}, []
     s = _clog2(n_steps + 1) if n_steps > 1 else 1
     cw, tw = max(val_bits, thr_bits) + 1, thr_bits + 1
+    rows = 1 if shared else nf
+    roms = [(tw, rows << j) for j in range(s)] + ([(base_bits, nf)] if base_bits else [])
     rom, brams = 0, []
-    for j in range(s):
-        depth = nf << j
-        if yosys_block_ram(tw, depth, rom=True):
-            brams += [(tw, depth)] * pe
+    for width, depth in roms:
+        if yosys_block_ram(width, depth, rom=True):
+            brams += [(width, depth)] * pe
         else:
-            rom += pe * _lut_rom(tw, depth)
-    addr = pe * sum(_clog2(nf << j) for j in range(s))  # each stage's read address: fold and count bits added
-    return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": search_registers(pe, s, val_bits, tw),
+            rom += pe * _lut_rom(width, depth)
+    addr = pe * sum(_clog2(rows << j) for j in range(s))  # each stage's read address: fold and count bits added
+    return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": search_registers(pe, s, val_bits, tw) + 3 * pe * base_bits,
             "thr_addr": addr}, brams
 
 
@@ -374,14 +391,16 @@ def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
             brams.append((in_width, sf))
         elif sf > 1:
             t["ibuf"] = lutram_luts(in_width, sf) + in_width
-        search, more = _search_terms(p["PE"], nf, p["N_STEPS"], p["ACC_BITS"], p["THR_BITS"])
+        search, more = _search_terms(p["PE"], nf, p["N_STEPS"], p["ACC_BITS"], p["THR_BITS"], p.get("SHARED", 0),
+                                     p.get("BASE_BITS", 0))
         brams += more
         t.update(search)
         t["regs"] = (2 * p["PE"] * p["ACC_BITS"] + _clog2(sf) + _clog2(nf) + w_line + in_width  # + operand register
                      + (0 if p["N_STEPS"] else p["PE"] * p["OUT_BITS"]))
     elif module == "thresholding":
         nf = p["CH"] // p["PE"]
-        search, brams = _search_terms(p["PE"], nf, p["N_STEPS"], p["IN_BITS"] + 1, p["THR_BITS"])
+        search, brams = _search_terms(p["PE"], nf, p["N_STEPS"], p["IN_BITS"] + 1, p["THR_BITS"],
+                                      p.get("SHARED", 0), p.get("BASE_BITS", 0))
         t.update(search)
         t["regs"] = p["PE"] * p["IN_BITS"] + _clog2(nf)
     elif module == "swg":
@@ -458,12 +477,7 @@ def rtl_params(model: ModelWrapper, node) -> tuple[str, dict] | None:
     if op == "MVAU":
         return "mvau", mvau_params(model, node, inst)
     if op == "Thresholding":
-        idt = inst.get_input_datatype(0)
-        in_bits = _bits(idt)
-        return "thresholding", dict(CH=inst.get_nodeattr("NumChannels"), PE=inst.get_nodeattr("PE"), IN_BITS=in_bits,
-                                    N_STEPS=_n_steps(model, node),
-                                    THR_BITS=max(_signed_bits(int(idt.min()), int(idt.max()) + 1), in_bits + 1),
-                                    OUT_BITS=_bits(inst.get_output_datatype(0)))
+        return "thresholding", thresholding_params(model, node, inst)
     if op == "StreamingFIFO":
         return "fifo", dict(WIDTH=inst.get_instream_width_padded(0), DEPTH=int(inst.get_nodeattr("depth")))
     if op == "StreamingDataWidthConverter":

@@ -35,6 +35,8 @@ module mvau #(
     parameter int THR_BITS = 17,
     parameter int OUT_BITS = 16,
     parameter int ACT_VAL = 0,
+    parameter int SHARED = 0,       // threshold_search.sv: one threshold row for all channels
+    parameter int BASE_BITS = 0,    // threshold_search.sv: per-channel base counts
     parameter WEIGHT_FILE = "",
     parameter THRESH_FILE = "",
     localparam int SF = MW / SIMD,
@@ -225,7 +227,7 @@ module mvau #(
         assign res_ready = !search_valid || m_axis_0_tready;
         threshold_search #(
             .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
-            .ACT_VAL(ACT_VAL), .THRESH_FILE(THRESH_FILE)
+            .ACT_VAL(ACT_VAL), .SHARED(SHARED), .BASE_BITS(BASE_BITS), .THRESH_FILE(THRESH_FILE)
         ) search (
             .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
             .out_valid(search_valid), .out_data(search_data)

@@ -11,6 +11,11 @@
 // suffix ".sJJpPPP" (decimal). Line nf*2^j + k holds T[nf*PE+p][k*2^(S-j) + 2^(S-1-j) - 1] as THR_BITS
 // signed, with bit THR_BITS set (and the value 0) where the index is past the last threshold (+infinity).
 //
+// Compact tables (the generator's job, rtlgen/layers_compute.threshold_table): SHARED = 1 stores one row
+// for every channel (line k of lane 0's files, read by every lane). BASE_BITS > 0 adds a per-channel count
+// B[c] of thresholds left out below the searched window (always passed), from THRESH_FILE".bPPP" (line nf
+// of lane p), so that T above holds only the window of thresholds a value can actually fall between.
+//
 // Handshake: the whole pipeline advances when `en` is high (the caller drives en = !out_valid || ready);
 // in_valid marks a beat entering it. Three cycles per stage, for timing: the read (address from registers),
 // the block RAM's output register, the comparison (registered count). Latency 3*S + 1 cycles; one beat per
@@ -23,6 +28,8 @@ module threshold_search #(
     parameter int THR_BITS = 9,
     parameter int OUT_BITS = 1,
     parameter int ACT_VAL = 0,
+    parameter int SHARED = 0,       // one threshold row for all channels
+    parameter int BASE_BITS = 0,    // > 0: per-channel base count from a memory file
     parameter THRESH_FILE = "",
     localparam int NFB = NF > 1 ? $clog2(NF) : 1
 ) (
@@ -77,7 +84,9 @@ module threshold_search #(
     // read ports poorly), so the files are per stage and lane. Slice r of val and cnt: the beat at position r
     // (the count changes only at the comparisons).
     localparam int TW = THR_BITS + 1;
+    localparam int ROWS = SHARED != 0 ? 1 : NF;
     for (genvar p = 0; p < PE; p++) begin : lane
+        localparam int FP = SHARED != 0 ? 0 : p;  // the lane whose files this lane reads
         logic [R*VAL_BITS-1:0]     val;
         logic [(R+1)*CB-1:0]       cnt;
 
@@ -90,18 +99,19 @@ module threshold_search #(
         end
 
         for (genvar j = 0; j < S; j++) begin : stage
-            logic [TW-1:0] mem [NF << j];
-            localparam int AW = (NF << j) > 1 ? $clog2(NF << j) : 1;
+            logic [TW-1:0] mem [ROWS << j];
+            localparam int AW = (ROWS << j) > 1 ? $clog2(ROWS << j) : 1;
             localparam int A = 3 * j;  // the position whose registers address the read
             logic [TW-1:0] rd, rd_q;
-            if (j == 0 && p == 0) begin : file0
+            if (j == 0 && FP == 0) begin : file0
                 initial $readmemh(THRESH_FILE, mem);
             end else begin : filejp
-                initial $readmemh({THRESH_FILE, ".s", digit(j / 10), digit(j % 10), "p", digit(p / 100),
-                                   digit(p / 10 % 10), digit(p % 10)}, mem);
+                initial $readmemh({THRESH_FILE, ".s", digit(j / 10), digit(j % 10), "p", digit(FP / 100),
+                                   digit(FP / 10 % 10), digit(FP % 10)}, mem);
             end
-            // stage j reads threshold nf*2^j + (count's top j bits) (the count is a multiple of 2^(S-j) here)
-            wire [AW-1:0] addr = AW'((32'(nfr[A]) << j) + 32'(cnt[A*CB +: CB] >> (S - j)));
+            // stage j reads threshold row*2^j + (count's top j bits) (the count is a multiple of 2^(S-j) here)
+            wire [31:0] row = SHARED != 0 ? 32'd0 : 32'(nfr[A]);
+            wire [AW-1:0] addr = AW'((row << j) + 32'(cnt[A*CB +: CB] >> (S - j)));
             always_ff @(posedge ap_clk) begin
                 if (en) begin
                     rd <= mem[addr];
@@ -112,7 +122,24 @@ module threshold_search #(
                 end
             end
         end
-        assign out_data[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt[R*CB +: CB]) + 32'(ACT_VAL));
+        // The base count: read beside the last stage (same positions), registered with its comparison.
+        logic [31:0] base;
+        if (BASE_BITS > 0) begin : base_rom
+            logic [BASE_BITS-1:0] bmem [NF];
+            logic [BASE_BITS-1:0] b_rd, b_rd_q, b_q;
+            initial $readmemh({THRESH_FILE, ".b", digit(p / 100), digit(p / 10 % 10), digit(p % 10)}, bmem);
+            always_ff @(posedge ap_clk) begin
+                if (en) begin
+                    b_rd <= bmem[nfr[R-3]];
+                    b_rd_q <= b_rd;
+                    b_q <= b_rd_q;
+                end
+            end
+            assign base = 32'(b_q);
+        end else begin : no_base
+            assign base = 32'd0;
+        end
+        assign out_data[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt[R*CB +: CB]) + base + 32'(ACT_VAL));
     end
 
     assign out_valid = v[R];

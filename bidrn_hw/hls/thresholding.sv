@@ -12,6 +12,8 @@ module thresholding #(
     parameter int THR_BITS = 9,
     parameter int OUT_BITS = 2,
     parameter int ACT_VAL = 0,
+    parameter int SHARED = 0,       // threshold_search.sv: one threshold row for all channels
+    parameter int BASE_BITS = 0,    // threshold_search.sv: per-channel base counts
     parameter THRESH_FILE = "",
     localparam int NF = CH / PE,
     localparam int IN_BUS = (PE * IN_BITS + 7) / 8 * 8,
@@ -48,7 +50,7 @@ module thresholding #(
 
     threshold_search #(
         .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(VAL_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
-        .ACT_VAL(ACT_VAL), .THRESH_FILE(THRESH_FILE)
+        .ACT_VAL(ACT_VAL), .SHARED(SHARED), .BASE_BITS(BASE_BITS), .THRESH_FILE(THRESH_FILE)
     ) search (
         .ap_clk, .ap_rst_n, .en, .in_valid(s_axis_0_tvalid), .in_nf(nf), .in_val,
         .out_valid(search_valid), .out_data(search_data)

@@ -2,10 +2,12 @@
 
 Weights come from the node's initializer ``W`` (MW x MH) and thresholds ``T`` (MH x steps, or 1 x steps
 shared by all channels), laid out as ``hls/mvau.sv`` and ``hls/thresholding.sv`` document. Thresholds are
-clipped to the accumulator's range (a threshold above every reachable value becomes max + 1), so they fit
-``ACC_BITS + 1`` bits whatever the float values were.
+clipped to the searched values' range and only the window a value can fall in is stored
+(:class:`ThresholdTable`): BiDRN's 255-step residual requantizations reach 26-255 of their steps.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from qonnx.core.datatype import DataType
@@ -41,30 +43,85 @@ def _dtype_bits(dt: DataType) -> tuple[int, int]:
     return dt.bitwidth(), int(dt.signed())
 
 
-def _thresholds(model, node, channels: int, pe: int, acc_lo: int, acc_hi: int, min_bits: int = 2):
-    """(steps, bits, memory files) of a node's thresholds, clipped to [acc_lo, acc_hi + 1], at least
-    ``min_bits`` wide. The RTL binary-searches them, so each channel's row must be sorted ascending."""
+@dataclass(frozen=True)
+class ThresholdTable:
+    """A node's thresholds as threshold_search.sv stores them. Clipped to the searched values' range
+    [lo, hi + 1] (acc >= t <=> acc >= ceil(t) for integers), a channel's sorted row is ``b`` thresholds at lo
+    (always passed), the thresholds a value can fall between, and thresholds at hi + 1 (never passed). Only
+    the middle, the window, is searched: ``rows`` holds each channel's window padded with hi + 1 to the
+    widest one (one row for all channels where the node shares one), ``base`` the counts below it; the output
+    is base + (thresholds of the window passed) + ActVal, the same count as the full row."""
+    rows: np.ndarray   # (1 or channels, steps) int64
+    base: np.ndarray   # (channels,) int64
+    bits: int          # signed width of a threshold
+
+    @property
+    def steps(self) -> int:
+        return int(self.rows.shape[1])
+
+    @property
+    def shared(self) -> bool:
+        return self.rows.shape[0] == 1
+
+    @property
+    def base_offset(self) -> int:
+        """The part of the base every channel has (added to ActVal)."""
+        return int(self.base.min())
+
+    @property
+    def base_bits(self) -> int:
+        """Width of the per-channel base memory; 0 where every channel has the same base."""
+        spread = int(self.base.max()) - self.base_offset
+        return int(spread).bit_length() if spread else 0
+
+
+def threshold_table(model, node, channels: int, lo: int, hi: int, min_bits: int = 2) -> ThresholdTable:
+    """The node's thresholds (its last input) as a :class:`ThresholdTable` for values in [lo, hi]."""
     thr = model.get_initializer(node.input[-1])
     if thr is None:
         raise UnsupportedError(f"node {node.name}: thresholds are not a constant initializer")
     thr = np.asarray(thr, dtype=np.float64)
-    if thr.shape[0] == 1 and channels > 1:
-        thr = np.repeat(thr, channels, axis=0)
-    # acc >= t  <=>  acc >= ceil(t) for integer acc; clip into [lo, hi + 1].
-    thr = np.clip(np.ceil(thr), acc_lo, acc_hi + 1).astype(np.int64)
+    if thr.ndim != 2 or thr.shape[0] not in (1, channels):
+        raise UnsupportedError(f"node {node.name}: thresholds of shape {list(thr.shape)}; expected "
+                               f"[{channels}, steps] or [1, steps]")
+    thr = np.clip(np.ceil(thr), lo, hi + 1).astype(np.int64)
     if np.any(np.diff(thr, axis=1) < 0):
         bad = int(np.argwhere(np.diff(thr, axis=1) < 0)[0][0])
         raise UnsupportedError(f"node {node.name}: thresholds of channel {bad} are not sorted ascending "
                                f"(the RTL searches them; MultiThreshold semantics need them sorted)")
-    steps = thr.shape[1]
-    bits = max(_signed_bits(acc_lo, acc_hi + 1), min_bits)
-    return steps, bits, search_stage_files(thr, pe, bits)
+    below = (thr <= lo).sum(axis=1)
+    inside = ((thr > lo) & (thr <= hi)).sum(axis=1)
+    steps = max(1, int(inside.max()))
+    k = np.arange(steps)[None, :]
+    window = np.take_along_axis(thr, np.minimum(below[:, None] + k, thr.shape[1] - 1), axis=1)
+    rows = np.where(k < inside[:, None], window, hi + 1)
+    base = np.broadcast_to(below, (channels,)).astype(np.int64)
+    return ThresholdTable(rows, base, max(_signed_bits(lo, hi + 1), min_bits))
+
+
+def threshold_files(table: ThresholdTable, pe: int, name: str = "thresholds.mem") -> dict[str, str]:
+    """threshold_search.sv's memory files of a table: the stage files (lane 0 only where shared) and, where
+    the base differs between channels, one base file per lane (``name.bPPP``: line nf = channel nf*PE + p,
+    less the common offset)."""
+    files = search_stage_files(table.rows, 1 if table.shared else pe, table.bits, name)
+    if table.base_bits:
+        nf = len(table.base) // pe
+        for p in range(pe):
+            words = [[int(table.base[n * pe + p]) - table.base_offset] for n in range(nf)]
+            files[f"{name}.b{p:03d}"] = _hex_lines(words, table.base_bits)
+    return files
+
+
+def search_params(table: ThresholdTable, act_val: int) -> dict:
+    """threshold_search.sv's parameters for a table (the common base folded into ACT_VAL)."""
+    return dict(N_STEPS=table.steps, THR_BITS=table.bits, ACT_VAL=act_val + table.base_offset,
+                SHARED=int(table.shared), BASE_BITS=table.base_bits, THRESH_FILE="thresholds.mem")
 
 
 def search_stage_files(thr: np.ndarray, pe: int, bits: int, name: str = "thresholds.mem") -> dict[str, str]:
-    """Memory files of threshold_search.sv, one per stage j and lane p: line nf*2^j + k holds threshold
-    k*2^(S-j) + 2^(S-1-j) - 1 of channel nf*PE + p, or +infinity (bit ``bits`` set) past the last one.
-    Stage 0 of lane 0 is ``name``, the others ``name.sJJpPPP``."""
+    """Memory files of threshold_search.sv, one per stage j and lane p: line r*2^j + k holds threshold
+    k*2^(S-j) + 2^(S-1-j) - 1 of row r*PE + p (rows: channels, or one shared row with pe = 1), or +infinity
+    (bit ``bits`` set) past the last one. Stage 0 of lane 0 is ``name``, the others ``name.sJJpPPP``."""
     channels, steps = thr.shape
     nf = channels // pe
     stages = max(1, int(steps).bit_length())  # clog2(steps + 1)
@@ -114,12 +171,11 @@ def mvau(model, node) -> LayerRTL:
                   W_SIGNED=w_signed, XNOR=int(bool(xnor)), ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem")
     odt = inst.get_output_datatype(0)
     if inst.get_nodeattr("noActivation") == 0:
-        steps, thr_bits, files = _thresholds(model, node, mh, pe, acc_lo, acc_hi, min_bits=acc_bits + 1)
-        memfiles.update(files)
-        params.update(N_STEPS=steps, THR_BITS=thr_bits, OUT_BITS=_dtype_bits(odt)[0],
-                      ACT_VAL=_act_val(inst, odt), THRESH_FILE="thresholds.mem")
+        table = threshold_table(model, node, mh, acc_lo, acc_hi, min_bits=acc_bits + 1)
+        memfiles.update(threshold_files(table, pe))
+        params.update(OUT_BITS=_dtype_bits(odt)[0], **search_params(table, _act_val(inst, odt)))
     else:
-        params.update(N_STEPS=0, THR_BITS=acc_bits + 1, OUT_BITS=_dtype_bits(odt)[0], ACT_VAL=0)
+        params.update(N_STEPS=0, THR_BITS=acc_bits + 1, OUT_BITS=_dtype_bits(odt)[0], ACT_VAL=0, SHARED=0, BASE_BITS=0)
         if params["OUT_BITS"] < acc_bits:
             raise UnsupportedError(f"node {name}: output type {odt.name} narrower than the accumulator "
                                    f"({acc_bits} bits)")
@@ -136,10 +192,10 @@ def thresholding(model, node) -> LayerRTL:
     lo, hi = int(idt.min()), int(idt.max())
     if idt == DataType["BIPOLAR"]:
         raise UnsupportedError(f"node {node.name}: thresholding a BIPOLAR stream is not supported")
-    steps, thr_bits, files = _thresholds(model, node, ch, pe, lo, hi, min_bits=in_bits + 1)
-    params = dict(CH=ch, PE=pe, IN_BITS=in_bits, IN_SIGNED=in_signed, N_STEPS=steps, THR_BITS=thr_bits,
-                  OUT_BITS=_dtype_bits(odt)[0], ACT_VAL=_act_val(inst, odt), THRESH_FILE="thresholds.mem")
-    return LayerRTL("thresholding", params, files, ["thresholding", "threshold_search"])
+    table = threshold_table(model, node, ch, lo, hi, min_bits=in_bits + 1)
+    params = dict(CH=ch, PE=pe, IN_BITS=in_bits, IN_SIGNED=in_signed, OUT_BITS=_dtype_bits(odt)[0],
+                  **search_params(table, _act_val(inst, odt)))
+    return LayerRTL("thresholding", params, threshold_files(table, pe), ["thresholding", "threshold_search"])
 
 
 def streaming_fifo(model, node) -> LayerRTL:
