@@ -5,12 +5,14 @@ Two pass lists, picked by the graph's structure (:func:`passes`):
 * residual graphs (BiDRN's partitions: an ``Add`` of two computed tensors): ConvertQONNXtoFINN ->
   Streamline -> LowerConvsToMatMul -> ConvertToNHWC -> AbsorbPadIntoIm2Col ->
   ConvertBipolarMatMulToXnorPopcount + RemapXnorPadValue -> Streamline -> convert_to_hw (MVAU, Thresholding,
-  Pool, ConvolutionInputGenerator/FMPadding, ElementwiseAdd, DuplicateStreams) -> MinimizeAddWidth.
+  Pool, ConvolutionInputGenerator/FMPadding, ElementwiseAdd, DuplicateStreams) -> MinimizeAddWidth ->
+  MinimizeWeightWidth.
 * feed-forward graphs (the BNN-PYNQ networks TFC/CNV and the like): FINN's BNN-PYNQ end-to-end steps:
   ConvertQONNXtoFINN -> AbsorbSignBiasIntoMultiThreshold -> Streamline -> LowerConvsToMatMul ->
   MakeMaxPoolNHWC / AbsorbTransposeIntoMultiThreshold / AbsorbConsecutiveTransposes ->
   ConvertBipolarMatMulToXnorPopcount -> Streamline -> convert_to_hw (binary and quantized MVAU,
-  Thresholding, ConvolutionInputGenerator, Pool) -> RemoveCNVtoFCFlatten -> MinimizeOutputWidth.
+  Thresholding, ConvolutionInputGenerator, Pool) -> RemoveCNVtoFCFlatten -> MinimizeOutputWidth ->
+  MinimizeWeightWidth.
 
 Both end with :class:`~bidrn_hw.flow.host_ops.ExtractHostOps`: the input's layout op and the float ops after
 the last quantizer go to the host (recorded in the model's metadata, applied by :func:`execute`).
@@ -57,6 +59,23 @@ class MinimizeAddWidth(Transformation):
             inst.set_nodeattr("out_dtype", f"INT{bits}")
             model.set_tensor_datatype(node.output[0], DataType[f"INT{bits}"])
         return model.transform(InferDataTypes()), False
+
+
+class MinimizeWeightWidth(Transformation):
+    """FINN's MinimizeWeightBitWidth (its builder's step_minimize_bit_width) on integer-mode MVAUs: the
+    narrowest type holding a node's actual weights, e.g. INT2 weights that are all 0 or 1 become BINARY
+    (1-bit products, no multiplier). XNOR nodes and BIPOLAR weights keep their type: FINN's execution reads
+    it (BIPOLAR inputs times BIPOLAR weights means XNOR-popcount), and the weights are 1 bit already."""
+
+    def apply(self, model: ModelWrapper):
+        for node in model.graph.node:
+            if node.op_type != "MVAU":
+                continue
+            inst = getCustomOp(node)
+            if inst.get_nodeattr("binaryXnorMode") or inst.get_nodeattr("weightDataType") == "BIPOLAR":
+                continue
+            inst.minimize_weight_bit_width(model)
+        return model, False
 
 
 class MinimizeOutputWidth(Transformation):
@@ -229,7 +248,7 @@ def feedforward_passes():
              # InferPool turns MaxPoolNHWC into a depthwise Im2Col + Pool; the second InferConvInpGen maps
              # that Im2Col to a sliding window generator.
              InferConvInpGen(), InferPool(), InferConvInpGen(), RemoveCNVtoFCFlatten(),
-             absorb.AbsorbConsecutiveTransposes(), MinimizeOutputWidth()]
+             absorb.AbsorbConsecutiveTransposes(), MinimizeOutputWidth(), MinimizeWeightWidth()]
     base = [type(t).__name__ for t in steps]
     # repeated passes get a count, so a failing one is named unambiguously
     names = [f"{n} ({base[:i + 1].count(n)})" if base.count(n) > 1 else n for i, n in enumerate(base)]
@@ -254,7 +273,8 @@ def residual_passes():
             ("XnorPopcount (+RemapXnorPadValue)", XnorPopcountWithPadRemap()),
             ("Streamline (after XNOR)", FastStreamline()),
             *[(type(t).__name__, t) for t in _convert_to_hw_passes()],
-            ("MinimizeAddWidth", MinimizeAddWidth()), ("ExtractHostOps", host_ops.ExtractHostOps()),
+            ("MinimizeAddWidth", MinimizeAddWidth()), ("MinimizeWeightWidth", MinimizeWeightWidth()),
+            ("ExtractHostOps", host_ops.ExtractHostOps()),
             ("GiveUniqueNodeNames", GiveUniqueNodeNames())]
 
 
