@@ -3,7 +3,7 @@
 Weights come from the node's initializer ``W`` (MW x MH) and thresholds ``T`` (MH x steps, or 1 x steps
 shared by all channels), laid out as ``hls/mvau.sv`` and ``hls/thresholding.sv`` document. Thresholds are
 clipped to the searched values' range and only the window a value can fall in is stored
-(:class:`ThresholdTable`): BiDRN's 255-step residual requantizations reach 26-255 of their steps.
+(:class:`ThresholdTable`): BiDRN's 255-step residual requantizations reach 24-255 of their steps.
 """
 from __future__ import annotations
 

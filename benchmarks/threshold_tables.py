@@ -1,0 +1,125 @@
+"""How compact the threshold tables of a config's partitions are; prints one JSON object.
+
+    .venv/bin/python benchmarks/threshold_tables.py [--config edge] [--work /tmp/thr_tables]
+
+Exports the config, lowers each encoder partition (``bidrn-hw compile --no-rtl --no-check``, default pixel
+folding: the tables do not depend on the folding) and reads every MVAU's and Thresholding's table as the RTL
+generator stores it (``rtlgen.layers_compute.threshold_table``). Per layer kind (integer MVAU, XNOR MVAU,
+Thresholding): channels, threshold steps per channel in the model, steps reachable (the searched window),
+shared rows, channels with a per-channel base, and the bits stored against the full rows. ``slopes`` counts the
+channels whose window rises in steps of d or d + 1 (one slope: an affine function's thresholds) or has two such
+runs (two slopes: BN followed by RPReLU): the necessary condition for computing the thresholds instead of
+storing them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _slopes(row: np.ndarray) -> int:
+    """1 or 2 where the sorted ``row`` rises in steps of d or d + 1 (in one or two runs), else 0."""
+    if len(row) < 3:
+        return 1
+    d = np.diff(row)
+    if d.max() - d.min() <= 1:
+        return 1
+    for s in range(1, len(d)):
+        a, b = d[:s], d[s:]
+        if a.max() - a.min() <= 1 and b.max() - b.min() <= 1:
+            return 2
+    return 0
+
+
+def _range(inst, node_op: str) -> tuple[int, int, int]:
+    """(lo, hi, min_bits) of the values a node's thresholds are compared with, as the generator takes them."""
+    from qonnx.core.datatype import DataType
+
+    idt = inst.get_input_datatype(0)
+    if node_op == "Thresholding":
+        return int(idt.min()), int(idt.max()), idt.bitwidth() + 1
+    mw, wdt = inst.get_nodeattr("MW"), DataType[inst.get_nodeattr("weightDataType")]
+    if inst.get_nodeattr("binaryXnorMode"):
+        return 0, mw, 2
+    products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
+    return int(min(products)) * mw, int(max(products)) * mw, 2
+
+
+def tables(hw_onnx: Path) -> dict:
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bidrn_hw.flow.folding import base_op
+    from bidrn_hw.rtlgen.layers_compute import threshold_table
+
+    model = ModelWrapper(str(hw_onnx))
+    out: dict = {}
+    for node in model.graph.node:
+        op = base_op(node)
+        if op not in ("MVAU", "Thresholding"):
+            continue
+        inst = getCustomOp(node)
+        if op == "MVAU" and inst.get_nodeattr("noActivation"):
+            continue
+        kind = "thresholding" if op == "Thresholding" else ("xnor_mvau" if inst.get_nodeattr("binaryXnorMode")
+                                                             else "int_mvau")
+        channels = inst.get_nodeattr("NumChannels" if op == "Thresholding" else "MH")
+        lo, hi, min_bits = _range(inst, op)
+        full_steps = int(model.get_initializer(node.input[-1]).shape[1])
+        table = threshold_table(model, node, channels, lo, hi, min_bits)
+        reach = (table.rows <= hi).sum(axis=1)
+        k = out.setdefault(kind, {"layers": 0, "channels": 0, "steps": set(), "reachable_min": None,
+                                  "reachable_max": 0, "shared_layers": 0, "based_layers": 0,
+                                  "bits_full": 0, "bits_stored": 0, "one_slope": 0, "two_slopes": 0,
+                                  "rows": 0})
+        k["layers"] += 1
+        k["channels"] += channels
+        k["steps"].add(full_steps)
+        k["reachable_min"] = int(reach.min()) if k["reachable_min"] is None else min(k["reachable_min"], int(reach.min()))
+        k["reachable_max"] = max(k["reachable_max"], int(reach.max()))
+        k["shared_layers"] += int(table.shared)
+        k["based_layers"] += int(table.base_bits > 0)
+        # the search stores 2^S - 1 words per row (S = log2(steps + 1), rounded up), each bits + 1 wide
+        words = lambda n: (1 << int(n).bit_length()) - 1  # noqa: E731
+        k["bits_full"] += channels * words(full_steps) * (table.bits + 1)
+        k["bits_stored"] += table.rows.shape[0] * words(table.steps) * (table.bits + 1) \
+            + channels * table.base_bits
+        for r in range(table.rows.shape[0]):
+            s = _slopes(table.rows[r][table.rows[r] <= hi])
+            k["rows"] += 1
+            k["one_slope"] += int(s == 1)
+            k["two_slopes"] += int(s == 2)
+    for k in out.values():
+        k["steps"] = sorted(k["steps"])
+    return out
+
+
+def main(argv=None) -> dict:
+    from bidrn_hw.cli import main as cli
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="edge")
+    ap.add_argument("--work", type=Path, default=None)
+    args = ap.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="thr_tables_"))
+    exp = work / "export"
+    if cli(["export", "--config", args.config, "--out", str(exp), "--frames", "1", "--json"]) != 0:
+        sys.exit("export failed")
+    result = {"config": args.config, "partitions": {}}
+    for part in sorted(p.name for p in exp.iterdir() if (p / "model.onnx").is_file()):
+        out = work / part
+        if cli(["compile", str(exp / part / "model.onnx"), "--out", str(out), "--no-rtl", "--no-check",
+                "--json"]) != 0:
+            sys.exit(f"compile of {part} failed")
+        result["partitions"][part] = tables(out / "hw.onnx")
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
