@@ -36,26 +36,12 @@ def _slopes(row: np.ndarray) -> int:
     return 0
 
 
-def _range(inst, node_op: str) -> tuple[int, int, int]:
-    """(lo, hi, min_bits) of the values a node's thresholds are compared with, as the generator takes them."""
-    from qonnx.core.datatype import DataType
-
-    idt = inst.get_input_datatype(0)
-    if node_op == "Thresholding":
-        return int(idt.min()), int(idt.max()), idt.bitwidth() + 1
-    mw, wdt = inst.get_nodeattr("MW"), DataType[inst.get_nodeattr("weightDataType")]
-    if inst.get_nodeattr("binaryXnorMode"):
-        return 0, mw, 2
-    products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
-    return int(min(products)) * mw, int(max(products)) * mw, 2
-
-
 def tables(hw_onnx: Path) -> dict:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
     from bidrn_hw.flow.folding import base_op
-    from bidrn_hw.rtlgen.layers_compute import threshold_table
+    from bidrn_hw.rtlgen.layers_compute import mvau_widths, node_threshold_table
 
     model = ModelWrapper(str(hw_onnx))
     out: dict = {}
@@ -69,9 +55,9 @@ def tables(hw_onnx: Path) -> dict:
         kind = "thresholding" if op == "Thresholding" else ("xnor_mvau" if inst.get_nodeattr("binaryXnorMode")
                                                              else "int_mvau")
         channels = inst.get_nodeattr("NumChannels" if op == "Thresholding" else "MH")
-        lo, hi, min_bits = _range(inst, op)
+        hi = mvau_widths(inst)["ACC_HI"] if op == "MVAU" else int(inst.get_input_datatype(0).max())
         full_steps = int(model.get_initializer(node.input[-1]).shape[1])
-        table = threshold_table(model, node, channels, lo, hi, min_bits)
+        table = node_threshold_table(model, node, inst)
         reach = (table.rows <= hi).sum(axis=1)
         k = out.setdefault(kind, {"layers": 0, "channels": 0, "steps": set(), "reachable_min": None,
                                   "reachable_max": 0, "shared_layers": 0, "based_layers": 0,

@@ -106,18 +106,20 @@ def threshold_cost(pe: int, nf: int, n_steps: int, thr_bits: int, family: str, s
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     if n_steps == 0:
         return cost
-    base = memory_cost(pe * base_bits, nf, "auto", family, rom=True) if base_bits else dict(cost)
-    nf = 1 if shared else nf
+    rows = 1 if shared else nf
     steps = _clog2(n_steps + 1)
     words = 16 if family == "ecp5" else 64
-    if nf < 128:
-        lookup = sum(math.ceil(nf * min(2 ** j, n_steps) / words) for j in range(steps))
+    if rows < 128:
+        lookup = sum(math.ceil(rows * min(2 ** j, n_steps) / words) for j in range(steps))
     else:
-        cost = memory_cost(pe * n_steps * thr_bits, nf, "block", family)
+        cost = memory_cost(pe * n_steps * thr_bits, rows, "block", family)
         lookup = sum(math.ceil(min(2 ** j, n_steps) / 4) for j in range(steps))
     cost["LUT"] += pe * thr_bits * (steps + lookup)
-    cost["FF"] += search_registers(pe, steps, thr_bits, thr_bits + 1) + 3 * pe * base_bits
-    return _add(cost, base)
+    cost["FF"] += search_registers(pe, steps, thr_bits, thr_bits + 1)
+    if base_bits:
+        cost = _add(cost, memory_cost(pe * base_bits, nf, "auto", family, rom=True))
+        cost["FF"] += 3 * pe * base_bits
+    return cost
 
 
 def search_registers(pe: int, stages: int, val_bits: int, word_bits: int) -> int:
@@ -127,49 +129,34 @@ def search_registers(pe: int, stages: int, val_bits: int, word_bits: int) -> int
 
 
 # ------------------------------------------------------------------------------------------ per op
-def _signed_bits(lo: int, hi: int) -> int:
-    bits = 1
-    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
-        bits += 1
-    return max(bits, 2)
-
-
-def _search_params(model, node, channels: int, lo: int, hi: int, min_bits: int) -> dict:
+def _search_params(model, node, inst) -> dict:
     """N_STEPS, THR_BITS, SHARED and BASE_BITS of the threshold table the generator stores
-    (``rtlgen.layers_compute.threshold_table``: only the window of thresholds a value can fall in)."""
-    from ..rtlgen.layers_compute import threshold_table
+    (``rtlgen.layers_compute.node_threshold_table``: only the window of thresholds a value can fall in)."""
+    from ..rtlgen.layers_compute import node_threshold_table
 
-    table = threshold_table(model, node, channels, lo, hi, min_bits)
+    table = node_threshold_table(model, node, inst)
     return dict(N_STEPS=table.steps, THR_BITS=table.bits, SHARED=int(table.shared), BASE_BITS=table.base_bits)
 
 
 def thresholding_params(model, node, inst) -> dict:
     """The parameters ``rtlgen.layers_compute.thresholding`` gives thresholding.sv (no memory files)."""
-    idt = inst.get_input_datatype(0)
-    in_bits, ch = _bits(idt), inst.get_nodeattr("NumChannels")
-    return dict(CH=ch, PE=inst.get_nodeattr("PE"), IN_BITS=in_bits, OUT_BITS=_bits(inst.get_output_datatype(0)),
-                **_search_params(model, node, ch, int(idt.min()), int(idt.max()), in_bits + 1))
+    return dict(CH=inst.get_nodeattr("NumChannels"), PE=inst.get_nodeattr("PE"),
+                IN_BITS=_bits(inst.get_input_datatype(0)), OUT_BITS=_bits(inst.get_output_datatype(0)),
+                **_search_params(model, node, inst))
 
 
 def mvau_params(model, node, inst) -> dict:
-    """The widths ``rtlgen.layers_compute.mvau`` gives mvau.sv, without building its memory files."""
-    mw, mh, simd, pe = (inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE"))
-    idt, wdt = inst.get_input_datatype(0), DataType[inst.get_nodeattr("weightDataType")]
-    xnor = int(inst.get_nodeattr("binaryXnorMode")) or (idt == DataType["BIPOLAR"] and wdt == DataType["BIPOLAR"])
-    if xnor:
-        in_bits, w_bits, acc_lo, acc_hi = 1, 1, 0, mw
-    else:
-        # as rtlgen.layers_compute.mvau: BIPOLAR weights in integer mode are stored as 2-bit signed -1/+1
-        in_bits, w_bits = _bits(idt), 2 if wdt == DataType["BIPOLAR"] else _bits(wdt)
-        products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
-        acc_lo, acc_hi = int(min(products)) * mw, int(max(products)) * mw
-    acc_bits = _signed_bits(min(acc_lo, 0), acc_hi)
+    """The parameters ``rtlgen.layers_compute.mvau`` gives mvau.sv, without building its memory files."""
+    from ..rtlgen.layers_compute import mvau_widths
+
+    wd = mvau_widths(inst)
     if inst.get_nodeattr("noActivation") == 0:
-        search = _search_params(model, node, mh, acc_lo, acc_hi, acc_bits + 1)
+        search = _search_params(model, node, inst)
     else:
-        search = dict(N_STEPS=0, THR_BITS=acc_bits + 1, SHARED=0, BASE_BITS=0)
-    return dict(MW=mw, MH=mh, SIMD=simd, PE=pe, XNOR=int(bool(xnor)), IN_BITS=in_bits, W_BITS=w_bits,
-                ACC_BITS=acc_bits, OUT_BITS=_bits(inst.get_output_datatype(0)), **search)
+        search = dict(N_STEPS=0, THR_BITS=wd["ACC_BITS"] + 1, SHARED=0, BASE_BITS=0)
+    return dict(**{k: inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE")},
+                **{k: wd[k] for k in ("XNOR", "IN_BITS", "W_BITS", "ACC_BITS")},
+                OUT_BITS=_bits(inst.get_output_datatype(0)), **search)
 
 
 def _mvau(model, node, inst, family, part) -> tuple[dict, str]:

@@ -141,16 +141,14 @@ def _act_val(inst, odt: DataType) -> int:
     return 0 if odt == DataType["BIPOLAR"] else int(inst.get_nodeattr("ActVal"))
 
 
-def mvau(model, node) -> LayerRTL:
-    inst = getCustomOp(node)
-    mw, mh, simd, pe = (inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE"))
-    if mw % simd or mh % pe:
-        raise UnsupportedError(f"node {node.name}: SIMD {simd} must divide MW {mw} and PE {pe} must divide MH {mh}")
+def mvau_widths(inst) -> dict:
+    """What mvau.sv computes with, from an MVAU node's types: XNOR mode, input and weight bits and signedness,
+    the accumulator's range (ACC_LO, ACC_HI) and width. Shared by the generator, the estimator
+    (``flow.estimates.mvau_params``) and the threshold tables."""
+    mw = inst.get_nodeattr("MW")
     idt, wdt = inst.get_input_datatype(0), DataType[inst.get_nodeattr("weightDataType")]
     xnor = int(inst.get_nodeattr("binaryXnorMode")) or (idt == DataType["BIPOLAR"] and wdt == DataType["BIPOLAR"])
-    w = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
     if xnor:
-        w = (w + 1) / 2 if wdt == DataType["BIPOLAR"] else w  # {0,1} codes
         in_bits, in_signed, w_bits, w_signed = 1, 0, 1, 0
         acc_lo, acc_hi = 0, mw
     else:
@@ -160,18 +158,43 @@ def mvau(model, node) -> LayerRTL:
         w_bits, w_signed = (2, 1) if wdt == DataType["BIPOLAR"] else _dtype_bits(wdt)
         products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
         acc_lo, acc_hi = int(min(products)) * mw, int(max(products)) * mw
-    acc_bits = _signed_bits(min(acc_lo, 0), acc_hi)
+    return dict(XNOR=int(bool(xnor)), IN_BITS=in_bits, IN_SIGNED=in_signed, W_BITS=w_bits, W_SIGNED=w_signed,
+                ACC_LO=acc_lo, ACC_HI=acc_hi, ACC_BITS=_signed_bits(min(acc_lo, 0), acc_hi))
+
+
+def node_threshold_table(model, node, inst=None) -> ThresholdTable:
+    """The threshold table of an MVAU (over its accumulator's range) or a Thresholding node (over its input
+    type's range), as the generator stores it."""
+    inst = inst or getCustomOp(node)
+    if node.op_type.startswith("MVAU"):
+        wd = mvau_widths(inst)
+        return threshold_table(model, node, inst.get_nodeattr("MH"), wd["ACC_LO"], wd["ACC_HI"], wd["ACC_BITS"] + 1)
+    idt = inst.get_input_datatype(0)
+    return threshold_table(model, node, inst.get_nodeattr("NumChannels"), int(idt.min()), int(idt.max()),
+                           _dtype_bits(idt)[0] + 1)
+
+
+def mvau(model, node) -> LayerRTL:
+    inst = getCustomOp(node)
+    mw, mh, simd, pe = (inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE"))
+    if mw % simd or mh % pe:
+        raise UnsupportedError(f"node {node.name}: SIMD {simd} must divide MW {mw} and PE {pe} must divide MH {mh}")
+    wd = mvau_widths(inst)
+    xnor, in_bits, w_bits, acc_bits = wd["XNOR"], wd["IN_BITS"], wd["W_BITS"], wd["ACC_BITS"]
+    w = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+    if xnor and inst.get_nodeattr("weightDataType") == "BIPOLAR":
+        w = (w + 1) / 2  # {0,1} codes
     w_int = np.round(w).astype(np.int64)
     sf, nf = mw // simd, mh // pe
     words = [[w_int[s * simd + j, n * pe + p] for p in range(pe) for j in range(simd)]
              for n in range(nf) for s in range(sf)]
     name = node.name
     memfiles = {"weights.mem": _hex_lines(words, w_bits)}
-    params = dict(MW=mw, MH=mh, SIMD=simd, PE=pe, IN_BITS=in_bits, IN_SIGNED=in_signed, W_BITS=w_bits,
-                  W_SIGNED=w_signed, XNOR=int(bool(xnor)), ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem")
+    params = dict(MW=mw, MH=mh, SIMD=simd, PE=pe, IN_BITS=in_bits, IN_SIGNED=wd["IN_SIGNED"], W_BITS=w_bits,
+                  W_SIGNED=wd["W_SIGNED"], XNOR=xnor, ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem")
     odt = inst.get_output_datatype(0)
     if inst.get_nodeattr("noActivation") == 0:
-        table = threshold_table(model, node, mh, acc_lo, acc_hi, min_bits=acc_bits + 1)
+        table = node_threshold_table(model, node, inst)
         memfiles.update(threshold_files(table, pe))
         params.update(OUT_BITS=_dtype_bits(odt)[0], **search_params(table, _act_val(inst, odt)))
     else:
@@ -189,10 +212,9 @@ def thresholding(model, node) -> LayerRTL:
         raise UnsupportedError(f"node {node.name}: PE {pe} must divide NumChannels {ch}")
     idt, odt = inst.get_input_datatype(0), inst.get_output_datatype(0)
     in_bits, in_signed = _dtype_bits(idt)
-    lo, hi = int(idt.min()), int(idt.max())
     if idt == DataType["BIPOLAR"]:
         raise UnsupportedError(f"node {node.name}: thresholding a BIPOLAR stream is not supported")
-    table = threshold_table(model, node, ch, lo, hi, min_bits=in_bits + 1)
+    table = node_threshold_table(model, node, inst)
     params = dict(CH=ch, PE=pe, IN_BITS=in_bits, IN_SIGNED=in_signed, OUT_BITS=_dtype_bits(odt)[0],
                   **search_params(table, _act_val(inst, odt)))
     return LayerRTL("thresholding", params, threshold_files(table, pe), ["thresholding", "threshold_search"])
