@@ -85,13 +85,13 @@ def _compile(work: Path, name: str, model: str, args: list[str], exported: set) 
 
 def _plain(params: dict) -> dict:
     """Parameters without memory file names (paths differ between builds, contents are hashed in the cache)."""
-    return {k: v for k, v in params.items() if not isinstance(v, str)}
+    return {k: v for k, v in params.items() if not k.endswith("_FILE")}
 
 
 def collect(work: Path, cache: Path, designs=DESIGNS, cached_only: bool = False) -> list[dict]:
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from bidrn_hw.flow.estimates import formula_resources
+    from bidrn_hw.flow.estimates import formula_resources, rtl_content
     from bidrn_hw.flow.folding import device_budget
     from bidrn_hw.fpga.xilinx import measure_layers
 
@@ -131,7 +131,7 @@ def collect(work: Path, cache: Path, designs=DESIGNS, cached_only: bool = False)
             before, formula = formula_resources(hw, node, device)
             seen[key] = True
             rows.append({"design": name, "role": role, "name": m["name"], "node": node.name, "module": m["module"],
-                         "op_type": m["op_type"], "params": p,
+                         "op_type": m["op_type"], "params": p, "content": rtl_content(hw, node, m["module"], p),
                          "measured": {k: m["measured"][k] for k in ("LUT", "FF", "BRAM_18K", "DSP")},
                          "before": {k: before[k] for k in ("LUT", "FF", "BRAM_18K", "DSP")},
                          "before_formula": formula, "synth_seconds": round(m["seconds"], 1)})
@@ -188,7 +188,7 @@ def fit(rows: list[dict]) -> dict:
     train = [r for r in rows if r["role"] == "fit"]
     for module in sorted({r["module"] for r in train}):
         mrows = [r for r in train if r["module"] == module]
-        terms = [rtl_terms(module, r["params"])[0] for r in mrows]
+        terms = [rtl_terms(module, r["params"], r.get("content"))[0] for r in mrows]
         if not terms[0]:
             continue
         all_terms = set().union(*terms)
@@ -207,7 +207,7 @@ def errors(rows: list[dict], role: str) -> dict:
     for r in rows:
         if r["role"] != role:
             continue
-        after = calibrated_cost(r["module"], r["params"], "zynq7000")
+        after = calibrated_cost(r["module"], r["params"], "zynq7000", r.get("content"))
         m = r["measured"]["LUT"]
         e = out.setdefault(r["module"], {"layers": 0, "measured": 0, "before": 0, "after": 0, "rows": []})
         e["layers"] += 1

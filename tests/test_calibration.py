@@ -52,7 +52,7 @@ def _heldout() -> dict[str, list[tuple[str, int, int]]]:
     for r in _data()["rows"]:
         if r["role"] != "heldout":
             continue
-        cost = calibrated_cost(r["module"], r["params"], "zynq7000")
+        cost = calibrated_cost(r["module"], r["params"], "zynq7000", r.get("content"))
         assert cost is not None, f"{r['module']}: no calibrated model"
         out.setdefault(r["module"], []).append((f"{r['design']}/{r['name']}", math.ceil(cost["LUT"]),
                                                 r["measured"]["LUT"]))
@@ -157,3 +157,38 @@ def test_live_yosys_layer_matches_calibration(tmp_path):
     est = calibrated_cost("swg", row["params"], "zynq7000")["LUT"]
     assert lut == pytest.approx(row["measured"]["LUT"], rel=0.05), "the RTL changed since calibrate.py ran"
     assert _within(est, lut), (est, lut)
+
+
+def test_rom_logic_luts_counts_what_abc_keeps():
+    """Content-based LUT6 of a ROM in logic: constant bits and address bits are free, equal 64-word slice
+    functions are one LUT, unrelated values cost one LUT per bit per slice (plus muxes past 256 words)."""
+    import numpy as np
+
+    from bidrn_hw.flow.estimates import rom_logic_luts
+
+    rng = np.random.default_rng(0)
+    assert rom_logic_luts(np.zeros(64, dtype=np.int64), 8) == 0
+    assert rom_logic_luts(np.arange(64), 6) == 0                       # data bit k is address bit k
+    assert rom_logic_luts(np.arange(64) | (1 << 7), 8) == 0             # ... and a constant bit
+    random = rng.integers(0, 1 << 12, size=64)
+    assert 11 <= rom_logic_luts(random, 12) <= 12                       # one LUT6 per bit
+    assert rom_logic_luts(np.tile(random, 4), 12) == rom_logic_luts(random, 12)  # equal slices: shared
+    deep = rng.integers(0, 1 << 4, size=1024)                           # 16 slices: 4 muxes of 4:1 per bit
+    assert 4 * 16 - 2 <= rom_logic_luts(deep, 4) <= 4 * 16 + 4 * 3
+    affine = 3 * np.arange(128) + 5                                     # an affine requantization's thresholds
+    assert rom_logic_luts(affine, 10) < 10 * 2 // 2
+
+
+def test_ram_style_is_obeyed_by_yosys_and_the_estimate_follows(tmp_path):
+    """RAM_STYLE on a held-out window generator: "block" is one RAMB18, "distributed" none, and the
+    calibrated estimate's block RAM says the same."""
+    from bidrn_hw.fpga.xilinx import measure_layers
+
+    held = [r for r in _data()["rows"] if r["role"] == "heldout" and r["module"] == "swg"]
+    row = min(held, key=lambda r: r["measured"]["LUT"])
+    for style, brams in (("block", 1), ("distributed", 0)):
+        params = {**row["params"], "RAM_STYLE": style}
+        d = _write_one_layer(tmp_path / style, "swg", params)
+        (measured,) = measure_layers(d, "xc7z020")
+        assert measured["measured"]["BRAM_18K"] == brams, style
+        assert calibrated_cost("swg", params, "zynq7000")["BRAM_18K"] == brams, style

@@ -135,7 +135,7 @@ def test_calibrated_estimates_use_the_rtl_parameters(builds):
             layer = by_name[row["name"]]
             module, params = rtl_params(hw, node)
             assert module == layer["module"]
-            plain = {k: v for k, v in layer["parameters"].items() if not isinstance(v, str)}
+            plain = {k: v for k, v in layer["parameters"].items() if not k.endswith("_FILE")}  # less memory files
             assert set(params) <= set(plain) and all(params[k] == plain[k] for k in params), row["name"]
             cost = calibrated_cost(layer["module"], plain, "zynq_us+")
             assert all(row[k] == math.ceil(cost[k]) for k in RESOURCE_KEYS)

@@ -253,3 +253,33 @@ def test_auto_folded_accelerator_simulates_bit_exact_at_the_estimated_rate(tiny_
         sim = json.loads(capsys.readouterr().out)
         assert sim["bit_exact"] and sim["mismatches"] == 0
     assert abs(sim["cycles_per_frame"] - est["cycles_per_frame"]) <= 0.05 * est["cycles_per_frame"], sim
+
+
+def test_ram_style_from_the_folding_file_reaches_the_rtl_and_auto_is_resolved(lowered):
+    """FINN's ram_style: a folding file's value is kept; "auto" becomes the style Yosys would pick on Xilinx
+    parts (the estimate then follows the build) and stays "auto" on ECP5; an MVAU's "distributed" weight
+    ROM is RAM_STYLE "logic" in the RTL (a ROM cannot be a LUT-RAM); URAM cannot hold weights."""
+    from bidrn_hw.flow.estimates import memory_shape, rtl_params, yosys_block_ram
+    from bidrn_hw.flow.memory_styles import ram_style
+
+    swg = node_of(lowered, "ConvolutionInputGenerator").name
+    mvau = node_of(lowered, "MVAU").name
+    config = {swg: {"ram_style": "block"}, mvau: {"ram_style": "distributed"}}
+    for part in ("xc7z020", "ecp5-85k"):
+        model, _ = fold(copy(lowered), folding=config, part=part)
+        assert rtl_params(model, model.get_node_from_name(swg))[1]["RAM_STYLE"] == "block"
+        assert rtl_params(model, model.get_node_from_name(mvau))[1]["RAM_STYLE"] == "logic"
+        assert folding_config(model)[swg]["ram_style"] == "block"
+        others = [n for n in model.graph.node if base_op(n) in ("MVAU", "ConvolutionInputGenerator", "StreamingFIFO")
+                  and n.name not in (swg, mvau)]
+        assert others
+        for node in others:
+            module, p = rtl_params(model, node)
+            shape = memory_shape(module, p)
+            if part == "ecp5-85k" or shape is None:
+                assert ram_style(node) == "auto", node.name
+            else:
+                assert ram_style(node) == ("block" if yosys_block_ram(*shape) else "distributed"), node.name
+    with pytest.raises(UsageError, match=f"{mvau}.*ultra"):
+        model, _ = fold(copy(lowered), folding={mvau: {"ram_style": "ultra"}})
+        rtl_params(model, model.get_node_from_name(mvau))

@@ -30,6 +30,7 @@ from .rate_fifos import InsertGeneratorInputFIFOs, InsertMVAUInputFIFOs
 from .folding import (ApplyFoldingConfig, InsertDataWidthConverters, apply_fifo_depths,
                       auto_fold, device_budget, layer_cycles_of, load_folding)
 from .lower import lower_to_hw
+from .memory_styles import ResolveMemoryStyles
 from .pixel_folding import ApplyPixelFolding
 
 DEFAULT_PART = "xc7z020"
@@ -77,6 +78,7 @@ def fold(hw: ModelWrapper, folding: Path | str | dict | None = None, target_fps:
     hw = hw.transform(InsertBranchFIFOs()).transform(InsertDataWidthConverters())
     hw = hw.transform(InsertGeneratorInputFIFOs()).transform(InsertMVAUInputFIFOs())
     apply_fifo_depths(hw, pending, info.get("file") or "folding")
+    hw = hw.transform(ResolveMemoryStyles(device_budget(part)["family"]))
     return hw, info
 
 

@@ -15,10 +15,14 @@ instance, from the parameters it is instantiated with (``accel.json``), is reduc
 words), comparator bits of the threshold search, ...), and LUT and FF are weighted sums of them with
 coefficients fitted to Yosys ``synth_xilinx`` measurements of layers of several designs
 (``benchmarks/calibrate.py``; data in ``benchmarks/results/calibration_data.json``; coefficients in
-``calibration.json`` beside this file; held-out error table in ``docs/calibration.md``). Block RAM follows
-what Yosys does with our RTL (:func:`yosys_block_ram`): mvau.sv's weight ROM and input buffer, the window
-buffer (swg.sv), the FIFO buffer and the threshold-stage ROMs are read synchronously and go to block RAM where
-Yosys' library costs make that cheaper.
+``calibration.json`` beside this file; held-out error table in ``docs/calibration.md``). The threshold
+ROMs' LUT6 are counted from their contents (:func:`rom_logic_luts`: an affine requantization's table
+compresses far below its size). Block RAM follows what Yosys does with our RTL (:func:`yosys_block_ram`):
+mvau.sv's weight ROM and input buffer, the window buffer (swg.sv), the FIFO buffer and the threshold-stage
+ROMs are read synchronously and go to block RAM where Yosys' library costs make that cheaper. The weight
+ROM, the window buffer and the FIFO buffer carry FINN's ``ram_style`` as their ``RAM_STYLE`` synthesis
+attribute; on Xilinx parts the flow makes "auto" explicit by the same rule (``flow.memory_styles``), so
+the build follows the estimate.
 Modules without coefficients, and ECP5 (LUT4), use the formulas below.
 
 **The formulas** (:func:`formula_resources`; the estimate before calibration, and what FINN uses where noted):
@@ -50,11 +54,15 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from ..rtlgen.layers_compute import fifo_params
 from .folding import RESOURCE_KEYS, base_op, dwc_cycles, layer_cycles_of
+from .memory_styles import rtl_ram_style
 
 BRAM18_ASPECTS = [(16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)]
 ESTIMATES_FORMAT = 1
@@ -156,7 +164,7 @@ def mvau_params(model, node, inst) -> dict:
         search = dict(N_STEPS=0, THR_BITS=wd["ACC_BITS"] + 1, SHARED=0, BASE_BITS=0)
     return dict(**{k: inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE")},
                 **{k: wd[k] for k in ("XNOR", "IN_BITS", "W_BITS", "ACC_BITS")},
-                OUT_BITS=_bits(inst.get_output_datatype(0)), **search)
+                OUT_BITS=_bits(inst.get_output_datatype(0)), **search, RAM_STYLE=rtl_ram_style(node))
 
 
 def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
@@ -202,7 +210,7 @@ def _dataflow(model, node, inst, family, part) -> tuple[dict, str]:
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     if module == "swg":
         width = p["SIMD"] * p["ELEM_BITS"]
-        cost = memory_cost(width, p["BUF_DEPTH"], "auto", family)
+        cost = memory_cost(width, p["BUF_DEPTH"], p["RAM_STYLE"], family)
         counters = 8 * _clog2(p["IFM_H"] * p["IFM_W"] * p["CH"] // p["SIMD"])
         cost["LUT"] += 2 * counters + 20
         cost["FF"] += counters + width + 2
@@ -300,10 +308,89 @@ def yosys_block_ram(width: int, depth: int, rom: bool = False) -> bool:
     return 129 * bram18(width, depth) < other
 
 
+def memory_shape(module: str, p: dict) -> tuple[int, int, bool] | None:
+    """(width, depth, is a ROM) of the memory an RTL module's RAM_STYLE applies to: mvau.sv's weight ROM,
+    swg.sv's window buffer, fifo.sv's buffer (none below three words: registers)."""
+    if module == "mvau":
+        return p["PE"] * p["SIMD"] * p["W_BITS"], (p["MW"] // p["SIMD"]) * (p["MH"] // p["PE"]), True
+    if module == "swg":
+        return p["SIMD"] * p["ELEM_BITS"], p["BUF_DEPTH"], False
+    if module == "fifo" and p["DEPTH"] > 2:
+        return p["WIDTH"], p["DEPTH"], False
+    return None
+
+
+def styled_memory(module: str, p: dict) -> str | None:
+    """Where that memory goes: "block", "ultra" or "lut" (LUT-RAM, or logic for a ROM), by the RAM_STYLE
+    parameter or, where it is "auto", by Yosys' library costs (:func:`yosys_block_ram`)."""
+    shape = memory_shape(module, p)
+    if shape is None:
+        return None
+    style = p.get("RAM_STYLE", "auto")
+    if style == "auto":
+        return "block" if yosys_block_ram(*shape) else "lut"
+    return style if style in ("block", "ultra") else "lut"
+
+
 def _lut_rom(width: int, depth: int) -> int:
     """LUT6 of a ``depth`` x ``width`` lookup in logic or LUT-RAM: one per bit per 64 words (a one-word ROM
     is a constant)."""
     return 0 if depth <= 1 else width * math.ceil(depth / 64)
+
+
+def _truth_table(bits: np.ndarray) -> np.ndarray:
+    """64-entry bit columns (..., 64) -> their truth tables as uint64 (entry i in bit i)."""
+    return np.packbits(bits.astype(np.uint8), axis=-1, bitorder="little").view("<u8")[..., 0]
+
+
+# truth tables of an address bit and of its complement: a ROM data bit equal to one needs no LUT
+_ADDRESS_BITS = _truth_table((np.arange(64)[None, :] >> np.arange(6)[:, None]) & 1)
+_TRIVIAL = np.concatenate([_ADDRESS_BITS, ~_ADDRESS_BITS, np.array([0, ~np.uint64(0)], dtype=np.uint64)])
+
+
+def rom_logic_luts(words: np.ndarray, width: int) -> int:
+    """LUT6 of a ``width``-bit ROM kept in logic, by its contents: a data bit is a function of the address,
+    one LUT6 per 64-word slice, unless that slice is constant or an address bit; equal slice functions are
+    one LUT (ABC merges them); past 256 words (four slices: MUXF7/MUXF8) each non-constant bit adds a 4:1
+    mux per four slices. The thresholds of an affine requantization or a saturating table come out far
+    below width * depth / 64, a table of unrelated values near it."""
+    words = np.asarray(words, dtype=np.int64)
+    if len(words) <= 1 or width <= 0:
+        return 0
+    if len(words) < 64:
+        words = np.resize(words, 64)  # a function of fewer address bits: its table repeats
+    slices = -(-len(words) // 64)
+    words = np.concatenate([words, np.zeros(slices * 64 - len(words), dtype=np.int64)])
+    bits = (words[None, :] >> np.arange(width)[:, None]) & 1                # (width, words)
+    tables = _truth_table(bits.reshape(width, slices, 64))                  # (width, slices)
+    luts = np.unique(tables[~np.isin(tables, _TRIVIAL)]).size
+    if slices > 4:
+        varying = int((bits.min(axis=1) != bits.max(axis=1)).sum())
+        luts += varying * (-(-slices // 4) - 1)
+    return int(luts)
+
+
+def threshold_rom_luts(table, pe: int) -> int:
+    """LUT6 of a threshold table's search ROMs (stages and base counts, every lane) that stay in logic
+    (:func:`rom_logic_luts`); the ones Yosys puts in block RAM are not counted. A shared row is one ROM per
+    lane, all with the contents of lane 0."""
+    from ..rtlgen.layers_compute import base_words, search_stage_words
+
+    lanes = 1 if table.shared else pe
+    roms = [(table.bits + 1, w, pe // lanes) for w in search_stage_words(table.rows, lanes, table.bits).values()]
+    roms += [(table.base_bits, w, 1) for w in base_words(table, pe).values()]
+    return sum(copies * rom_logic_luts(w, width) for width, w, copies in roms
+               if not yosys_block_ram(width, len(w), rom=True))
+
+
+def rtl_content(model: ModelWrapper, node, module: str, p: dict) -> dict:
+    """What the calibrated model reads from a layer's memory contents rather than its parameters: the
+    threshold ROMs' LUT6 (``thr_rom``, :func:`threshold_rom_luts`)."""
+    if module not in ("mvau", "thresholding") or not p["N_STEPS"]:
+        return {}
+    from ..rtlgen.layers_compute import node_threshold_table
+
+    return {"thr_rom": threshold_rom_luts(node_threshold_table(model, node), p["PE"])}
 
 
 def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int, shared: int = 0,
@@ -352,9 +439,10 @@ def _swg_counter_bits(p: dict) -> int:
     return loops + index + address + position
 
 
-def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
+def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, list]:
     """(structural terms, block RAMs as (width, depth)) of one RTL module instance; the terms are what the
-    calibrated LUT and FF models weight."""
+    calibrated LUT and FF models weight. ``content`` (:func:`rtl_content`) replaces the parameter-based
+    count of the threshold ROMs' LUT6 (``thr_rom``) with the count from their contents."""
     t: dict = {"one": 1}
     brams: list = []
     if module == "mvau":
@@ -368,7 +456,7 @@ def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
         # at 0 LUTs; a 4,096 x 1 logic ROM measures 316 LUTs in all, the shared term gives 294.)
         w_line = lanes * p["W_BITS"]
         t["w_rom"] = 0
-        if yosys_block_ram(w_line, nf * sf, rom=True):
+        if styled_memory(module, p) == "block":
             brams.append((w_line, nf * sf))
         else:
             t["w_rom"] = _lut_rom(w_line, nf * sf)
@@ -392,16 +480,15 @@ def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
         t["regs"] = p["PE"] * p["IN_BITS"] + _clog2(nf)
     elif module == "swg":
         width = p["SIMD"] * p["ELEM_BITS"]
-        if yosys_block_ram(width, p["BUF_DEPTH"]):
-            brams, t["buf"] = [(width, p["BUF_DEPTH"])], 0
-        else:
-            t["buf"] = lutram_luts(width, p["BUF_DEPTH"])
+        where = styled_memory(module, p)
+        t["buf"] = lutram_luts(width, p["BUF_DEPTH"]) if where == "lut" else 0
+        brams = [(width, p["BUF_DEPTH"])] if where == "block" else []
         t["counters"] = _swg_counter_bits(p)
         t["regs"] = width
     elif module == "fifo":
         width, depth = p["WIDTH"], p["DEPTH"]
-        in_bram = depth > 2 and yosys_block_ram(width, depth)
-        in_lutram = depth > 2 and not in_bram
+        where = styled_memory(module, p)
+        in_bram, in_lutram = where == "block", where == "lut"
         brams = [(width, depth)] if in_bram else []
         t["buf"] = lutram_luts(width, depth) if in_lutram else 0
         t["lut64"] = int(in_lutram and depth > 32)  # RAM64M slices (their address decode) instead of RAM32M
@@ -433,21 +520,26 @@ def rtl_terms(module: str, p: dict) -> tuple[dict, list]:
         t["regs"] = p["PE"] * (p["ACC_BITS"] + p["OUT_BITS"])
     else:
         return {}, []
+    if content and "thr_rom" in t:
+        t["thr_rom"] = content["thr_rom"]
     return t, brams
 
 
-def calibrated_cost(module: str, p: dict, family: str = "zynq7000") -> dict | None:
+def calibrated_cost(module: str, p: dict, family: str = "zynq7000", content: dict | None = None) -> dict | None:
     """Resources of one RTL module instance by the calibrated model, or None where it has no coefficients
     (module not fitted, ECP5, no calibration file)."""
     models = calibration().get("models", {})
     if family not in CALIBRATED_FAMILIES or module not in models:
         return None
-    terms, brams = rtl_terms(module, p)
+    terms, brams = rtl_terms(module, p, content)
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     for res in ("LUT", "FF"):
         coef = models[module].get(res, {})
         cost[res] = max(0.0, sum(c * terms.get(k, 0) for k, c in coef.items()))
     cost["BRAM_18K"] = sum(bram18(w, d) for w, d in brams)
+    if styled_memory(module, p) == "ultra":
+        width, depth, _ = memory_shape(module, p)
+        cost["URAM"] = math.ceil(width / 72) * math.ceil(depth / 4096)
     if module == "mvau" and not p["XNOR"] and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2:
         # Yosys maps every product of the integer dot product to a DSP48 (even 8 x 2 bits: CNV's first layer)
         cost["DSP"] = p["PE"] * p["SIMD"]
@@ -466,7 +558,7 @@ def rtl_params(model: ModelWrapper, node) -> tuple[str, dict] | None:
     if op == "Thresholding":
         return "thresholding", thresholding_params(model, node, inst)
     if op == "StreamingFIFO":
-        return "fifo", dict(WIDTH=inst.get_instream_width_padded(0), DEPTH=int(inst.get_nodeattr("depth")))
+        return "fifo", fifo_params(node)
     if op == "StreamingDataWidthConverter":
         return "dwc", dwc_params(inst)
     if op in layers_dataflow.supported_op_types():
@@ -502,7 +594,10 @@ def layer_resources(model: ModelWrapper, node, device: dict, calibrated: bool = 
     a LUT6 (Xilinx) part, else the formulas (:func:`formula_resources`)."""
     if calibrated:
         rtl = rtl_params(model, node)
-        cost = calibrated_cost(*rtl, device.get("family", "xilinx")) if rtl else None
+        family = device.get("family", "xilinx")
+        cost = None
+        if rtl and family in CALIBRATED_FAMILIES:
+            cost = calibrated_cost(*rtl, family, rtl_content(model, node, *rtl))
         if cost is not None:
             fit = calibration().get("fit", {})
             return ({k: int(math.ceil(v)) for k, v in cost.items()},

@@ -1,7 +1,10 @@
 // AXI-Stream FIFO: DEPTH entries of WIDTH bits, full throughput (one beat in and one out per cycle).
+// RAM_STYLE is the buffer's synthesis attribute, as FINN's ram_style: "auto" (the tool picks), "block",
+// "distributed" or "ultra".
 module fifo #(
     parameter int WIDTH = 8,
     parameter int DEPTH = 16,
+    parameter RAM_STYLE = "auto",
     localparam int AB = DEPTH > 1 ? $clog2(DEPTH) : 1
 ) (
     input  logic             ap_clk,
@@ -13,7 +16,13 @@ module fifo #(
     output logic             m_axis_0_tvalid,
     input  logic             m_axis_0_tready
 );
-    logic [WIDTH-1:0] mem [DEPTH];
+    initial begin
+        /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
+        if (RAM_STYLE != "auto" && RAM_STYLE != "block" && RAM_STYLE != "distributed" && RAM_STYLE != "ultra")
+            $error("fifo: RAM_STYLE must be auto, block, distributed or ultra");
+        /* verilator lint_on WIDTHEXPAND */
+    end
+    (* ram_style = RAM_STYLE *) logic [WIDTH-1:0] mem [DEPTH];
     logic [AB-1:0] rd, wr;
     logic [AB:0] count;
     wire push = s_axis_0_tvalid && s_axis_0_tready;

@@ -39,6 +39,7 @@ module mvau #(
     parameter int BASE_BITS = 0,    // threshold_search.sv: per-channel base counts
     parameter WEIGHT_FILE = "",
     parameter THRESH_FILE = "",
+    parameter RAM_STYLE = "auto",   // the weight ROM's synthesis attribute: "auto", "block" or "logic" (LUTs)
     localparam int SF = MW / SIMD,
     localparam int NF = MH / PE,
     localparam int IN_BUS = (SIMD * IN_BITS + 7) / 8 * 8,
@@ -65,9 +66,15 @@ module mvau #(
     localparam int DOT_FULL = XNOR != 0 ? $clog2(SIMD + 1) + 1 : PROD_BITS + LEVELS;
     localparam int DOT_BITS = DOT_FULL < ACC_BITS ? DOT_FULL : ACC_BITS;
 
-    logic [WL-1:0] wmem [NF*SF];
+    (* ram_style = RAM_STYLE *) logic [WL-1:0] wmem [NF*SF];
     logic [XL-1:0] ibuf [SF];
-    initial $readmemh(WEIGHT_FILE, wmem);
+    initial begin
+        /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
+        if (RAM_STYLE != "auto" && RAM_STYLE != "block" && RAM_STYLE != "logic")
+            $error("mvau: RAM_STYLE (the weight ROM) must be auto, block or logic");
+        /* verilator lint_on WIDTHEXPAND */
+        $readmemh(WEIGHT_FILE, wmem);
+    end
 
     // ---- issue
     logic [SFB-1:0] sf;

@@ -36,6 +36,7 @@ module swg #(
     parameter int ELEM_BITS = 4,
     parameter int DEPTHWISE = 0,
     parameter int BUF_DEPTH = 0,
+    parameter RAM_STYLE = "auto",   // the window buffer: "auto" (the synthesis tool picks), "block", "distributed"
     localparam int DATA_BITS = SIMD * ELEM_BITS,
     localparam int BUS_BITS = (DATA_BITS + 7) / 8 * 8
 ) (
@@ -82,6 +83,10 @@ module swg #(
         if (CH % SIMD != 0) $error("swg: SIMD must divide CH");
         if (KEXT_H > IFM_H || KEXT_W > IFM_W) $error("swg: kernel larger than the feature map");
         if (BUF < SPAN || BUF > N) $error("swg: BUF_DEPTH must lie in [window span, frame size]");
+        /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
+        if (RAM_STYLE != "auto" && RAM_STYLE != "block" && RAM_STYLE != "distributed" && RAM_STYLE != "ultra")
+            $error("swg: RAM_STYLE must be auto, block, distributed or ultra");
+        /* verilator lint_on WIDTHEXPAND */
     end
 
     function automatic logic [AW-1:0] add_mod(input logic [AW-1:0] a, input int inc);
@@ -161,15 +166,11 @@ module swg #(
         end else begin
             if (rd_fire) begin
                 off_q <= ky_off_next + kx_off_next + IW'(c_next);
-                if (inc_c) c <= c_last ? '0 : c + 1'b1;
-                if (inc_kx) begin
-                    kx <= kx_last ? '0 : kx + 1'b1;
-                    kx_off <= kx_last ? '0 : kx_off + IW'(KX_STEP);
-                end
-                if (inc_ky) begin
-                    ky <= ky_last ? '0 : ky + 1'b1;
-                    ky_off <= ky_last ? '0 : ky_off + IW'(KY_STEP);
-                end
+                c <= c_next;
+                kx_off <= kx_off_next;
+                ky_off <= ky_off_next;
+                if (inc_kx) kx <= kx_last ? '0 : kx + 1'b1;
+                if (inc_ky) ky <= ky_last ? '0 : ky + 1'b1;
                 if (win_end) begin
                     if (!ox_last) begin
                         ox <= ox + 1'b1;
@@ -201,8 +202,9 @@ module swg #(
         end
     end
 
-    // The window buffer: simple dual-port RAM, registered read (BRAM/LUTRAM inference).
-    logic [DATA_BITS-1:0] mem [BUF];
+    // The window buffer: simple dual-port RAM, registered read (BRAM/LUTRAM inference; RAM_STYLE is the
+    // synthesis attribute, as FINN's ram_style).
+    (* ram_style = RAM_STYLE *) logic [DATA_BITS-1:0] mem [BUF];
     logic [DATA_BITS-1:0] rdata;
     always_ff @(posedge ap_clk) begin
         if (wr_fire && !wr_tail) mem[waddr] <= s_axis_0_tdata[DATA_BITS-1:0];

@@ -14,6 +14,7 @@ from qonnx.core.datatype import DataType
 from qonnx.custom_op.registry import getCustomOp
 
 from ..errors import UnsupportedError
+from ..flow.memory_styles import ram_style, rtl_ram_style
 from .stitch import LayerRTL
 
 
@@ -104,11 +105,8 @@ def threshold_files(table: ThresholdTable, pe: int, name: str = "thresholds.mem"
     the base differs between channels, one base file per lane (``name.bPPP``: line nf = channel nf*PE + p,
     less the common offset)."""
     files = search_stage_files(table.rows, 1 if table.shared else pe, table.bits, name)
-    if table.base_bits:
-        nf = len(table.base) // pe
-        for p in range(pe):
-            words = [[int(table.base[n * pe + p]) - table.base_offset] for n in range(nf)]
-            files[f"{name}.b{p:03d}"] = _hex_lines(words, table.base_bits)
+    for p, words in base_words(table, pe).items():
+        files[f"{name}.b{p:03d}"] = _hex_lines([[int(v)] for v in words], table.base_bits)
     return files
 
 
@@ -118,23 +116,39 @@ def search_params(table: ThresholdTable, act_val: int) -> dict:
                 SHARED=int(table.shared), BASE_BITS=table.base_bits, THRESH_FILE="thresholds.mem")
 
 
-def search_stage_files(thr: np.ndarray, pe: int, bits: int, name: str = "thresholds.mem") -> dict[str, str]:
-    """Memory files of threshold_search.sv, one per stage j and lane p: line r*2^j + k holds threshold
-    k*2^(S-j) + 2^(S-1-j) - 1 of row r*PE + p (rows: channels, or one shared row with pe = 1), or +infinity
-    (bit ``bits`` set) past the last one. Stage 0 of lane 0 is ``name``, the others ``name.sJJpPPP``."""
+def search_stage_words(thr: np.ndarray, pe: int, bits: int) -> dict[tuple[int, int], np.ndarray]:
+    """The words of threshold_search.sv's stage memories, per (stage j, lane p): word r*2^j + k is threshold
+    k*2^(S-j) + 2^(S-1-j) - 1 of row r*PE + p (rows: channels, or one shared row with pe = 1) as a
+    ``bits``-bit two's complement, or +infinity (bit ``bits`` set) past the last one."""
     channels, steps = thr.shape
     nf = channels // pe
     stages = max(1, int(steps).bit_length())  # clog2(steps + 1)
-    if pe > 999:
-        raise UnsupportedError(f"PE {pe}: threshold memories are named with 3-digit lane numbers (PE <= 999)")
     inf = 1 << bits
-    files = {}
+    padded = np.concatenate([thr & (inf - 1), np.full((channels, 1), inf, dtype=np.int64)], axis=1)
+    words = {}
     for j in range(stages):
         idx = np.arange(1 << j) * (1 << (stages - j)) + (1 << (stages - 1 - j)) - 1
+        idx = np.minimum(idx, steps)  # past the last threshold: the +infinity column
         for p in range(pe):
-            words = [[int(thr[n * pe + p][i]) & (inf - 1) if i < steps else inf] for n in range(nf) for i in idx]
-            files[name if j == p == 0 else f"{name}.s{j:02d}p{p:03d}"] = _hex_lines(words, bits + 1)
-    return files
+            words[j, p] = padded[p::pe][:nf][:, idx].reshape(-1)
+    return words
+
+
+def search_stage_files(thr: np.ndarray, pe: int, bits: int, name: str = "thresholds.mem") -> dict[str, str]:
+    """Memory files of threshold_search.sv (:func:`search_stage_words`), one per stage j and lane p: stage 0
+    of lane 0 is ``name``, the others ``name.sJJpPPP``."""
+    if pe > 999:
+        raise UnsupportedError(f"PE {pe}: threshold memories are named with 3-digit lane numbers (PE <= 999)")
+    return {name if j == p == 0 else f"{name}.s{j:02d}p{p:03d}": _hex_lines([[int(v)] for v in words], bits + 1)
+            for (j, p), words in search_stage_words(thr, pe, bits).items()}
+
+
+def base_words(table: ThresholdTable, pe: int) -> dict[int, np.ndarray]:
+    """The per-channel base counts of each lane (word nf = channel nf*PE + p, less the common offset); none
+    where every channel has the same base."""
+    if not table.base_bits:
+        return {}
+    return {p: table.base[p::pe] - table.base_offset for p in range(pe)}
 
 
 def _act_val(inst, odt: DataType) -> int:
@@ -191,7 +205,8 @@ def mvau(model, node) -> LayerRTL:
     name = node.name
     memfiles = {"weights.mem": _hex_lines(words, w_bits)}
     params = dict(MW=mw, MH=mh, SIMD=simd, PE=pe, IN_BITS=in_bits, IN_SIGNED=wd["IN_SIGNED"], W_BITS=w_bits,
-                  W_SIGNED=wd["W_SIGNED"], XNOR=xnor, ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem")
+                  W_SIGNED=wd["W_SIGNED"], XNOR=xnor, ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem",
+                  RAM_STYLE=rtl_ram_style(node))
     odt = inst.get_output_datatype(0)
     if inst.get_nodeattr("noActivation") == 0:
         table = node_threshold_table(model, node, inst)
@@ -220,9 +235,14 @@ def thresholding(model, node) -> LayerRTL:
     return LayerRTL("thresholding", params, threshold_files(table, pe), ["thresholding", "threshold_search"])
 
 
-def streaming_fifo(model, node) -> LayerRTL:
+def fifo_params(node) -> dict:
     inst = getCustomOp(node)
-    return LayerRTL("fifo", dict(WIDTH=inst.get_instream_width_padded(0), DEPTH=int(inst.get_nodeattr("depth"))))
+    return dict(WIDTH=inst.get_instream_width_padded(0), DEPTH=int(inst.get_nodeattr("depth")),
+                RAM_STYLE=ram_style(node))
+
+
+def streaming_fifo(model, node) -> LayerRTL:
+    return LayerRTL("fifo", fifo_params(node))
 
 
 MAPPERS = {"MVAU": mvau, "Thresholding": thresholding, "StreamingFIFO": streaming_fifo}

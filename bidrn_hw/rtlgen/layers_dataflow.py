@@ -31,6 +31,7 @@ from __future__ import annotations
 from qonnx.core.datatype import DataType
 
 from ..errors import UnsupportedError
+from ..flow.memory_styles import ram_style
 
 MAX_DUPLICATE_OUTPUTS = 3
 
@@ -93,6 +94,7 @@ def swg_params(op) -> tuple[str, dict]:
     params = dict(IFM_H=h, IFM_W=w, CH=ch, SIMD=simd, K_H=k_h, K_W=k_w, STRIDE_H=s_h, STRIDE_W=s_w,
                   DIL_H=d_h, DIL_W=d_w, ELEM_BITS=dt.bitwidth(), DEPTHWISE=int(op.get_nodeattr("depthwise")))
     params["BUF_DEPTH"] = swg_buffer_depth(params)
+    params["RAM_STYLE"] = ram_style(op.onnx_node)
     return "swg", params
 
 
