@@ -51,8 +51,9 @@ def test_a_pass_that_breaks_exactness_is_named(tiny_export, monkeypatch):
 
 def test_linear_qonnx_bookkeeping_gives_the_same_graph(tiny_export, monkeypatch):
     """fast_qonnx's passes change nothing but the time: the lowered graph is byte-identical to the one qonnx's
-    own InferShapes/SortGraph/GiveUniqueParameterTensors/InferDataTypes give. The tiny weights are below the
-    size that light shape inference leaves out, so the limit is lowered to make it leave them out here."""
+    own InferShapes/SortGraph/GiveUniqueParameterTensors/InferDataTypes and FINN's FoldQuantWeights give. The
+    tiny weights are below the size that light shape inference leaves out, so the limit is lowered to make it
+    leave them out here."""
     import bidrn_hw.flow.fast_qonnx as fast_qonnx
 
     monkeypatch.setattr(fast_qonnx, "SMALL_INITIALIZER", 16)

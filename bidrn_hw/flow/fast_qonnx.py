@@ -26,12 +26,14 @@ import math
 
 import onnx
 import onnx.shape_inference as si
+from finn.transformation.qonnx.fold_quant_weights import FoldQuantWeights
 from onnx import helper as oh
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation import general as qonnx_general
 from qonnx.transformation import infer_datatypes as qonnx_infer_datatypes
 from qonnx.transformation import infer_shapes as qonnx_infer_shapes
+from qonnx.util import onnx as qonnx_onnx_util
 
 SMALL_INITIALIZER = 4096  # elements; shape-carrying inputs are far smaller, weight tensors far larger
 
@@ -280,6 +282,34 @@ def _unique_parameters(self, model):
 _infer_datatypes = qonnx_infer_datatypes.InferDataTypes.apply
 
 
+class _LazyExecContext(dict):
+    """ModelWrapper.make_empty_exec_context's dictionary with each tensor made when it is first read: FINN's
+    FoldQuantWeights makes one per folded weight (zeros of every activation of the model: seconds on the
+    ``paper`` encoders) to execute one Quant node, which reads its four constant inputs."""
+
+    def __init__(self, model: ModelWrapper):
+        super().__init__({"": None})
+        self._model = model
+
+    def __missing__(self, name):
+        value = self._model.get_initializer(name)
+        if value is None:
+            value = qonnx_onnx_util.valueinfo_to_tensor(self._model.get_tensor_valueinfo(name))
+        self[name] = value
+        return value
+
+
+_fold_quant_weights = FoldQuantWeights.apply
+
+
+def _fold_quant_weights_lazily(self, model):
+    model.make_empty_exec_context = lambda: _LazyExecContext(model)
+    try:
+        return _fold_quant_weights(self, model)
+    finally:
+        del model.make_empty_exec_context
+
+
 def _infer_datatypes_with_lookup(self, model):
     with _datatype_lookup(model):
         return _infer_datatypes(self, model)
@@ -287,13 +317,15 @@ def _infer_datatypes_with_lookup(self, model):
 
 _SWAPS = [(qonnx_infer_shapes.InferShapes, _light_infer_shapes), (qonnx_general.SortGraph, _sort_graph),
           (qonnx_general.GiveUniqueParameterTensors, _unique_parameters),
-          (qonnx_infer_datatypes.InferDataTypes, _infer_datatypes_with_lookup)]
+          (qonnx_infer_datatypes.InferDataTypes, _infer_datatypes_with_lookup),
+          (FoldQuantWeights, _fold_quant_weights_lazily)]
 
 
 @contextlib.contextmanager
 def fast_qonnx():
     """qonnx's InferShapes, SortGraph, GiveUniqueParameterTensors and InferDataTypes run their linear
-    versions inside the block (see the module doc)."""
+    versions, and FINN's FoldQuantWeights a lazily filled execution context, inside the block (see the
+    module doc)."""
     originals = [(cls, cls.apply) for cls, _ in _SWAPS]
     for cls, apply in _SWAPS:
         cls.apply = apply
