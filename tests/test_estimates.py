@@ -20,7 +20,7 @@ from qonnx.custom_op.registry import getCustomOp  # noqa: E402
 from bidrn_hw.cli import main as cli_main  # noqa: E402
 from bidrn_hw.flow.build import compile_partition  # noqa: E402
 from bidrn_hw.flow.estimates import (RESOURCE_KEYS, bram18, calibrated_cost, dwc_capacity,  # noqa: E402
-                                     layer_resources, memory_cost, rtl_params, threshold_cost)
+                                     layer_resources, memory_cost, rtl_content, rtl_params, threshold_cost)
 from bidrn_hw.flow.folding import base_op, device_budget  # noqa: E402
 
 PART = "hand_encoder"
@@ -120,7 +120,8 @@ def test_mvau_uses_finns_compute_formula(builds):
 
 def test_calibrated_estimates_use_the_rtl_parameters(builds):
     """The report's estimates are the calibrated model (Xilinx parts) evaluated on the parameters the RTL is
-    instantiated with (accel.json): the same numbers as calibrated_cost on accel.json's parameters."""
+    instantiated with (accel.json) and the threshold ROMs' contents: the same numbers as calibrated_cost on
+    accel.json's parameters."""
     for kind in ("pixel", "auto"):
         d = builds[kind]
         hw = ModelWrapper(str(d / "hw.onnx"))
@@ -137,7 +138,7 @@ def test_calibrated_estimates_use_the_rtl_parameters(builds):
             assert module == layer["module"]
             plain = {k: v for k, v in layer["parameters"].items() if not k.endswith("_FILE")}  # less memory files
             assert set(params) <= set(plain) and all(params[k] == plain[k] for k in params), row["name"]
-            cost = calibrated_cost(layer["module"], plain, "zynq_us+")
+            cost = calibrated_cost(layer["module"], plain, "zynq_us+", rtl_content(hw, node, module, params))
             assert all(row[k] == math.ceil(cost[k]) for k in RESOURCE_KEYS)
         assert calibrated >= len(hw.graph.node) // 2, (kind, calibrated)
 

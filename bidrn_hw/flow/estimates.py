@@ -482,6 +482,8 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
         width = p["SIMD"] * p["ELEM_BITS"]
         where = styled_memory(module, p)
         t["buf"] = lutram_luts(width, p["BUF_DEPTH"]) if where == "lut" else 0
+        # the read mux across 64-word LUT-RAM slices, as in the FIFO's model
+        t["lutmux"] = width * (math.ceil(p["BUF_DEPTH"] / 64) - 1) if where == "lut" else 0
         brams = [(width, p["BUF_DEPTH"])] if where == "block" else []
         t["counters"] = _swg_counter_bits(p)
         t["regs"] = width
