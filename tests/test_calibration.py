@@ -164,7 +164,7 @@ def test_rom_logic_luts_counts_what_abc_keeps():
     functions are one LUT, unrelated values cost one LUT per bit per slice (plus muxes past 256 words)."""
     import numpy as np
 
-    from bidrn_hw.flow.estimates import rom_logic_luts
+    from bidrn_hw.flow.estimates import rom_data_bits, rom_logic_luts
 
     rng = np.random.default_rng(0)
     assert rom_logic_luts(np.zeros(64, dtype=np.int64), 8) == 0
@@ -177,6 +177,8 @@ def test_rom_logic_luts_counts_what_abc_keeps():
     assert 4 * 16 - 2 <= rom_logic_luts(deep, 4) <= 4 * 16 + 4 * 3
     affine = 3 * np.arange(128) + 5                                     # an affine requantization's thresholds
     assert rom_logic_luts(affine, 10) < 10 * 2 // 2
+    # Yosys drops the data bits that are constant in every word before it picks block RAM or logic
+    assert rom_data_bits(np.arange(64) | (1 << 7), 8) == 6 and rom_data_bits(np.zeros(8, dtype=np.int64), 4) == 0
 
 
 def test_ram_style_is_obeyed_by_yosys_and_the_estimate_follows(tmp_path):

@@ -16,8 +16,8 @@ words), comparator bits of the threshold search, ...), and LUT and FF are weight
 coefficients fitted to Yosys ``synth_xilinx`` measurements of layers of several designs
 (``benchmarks/calibrate.py``; data in ``benchmarks/results/calibration_data.json``; coefficients in
 ``calibration.json`` beside this file; held-out error table in ``docs/calibration.md``). The threshold
-ROMs' LUT6 are counted from their contents (:func:`rom_logic_luts`: an affine requantization's table
-compresses far below its size). Block RAM follows what Yosys does with our RTL (:func:`yosys_block_ram`):
+ROMs' LUT6 and block RAM are counted from their contents (:func:`threshold_rom_usage`: an affine
+requantization's table compresses far below its size, and bits constant in every word take no storage). Block RAM follows what Yosys does with our RTL (:func:`yosys_block_ram`):
 mvau.sv's weight ROM and input buffer, the window buffer (swg.sv), the FIFO buffer and the threshold-stage
 ROMs are read synchronously and go to block RAM where Yosys' library costs make that cheaper. The weight
 ROM, the window buffer and the FIFO buffer carry FINN's ``ram_style`` as their ``RAM_STYLE`` synthesis
@@ -370,27 +370,43 @@ def rom_logic_luts(words: np.ndarray, width: int) -> int:
     return int(luts)
 
 
-def threshold_rom_luts(table, pe: int) -> int:
-    """LUT6 of a threshold table's search ROMs (stages and base counts, every lane) that stay in logic
-    (:func:`rom_logic_luts`); the ones Yosys puts in block RAM are not counted. A shared row is one ROM per
-    lane, all with the contents of lane 0."""
+def rom_data_bits(words: np.ndarray, width: int) -> int:
+    """Data bits of a ROM that are not the same in every word: what Yosys keeps before it maps the ROM."""
+    words = np.asarray(words, dtype=np.int64)
+    bits = (words[None, :] >> np.arange(width)[:, None]) & 1
+    return int((bits.min(axis=1) != bits.max(axis=1)).sum())
+
+
+def threshold_rom_usage(table, pe: int) -> tuple[int, list]:
+    """(LUT6 of a threshold table's search ROMs kept in logic (:func:`rom_logic_luts`), (width, depth) of
+    those in block RAM), over the stages and base counts of every lane. Block RAM or logic is decided as
+    Yosys does, on the data bits left after the constant ones are dropped (:func:`rom_data_bits`), which is
+    also the block RAM's width. A shared row is one ROM per lane, all with the contents of lane 0."""
     from ..rtlgen.layers_compute import base_words, search_stage_words
 
     lanes = 1 if table.shared else pe
     roms = [(table.bits + 1, w, pe // lanes) for w in search_stage_words(table.rows, lanes, table.bits).values()]
     roms += [(table.base_bits, w, 1) for w in base_words(table, pe).values()]
-    return sum(copies * rom_logic_luts(w, width) for width, w, copies in roms
-               if not yosys_block_ram(width, len(w), rom=True))
+    luts, brams = 0, []
+    for width, words, copies in roms:
+        kept = rom_data_bits(words, width)
+        if kept and yosys_block_ram(kept, len(words), rom=True):
+            brams += [(kept, len(words))] * copies
+        elif kept:
+            luts += copies * rom_logic_luts(words, width)
+    return luts, brams
 
 
 def rtl_content(model: ModelWrapper, node, module: str, p: dict) -> dict:
     """What the calibrated model reads from a layer's memory contents rather than its parameters: the
-    threshold ROMs' LUT6 (``thr_rom``, :func:`threshold_rom_luts`)."""
+    threshold ROMs' LUT6 in logic (``thr_rom``) and their block RAMs (``thr_brams``: [width, depth] each),
+    by :func:`threshold_rom_usage`."""
     if module not in ("mvau", "thresholding") or not p["N_STEPS"]:
         return {}
     from ..rtlgen.layers_compute import node_threshold_table
 
-    return {"thr_rom": threshold_rom_luts(node_threshold_table(model, node), p["PE"])}
+    luts, brams = threshold_rom_usage(node_threshold_table(model, node), p["PE"])
+    return {"thr_rom": luts, "thr_brams": [list(b) for b in brams]}
 
 
 def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int, shared: int = 0,
@@ -468,7 +484,7 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
             t["ibuf"] = lutram_luts(in_width, sf) + in_width
         search, more = _search_terms(p["PE"], nf, p["N_STEPS"], p["ACC_BITS"], p["THR_BITS"], p.get("SHARED", 0),
                                      p.get("BASE_BITS", 0))
-        brams += more
+        brams += [tuple(b) for b in content["thr_brams"]] if content and "thr_brams" in content else more
         t.update(search)
         t["regs"] = (2 * p["PE"] * p["ACC_BITS"] + _clog2(sf) + _clog2(nf) + w_line + in_width  # + operand register
                      + (0 if p["N_STEPS"] else p["PE"] * p["OUT_BITS"]))
@@ -476,6 +492,8 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
         nf = p["CH"] // p["PE"]
         search, brams = _search_terms(p["PE"], nf, p["N_STEPS"], p["IN_BITS"] + 1, p["THR_BITS"],
                                       p.get("SHARED", 0), p.get("BASE_BITS", 0))
+        if content and "thr_brams" in content:
+            brams = [tuple(b) for b in content["thr_brams"]]
         t.update(search)
         t["regs"] = p["PE"] * p["IN_BITS"] + _clog2(nf)
     elif module == "swg":
