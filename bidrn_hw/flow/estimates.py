@@ -17,9 +17,10 @@ coefficients fitted to Yosys ``synth_xilinx`` measurements of layers of several 
 (``benchmarks/calibrate.py``; data in ``benchmarks/results/calibration_data.json``; coefficients in
 ``calibration.json`` beside this file; held-out error table in ``docs/calibration.md``). The threshold
 ROMs' LUT6 and block RAM are counted from their contents (:func:`threshold_rom_usage`: an affine
-requantization's table compresses far below its size, and bits constant in every word take no storage). Block RAM follows what Yosys does with our RTL (:func:`yosys_block_ram`):
-mvau.sv's weight ROM and input buffer, the window buffer (swg.sv), the FIFO buffer and the threshold-stage
-ROMs are read synchronously and go to block RAM where Yosys' library costs make that cheaper. The weight
+requantization's table compresses far below its size, and bits constant in every word take no storage).
+Block RAM follows what Yosys does with our RTL (:func:`yosys_block_ram`): mvau.sv's weight ROM and input
+buffer, the window buffer (swg.sv), the FIFO buffer and the threshold-stage ROMs are read synchronously and
+go to block RAM where Yosys' library costs make that cheaper. The weight
 ROM, the window buffer and the FIFO buffer carry FINN's ``ram_style`` as their ``RAM_STYLE`` synthesis
 attribute; on Xilinx parts the flow makes "auto" explicit by the same rule (``flow.memory_styles``), so
 the build follows the estimate.
@@ -55,7 +56,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
