@@ -365,8 +365,7 @@ def rom_logic_luts(words: np.ndarray, width: int) -> int:
     tables = _truth_table(bits.reshape(width, slices, 64))                  # (width, slices)
     luts = np.unique(tables[~np.isin(tables, _TRIVIAL)]).size
     if slices > 4:
-        varying = int((bits.min(axis=1) != bits.max(axis=1)).sum())
-        luts += varying * (-(-slices // 4) - 1)
+        luts += rom_data_bits(words, width) * (-(-slices // 4) - 1)
     return int(luts)
 
 
@@ -410,13 +409,14 @@ def rtl_content(model: ModelWrapper, node, module: str, p: dict) -> dict:
 
 
 def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int, shared: int = 0,
-                  base_bits: int = 0) -> tuple[dict, list]:
+                  base_bits: int = 0, content: dict | None = None) -> tuple[dict, list]:
     """threshold_search.sv: S stages of a comparison (``cmp``: comparator bits), a ROM of rows * 2^j
     thresholds per stage and lane (rows = nf, or 1 where shared; ``thr_rom``: its LUT6 where Yosys keeps it
     in logic, block RAM where that is cheaper; the per-channel base counts' ROM of nf words joins it), the
     pipeline registers (``thr_ff``: three positions a stage, each with the searched value and the count, and
     the read plus its output register; the base's three registers) and the read address adders
-    (``thr_addr``: their bits)."""
+    (``thr_addr``: their bits). ``content`` (:func:`rtl_content`) replaces the ROMs' LUT6 and block RAMs,
+    counted here from the parameters, by the counts from their contents."""
     if n_steps == 0:
         return {"cmp": 0, "thr_rom": 0, "thr_ff": 0, "thr_addr": 0}, []
     s = _clog2(n_steps + 1) if n_steps > 1 else 1
@@ -429,6 +429,8 @@ def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int, 
             brams += [(width, depth)] * pe
         else:
             rom += pe * _lut_rom(width, depth)
+    if content:
+        rom, brams = content["thr_rom"], [tuple(b) for b in content["thr_brams"]]
     addr = pe * sum(_clog2(rows << j) for j in range(s))  # each stage's read address: fold and count bits added
     return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": search_registers(pe, s, val_bits, tw) + 3 * pe * base_bits,
             "thr_addr": addr}, brams
@@ -457,8 +459,8 @@ def _swg_counter_bits(p: dict) -> int:
 
 def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, list]:
     """(structural terms, block RAMs as (width, depth)) of one RTL module instance; the terms are what the
-    calibrated LUT and FF models weight. ``content`` (:func:`rtl_content`) replaces the parameter-based
-    count of the threshold ROMs' LUT6 (``thr_rom``) with the count from their contents."""
+    calibrated LUT and FF models weight. ``content`` (:func:`rtl_content`) gives the threshold ROMs' LUT6
+    and block RAMs from their contents (:func:`_search_terms`)."""
     t: dict = {"one": 1}
     brams: list = []
     if module == "mvau":
@@ -483,17 +485,15 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
         elif sf > 1:
             t["ibuf"] = lutram_luts(in_width, sf) + in_width
         search, more = _search_terms(p["PE"], nf, p["N_STEPS"], p["ACC_BITS"], p["THR_BITS"], p.get("SHARED", 0),
-                                     p.get("BASE_BITS", 0))
-        brams += [tuple(b) for b in content["thr_brams"]] if content and "thr_brams" in content else more
+                                     p.get("BASE_BITS", 0), content)
+        brams += more
         t.update(search)
         t["regs"] = (2 * p["PE"] * p["ACC_BITS"] + _clog2(sf) + _clog2(nf) + w_line + in_width  # + operand register
                      + (0 if p["N_STEPS"] else p["PE"] * p["OUT_BITS"]))
     elif module == "thresholding":
         nf = p["CH"] // p["PE"]
         search, brams = _search_terms(p["PE"], nf, p["N_STEPS"], p["IN_BITS"] + 1, p["THR_BITS"],
-                                      p.get("SHARED", 0), p.get("BASE_BITS", 0))
-        if content and "thr_brams" in content:
-            brams = [tuple(b) for b in content["thr_brams"]]
+                                      p.get("SHARED", 0), p.get("BASE_BITS", 0), content)
         t.update(search)
         t["regs"] = p["PE"] * p["IN_BITS"] + _clog2(nf)
     elif module == "swg":
@@ -540,8 +540,6 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
         t["regs"] = p["PE"] * (p["ACC_BITS"] + p["OUT_BITS"])
     else:
         return {}, []
-    if content and "thr_rom" in t:
-        t["thr_rom"] = content["thr_rom"]
     return t, brams
 
 

@@ -17,13 +17,9 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 from ..errors import UsageError
+from .folding import base_op
 
 MEMORY_OPS = ("MVAU", "ConvolutionInputGenerator", "StreamingFIFO")
-
-
-def _op(node) -> str:
-    op = node.op_type
-    return op[:-4] if op.endswith(("_hls", "_rtl")) else op
 
 
 def ram_style(node) -> str:
@@ -38,7 +34,7 @@ def rtl_ram_style(node) -> str:
     """The RTL's RAM_STYLE for a node: its ``ram_style``, with an MVAU's ROM ``"distributed"`` mapped to
     ``"logic"``. A ROM cannot be a LUT-RAM in Yosys, and URAM has no initial contents."""
     style = ram_style(node)
-    if _op(node) == "MVAU":
+    if base_op(node) == "MVAU":
         if style == "ultra":
             raise UsageError(f"node {node.name}: ram_style='ultra' cannot hold the weights (URAM has no initial "
                              f"contents); use 'block', 'distributed' or 'auto'")
@@ -58,7 +54,7 @@ class ResolveMemoryStyles(Transformation):
         from .estimates import CALIBRATED_FAMILIES, memory_shape, rtl_params, yosys_block_ram
 
         for node in model.graph.node:
-            if _op(node) not in MEMORY_OPS or ram_style(node) != "auto":
+            if base_op(node) not in MEMORY_OPS or ram_style(node) != "auto":
                 continue
             style = "auto"
             if self.family in CALIBRATED_FAMILIES:
