@@ -185,3 +185,68 @@ def test_threshold_table_rejects_bad_shapes():
     model.set_initializer("t", np.array([[2.0, 1.0]], dtype=np.float32))
     with pytest.raises(Exception, match="T7.*sorted"):
         threshold_table(model, node, 5, -8, 7)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mvau_threshold_lines_bit_exact(seed, tmp_path):
+    """Thresholds on one or two lines per channel (BN, RPReLU): computed by threshold_lines.sv, bit-exact
+    with FINN's execution of the table; random shapes, folding, integer and XNOR, stalls on both streams."""
+    from test_threshold_lines import line_thresholds
+
+    rng = np.random.default_rng(200 + seed)
+    xnor = seed % 2 == 1
+    simd, pe = int(rng.choice([1, 2, 4])), int(rng.choice([1, 2, 3]))
+    mw, mh = simd * int(rng.integers(2, 6)), pe * int(rng.integers(1, 4))
+    idt, wdt = ("BINARY", "BINARY") if xnor else (str(rng.choice(["INT4", "UINT4"])), "INT4")
+    steps = int(rng.choice([16, 31, 63]))
+    odt = f"UINT{steps.bit_length()}"
+    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, (*VECS, mw))
+    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, (*VECS, mh))
+    node = helper.make_node("MVAU", ["x", "w", "t"], ["y"], name="M0", MW=mw, MH=mh, SIMD=simd, PE=pe,
+                            inputDataType=idt, weightDataType=wdt, outputDataType=odt, ActVal=0,
+                            binaryXnorMode=int(xnor), noActivation=0, numInputVectors=VECS, **HW)
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
+    model.set_tensor_datatype("x", DataType[idt])
+    model.set_tensor_datatype("y", DataType[odt])
+    i_dt, w_dt = DataType[idt], DataType[wdt]
+    model.set_initializer("w", rng.integers(w_dt.min(), w_dt.max() + 1, (mw, mh)).astype(np.float32))
+    lo, hi = (0, mw) if xnor else (int(min(i_dt.min() * w_dt.max(), i_dt.max() * w_dt.min()) * mw),
+                                   int(max(i_dt.min() * w_dt.min(), i_dt.max() * w_dt.max()) * mw))
+    segments = 1 + seed // 2
+    model.set_initializer("t", line_thresholds(rng, mh, steps, lo, hi, segments).astype(np.float32))
+    layer = mvau(model, model.graph.node[0])
+    p = layer.parameters
+    assert layer.sources == ["mvau", "threshold_lines"] and 1 <= p["LINES"] <= segments, p
+    for stall, sd in ((0.0, 1), (0.35, 2)):
+        x = rng.integers(i_dt.min(), i_dt.max() + 1, (*VECS, mw)).astype(np.float32)
+        expected = finn_out(model, x)
+        out, result = simulate_layer(layer, tmp_path, x, p["IN_BITS"], simd, p["OUT_BITS"], pe, expected.size,
+                                     stall, sd, out_signed=False, frames=int(np.prod(VECS)), with_result=True)
+        assert np.array_equal(out.reshape(expected.shape), expected), (seed, stall, p)
+        if stall == 0.0:
+            assert result.cycles_per_frame() == (mh // pe) * (mw // simd)
+
+
+@pytest.mark.parametrize("pe, segments", [(1, 1), (3, 2)])
+def test_thresholding_lines_bit_exact(pe, segments, tmp_path):
+    from test_threshold_lines import line_thresholds
+
+    rng = np.random.default_rng(300 + pe)
+    channels, steps = 2 * pe, 31
+    shape = (*VECS, channels)
+    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
+    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
+    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
+                            inputDataType="INT9", weightDataType="INT10", outputDataType="INT6", ActVal=-16,
+                            numInputVectors=VECS, **HW)
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
+    model.set_tensor_datatype("x", DataType["INT9"])
+    model.set_tensor_datatype("y", DataType["INT6"])
+    model.set_initializer("t", line_thresholds(rng, channels, steps, -256, 255, segments).astype(np.float32))
+    layer = thresholding(model, model.graph.node[0])
+    assert layer.parameters["LINES"] in (1, segments) and layer.sources == ["thresholding", "threshold_lines"]
+    x = rng.integers(-256, 256, shape).astype(np.float32)
+    expected = finn_out(model, x)
+    for stall, sd in ((0.0, 4), (0.4, 5)):
+        out = simulate_layer(layer, tmp_path, x, 9, pe, 6, pe, expected.size, stall, sd)
+        assert np.array_equal(out.reshape(expected.shape), expected), stall

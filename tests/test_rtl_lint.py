@@ -15,11 +15,17 @@ def test_library_is_not_empty():
             "upsampler", "globalaccpool"} <= names
 
 
-# Parameters that elaborate code the defaults leave out (the MVAU's threshold search).
+# Parameters that elaborate code the defaults leave out (the MVAU's threshold search, computed thresholds).
 EXTRA = [("mvau", {"N_STEPS": 7, "THR_BITS": 17, "OUT_BITS": 3}), ("mvau", {"N_STEPS": 1, "OUT_BITS": 1, "PE": 1}),
          ("threshold_search", {"N_STEPS": 255, "PE": 3, "NF": 5, "OUT_BITS": 8}),
          ("threshold_search", {"N_STEPS": 30, "PE": 2, "NF": 4, "OUT_BITS": 8, "SHARED": 1}),
-         ("threshold_search", {"N_STEPS": 30, "PE": 2, "NF": 4, "OUT_BITS": 8, "BASE_BITS": 5})]
+         ("threshold_search", {"N_STEPS": 30, "PE": 2, "NF": 4, "OUT_BITS": 8, "BASE_BITS": 5}),
+         ("threshold_lines", {"N_STEPS": 255, "PE": 3, "NF": 5, "OUT_BITS": 8, "VAL_BITS": 20, "M_BITS": 25,
+                              "C_BITS": 44, "SHIFT": 35}),
+         ("threshold_lines", {"N_STEPS": 255, "PE": 2, "NF": 4, "OUT_BITS": 8, "LINES": 2, "M_BITS": 12,
+                              "C_BITS": 20, "SHIFT": 14}),
+         ("mvau", {"N_STEPS": 31, "OUT_BITS": 5, "LINES": 2, "M_BITS": 9, "C_BITS": 17, "SHIFT": 9}),
+         ("thresholding", {"N_STEPS": 31, "OUT_BITS": 5, "LINES": 1, "M_BITS": 9, "C_BITS": 17, "SHIFT": 9})]
 
 
 @pytest.mark.parametrize("source,params", [(p, {}) for p in MODULES] + [(HLS_DIR / f"{m}.sv", g) for m, g in EXTRA],

@@ -130,6 +130,33 @@ def threshold_cost(pe: int, nf: int, n_steps: int, thr_bits: int, family: str, s
     return cost
 
 
+def line_widths(val_bits: int, p: dict) -> dict:
+    """threshold_lines.sv's widths: a channel's word, the product, the sum."""
+    lw = p["M_BITS"] + p["C_BITS"]
+    pw = val_bits + p["M_BITS"] + 1
+    return dict(word=2 * lw + 1 if p["LINES"] == 2 else lw, prod=pw, sum=max(max(pw, p["C_BITS"]) + 1, 12))
+
+
+def multiplier_dsps(a_bits: int, b_bits: int, family: str = "xilinx") -> int:
+    """DSP blocks of a signed a x b multiplier split over 25 x 18 signed slices (MULT18X18 on ECP5)."""
+    da, db = (17, 17) if family == "ecp5" else (24, 17)
+    return math.ceil((a_bits - 1) / da) * math.ceil((b_bits - 1) / db)
+
+
+def lines_cost(pe: int, nf: int, val_bits: int, p: dict, family: str) -> dict:
+    """Formula of threshold_lines.sv: per lane a ROM of nf words, LINES multipliers (DSP), an adder per line,
+    the min/max and the clamp; FF: the value's three registers, the read and its register, products, sums."""
+    w = line_widths(val_bits, p)
+    cost = dict.fromkeys(RESOURCE_KEYS, 0)
+    for _ in range(pe):
+        cost = _add(cost, memory_cost(w["word"], nf, "auto", family, rom=True))
+    cost["DSP"] += pe * p["LINES"] * multiplier_dsps(w["prod"] - p["M_BITS"], p["M_BITS"] + 1, family)
+    cost["LUT"] += pe * (p["LINES"] * w["sum"] + (p["LINES"] - 1) * w["sum"] + w["sum"] + p["OUT_BITS"])
+    cost["FF"] += pe * (3 * val_bits + 2 * w["word"] + p["LINES"] * (w["prod"] + p["C_BITS"] + w["sum"])
+                        + p["OUT_BITS"])
+    return cost
+
+
 def search_registers(pe: int, stages: int, val_bits: int, word_bits: int) -> int:
     """Registers of threshold_search.sv: per lane and stage three positions of the searched value and the
     count, plus the read and its output register (``word_bits`` wide)."""
@@ -137,20 +164,27 @@ def search_registers(pe: int, stages: int, val_bits: int, word_bits: int) -> int
 
 
 # ------------------------------------------------------------------------------------------ per op
-def _search_params(model, node, inst) -> dict:
-    """N_STEPS, THR_BITS, SHARED and BASE_BITS of the threshold table the generator stores
-    (``rtlgen.layers_compute.node_threshold_table``: only the window of thresholds a value can fall in)."""
-    from ..rtlgen.layers_compute import node_threshold_table
+def _search_params(model, node, inst, val_bits: int) -> dict:
+    """The thresholds' parameters as the generator gives them: LINES, M_BITS, C_BITS and SHIFT where it
+    computes them from lines (``rtlgen.layers_compute.node_threshold_lines``), else N_STEPS, THR_BITS,
+    SHARED and BASE_BITS of the table it stores (``node_threshold_table``: only the window of thresholds a
+    value can fall in). ``val_bits``: the thresholded value's signed width (THR_BITS beside lines)."""
+    from ..rtlgen.layers_compute import node_threshold_lines, node_threshold_table
 
+    lines = node_threshold_lines(model, node, inst)
+    if lines is not None:
+        return dict(N_STEPS=lines.n_steps, THR_BITS=val_bits, SHARED=0, BASE_BITS=0, LINES=lines.lines,
+                    M_BITS=lines.m_bits, C_BITS=lines.c_bits, SHIFT=lines.shift)
     table = node_threshold_table(model, node, inst)
     return dict(N_STEPS=table.steps, THR_BITS=table.bits, SHARED=int(table.shared), BASE_BITS=table.base_bits)
 
 
 def thresholding_params(model, node, inst) -> dict:
     """The parameters ``rtlgen.layers_compute.thresholding`` gives thresholding.sv (no memory files)."""
+    in_bits = _bits(inst.get_input_datatype(0))
     return dict(CH=inst.get_nodeattr("NumChannels"), PE=inst.get_nodeattr("PE"),
-                IN_BITS=_bits(inst.get_input_datatype(0)), OUT_BITS=_bits(inst.get_output_datatype(0)),
-                **_search_params(model, node, inst))
+                IN_BITS=in_bits, OUT_BITS=_bits(inst.get_output_datatype(0)),
+                **_search_params(model, node, inst, in_bits + 1))
 
 
 def mvau_params(model, node, inst) -> dict:
@@ -159,7 +193,7 @@ def mvau_params(model, node, inst) -> dict:
 
     wd = mvau_widths(inst)
     if inst.get_nodeattr("noActivation") == 0:
-        search = _search_params(model, node, inst)
+        search = _search_params(model, node, inst, wd["ACC_BITS"] + 1)
     else:
         search = dict(N_STEPS=0, THR_BITS=wd["ACC_BITS"] + 1, SHARED=0, BASE_BITS=0)
     return dict(**{k: inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE")},
@@ -188,7 +222,8 @@ def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
     cost = _add(cost, memory_cost(p["PE"] * p["SIMD"] * p["W_BITS"], nf * sf, style, family, rom=True))
     in_width = p["SIMD"] * p["IN_BITS"]
     cost = _add(cost, memory_cost(in_width, sf, "distributed", family) if sf > 2 else {"FF": in_width * sf})
-    cost = _add(cost, threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family, p["SHARED"], p["BASE_BITS"]))
+    cost = _add(cost, lines_cost(p["PE"], nf, p["ACC_BITS"], p, family) if p.get("LINES") else
+                threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family, p["SHARED"], p["BASE_BITS"]))
     cost["FF"] += (p["PE"] * (p["ACC_BITS"] + p["OUT_BITS"]) + _clog2(sf) + _clog2(nf) + 1
                    + p["PE"] * p["SIMD"] * p["W_BITS"] + in_width)  # + the operand register
     return cost, "finn (compute, DSP) + own (memories, threshold search, FF)"
@@ -197,7 +232,8 @@ def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
 def _thresholding(model, node, inst, family, part) -> tuple[dict, str]:
     p = thresholding_params(model, node, inst)
     nf = p["CH"] // p["PE"]
-    cost = threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family, p["SHARED"], p["BASE_BITS"])
+    cost = (lines_cost(p["PE"], nf, p["IN_BITS"] + 1, p, family) if p.get("LINES") else
+            threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family, p["SHARED"], p["BASE_BITS"]))
     cost["LUT"] += 8
     cost["FF"] += p["PE"] * p["OUT_BITS"] + _clog2(nf) + 1
     return cost, "own (binary search)"
@@ -400,7 +436,7 @@ def rtl_content(model: ModelWrapper, node, module: str, p: dict) -> dict:
     """What the calibrated model reads from a layer's memory contents rather than its parameters: the
     threshold ROMs' LUT6 in logic (``thr_rom``) and their block RAMs (``thr_brams``: [width, depth] each),
     by :func:`threshold_rom_usage`."""
-    if module not in ("mvau", "thresholding") or not p["N_STEPS"]:
+    if module not in ("mvau", "thresholding") or not p["N_STEPS"] or p.get("LINES"):
         return {}
     from ..rtlgen.layers_compute import node_threshold_table
 
@@ -434,6 +470,22 @@ def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int, 
     addr = pe * sum(_clog2(rows << j) for j in range(s))  # each stage's read address: fold and count bits added
     return {"cmp": pe * s * cw, "thr_rom": rom, "thr_ff": search_registers(pe, s, val_bits, tw) + 3 * pe * base_bits,
             "thr_addr": addr}, brams
+
+
+def _line_terms(pe: int, nf: int, val_bits: int, p: dict) -> tuple[dict, list]:
+    """threshold_lines.sv: per lane a ROM of nf channel words (``lin_rom``: LUT6 where Yosys keeps it in
+    logic, else block RAM), the adders and comparisons (``lin_add``: an offset adder per line, the min/max
+    where there are two, the clamp; their bits) and the registers (``lin_ff``). The multipliers are DSPs
+    (:func:`calibrated_cost`)."""
+    w = line_widths(val_bits, p)
+    rom, brams = 0, []
+    if nf > 1 and yosys_block_ram(w["word"], nf, rom=True):
+        brams = [(w["word"], nf)] * pe
+    elif nf > 1:
+        rom = pe * _lut_rom(w["word"], nf)
+    return {"lin_rom": rom, "lin_add": pe * (2 * p["LINES"] * w["sum"] + p["OUT_BITS"]),
+            "lin_ff": pe * (3 * val_bits + 2 * w["word"] + p["LINES"] * (w["prod"] + p["C_BITS"] + w["sum"])
+                            + p["OUT_BITS"])}, brams
 
 
 def _swg_counter_bits(p: dict) -> int:
@@ -484,16 +536,18 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
             brams.append((in_width, sf))
         elif sf > 1:
             t["ibuf"] = lutram_luts(in_width, sf) + in_width
-        search, more = _search_terms(p["PE"], nf, p["N_STEPS"], p["ACC_BITS"], p["THR_BITS"], p.get("SHARED", 0),
-                                     p.get("BASE_BITS", 0), content)
+        search, more = (_line_terms(p["PE"], nf, p["ACC_BITS"], p) if p.get("LINES") else
+                        _search_terms(p["PE"], nf, p["N_STEPS"], p["ACC_BITS"], p["THR_BITS"], p.get("SHARED", 0),
+                                      p.get("BASE_BITS", 0), content))
         brams += more
         t.update(search)
         t["regs"] = (2 * p["PE"] * p["ACC_BITS"] + _clog2(sf) + _clog2(nf) + w_line + in_width  # + operand register
                      + (0 if p["N_STEPS"] else p["PE"] * p["OUT_BITS"]))
     elif module == "thresholding":
         nf = p["CH"] // p["PE"]
-        search, brams = _search_terms(p["PE"], nf, p["N_STEPS"], p["IN_BITS"] + 1, p["THR_BITS"],
-                                      p.get("SHARED", 0), p.get("BASE_BITS", 0), content)
+        search, brams = (_line_terms(p["PE"], nf, p["IN_BITS"] + 1, p) if p.get("LINES") else
+                         _search_terms(p["PE"], nf, p["N_STEPS"], p["IN_BITS"] + 1, p["THR_BITS"],
+                                       p.get("SHARED", 0), p.get("BASE_BITS", 0), content))
         t.update(search)
         t["regs"] = p["PE"] * p["IN_BITS"] + _clog2(nf)
     elif module == "swg":
@@ -561,6 +615,9 @@ def calibrated_cost(module: str, p: dict, family: str = "zynq7000", content: dic
     if module == "mvau" and not p["XNOR"] and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2:
         # Yosys maps every product of the integer dot product to a DSP48 (even 8 x 2 bits: CNV's first layer)
         cost["DSP"] = p["PE"] * p["SIMD"]
+    if p.get("LINES"):
+        val_bits = p["ACC_BITS"] if module == "mvau" else p["IN_BITS"] + 1
+        cost["DSP"] += p["PE"] * p["LINES"] * multiplier_dsps(val_bits + 1, p["M_BITS"] + 1)
     return cost
 
 

@@ -12,7 +12,8 @@
 //
 // Memories: WEIGHT_FILE has NF*SF lines, line nf*SF+sf holds the PE*SIMD weights of that fold step
 // (element p*SIMD+j = W[sf*SIMD+j][nf*PE+p], W_BITS each, element 0 in the low bits). The thresholds
-// T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency).
+// T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency), or
+// where LINES > 0 computed by threshold_lines.sv from one or two lines per channel.
 //
 // Pipeline (one fold step per cycle, for timing): issue (counters; the weight line index is a counter, not
 // nf*SF+sf) -> operands (synchronous weight and input-buffer reads: block RAM) -> operand register (the
@@ -37,6 +38,10 @@ module mvau #(
     parameter int ACT_VAL = 0,
     parameter int SHARED = 0,       // threshold_search.sv: one threshold row for all channels
     parameter int BASE_BITS = 0,    // threshold_search.sv: per-channel base counts
+    parameter int LINES = 0,        // > 0: thresholds computed by threshold_lines.sv from LINES lines per channel
+    parameter int M_BITS = 1,       // threshold_lines.sv: slope width
+    parameter int C_BITS = 1,       // threshold_lines.sv: offset width
+    parameter int SHIFT = 0,        // threshold_lines.sv: fraction bits
     parameter WEIGHT_FILE = "",
     parameter THRESH_FILE = "",
     parameter RAM_STYLE = "auto",   // the weight ROM's synthesis attribute: "auto", "block" or "logic" (LUTs)
@@ -232,13 +237,23 @@ module mvau #(
         logic search_valid;
         logic [PE*OUT_BITS-1:0] search_data;
         assign res_ready = !search_valid || m_axis_0_tready;
-        threshold_search #(
-            .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
-            .ACT_VAL(ACT_VAL), .SHARED(SHARED), .BASE_BITS(BASE_BITS), .THRESH_FILE(THRESH_FILE)
-        ) search (
-            .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
-            .out_valid(search_valid), .out_data(search_data)
-        );
+        if (LINES > 0) begin : lines
+            threshold_lines #(
+                .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .OUT_BITS(OUT_BITS), .ACT_VAL(ACT_VAL),
+                .LINES(LINES), .M_BITS(M_BITS), .C_BITS(C_BITS), .SHIFT(SHIFT), .THRESH_FILE(THRESH_FILE)
+            ) search (
+                .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
+                .out_valid(search_valid), .out_data(search_data)
+            );
+        end else begin : table_search
+            threshold_search #(
+                .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
+                .ACT_VAL(ACT_VAL), .SHARED(SHARED), .BASE_BITS(BASE_BITS), .THRESH_FILE(THRESH_FILE)
+            ) search (
+                .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
+                .out_valid(search_valid), .out_data(search_data)
+            );
+        end
         assign m_axis_0_tvalid = search_valid;
         assign m_axis_0_tdata = OUT_BUS'(search_data);
     end

@@ -16,6 +16,7 @@ from qonnx.custom_op.registry import getCustomOp
 from ..errors import UnsupportedError
 from ..flow.memory_styles import ram_style, rtl_ram_style
 from .stitch import LayerRTL
+from .threshold_lines import ThresholdLines, line_files, line_params, lines_for
 
 
 def _signed_bits(lo: int, hi: int) -> int:
@@ -76,8 +77,9 @@ class ThresholdTable:
         return int(spread).bit_length() if spread else 0
 
 
-def threshold_table(model, node, channels: int, lo: int, hi: int, min_bits: int = 2) -> ThresholdTable:
-    """The node's thresholds (its last input) as a :class:`ThresholdTable` for values in [lo, hi]."""
+def clipped_thresholds(model, node, channels: int, lo: int, hi: int) -> np.ndarray:
+    """The node's thresholds (its last input) as integers for integer values in [lo, hi]: ceiled (acc >= t
+    <=> acc >= ceil(t)) and clipped to [lo, hi + 1]; rows checked sorted."""
     thr = model.get_initializer(node.input[-1])
     if thr is None:
         raise UnsupportedError(f"node {node.name}: thresholds are not a constant initializer")
@@ -90,6 +92,12 @@ def threshold_table(model, node, channels: int, lo: int, hi: int, min_bits: int 
         bad = int(np.argwhere(np.diff(thr, axis=1) < 0)[0][0])
         raise UnsupportedError(f"node {node.name}: thresholds of channel {bad} are not sorted ascending "
                                f"(the RTL searches them; MultiThreshold semantics need them sorted)")
+    return thr
+
+
+def threshold_table(model, node, channels: int, lo: int, hi: int, min_bits: int = 2) -> ThresholdTable:
+    """The node's thresholds (its last input) as a :class:`ThresholdTable` for values in [lo, hi]."""
+    thr = clipped_thresholds(model, node, channels, lo, hi)
     below = (thr <= lo).sum(axis=1)
     inside = ((thr > lo) & (thr <= hi)).sum(axis=1)
     steps = max(1, int(inside.max()))
@@ -188,6 +196,23 @@ def node_threshold_table(model, node, inst=None) -> ThresholdTable:
                            _dtype_bits(idt)[0] + 1)
 
 
+def _value_range(inst, node) -> tuple[int, int, int]:
+    """(channels, lo, hi): the thresholded values' range of an MVAU (its accumulator) or a Thresholding node."""
+    if node.op_type.startswith("MVAU"):
+        wd = mvau_widths(inst)
+        return inst.get_nodeattr("MH"), wd["ACC_LO"], wd["ACC_HI"]
+    idt = inst.get_input_datatype(0)
+    return inst.get_nodeattr("NumChannels"), int(idt.min()), int(idt.max())
+
+
+def node_threshold_lines(model, node, inst=None) -> ThresholdLines | None:
+    """The lines threshold_lines.sv computes the node's thresholds from, or None where the table is stored
+    (:func:`rtlgen.threshold_lines.lines_for`)."""
+    inst = inst or getCustomOp(node)
+    channels, lo, hi = _value_range(inst, node)
+    return lines_for(clipped_thresholds(model, node, channels, lo, hi), lo, hi)
+
+
 def mvau(model, node) -> LayerRTL:
     inst = getCustomOp(node)
     mw, mh, simd, pe = (inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE"))
@@ -208,6 +233,11 @@ def mvau(model, node) -> LayerRTL:
                   W_SIGNED=wd["W_SIGNED"], XNOR=xnor, ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem",
                   RAM_STYLE=rtl_ram_style(node))
     odt = inst.get_output_datatype(0)
+    lines = node_threshold_lines(model, node, inst) if inst.get_nodeattr("noActivation") == 0 else None
+    if lines is not None:
+        memfiles.update(line_files(lines, pe))
+        params.update(OUT_BITS=_dtype_bits(odt)[0], THR_BITS=acc_bits + 1, **line_params(lines, _act_val(inst, odt)))
+        return LayerRTL("mvau", params, memfiles, ["mvau", "threshold_lines"])
     if inst.get_nodeattr("noActivation") == 0:
         table = node_threshold_table(model, node, inst)
         memfiles.update(threshold_files(table, pe))
@@ -229,9 +259,13 @@ def thresholding(model, node) -> LayerRTL:
     in_bits, in_signed = _dtype_bits(idt)
     if idt == DataType["BIPOLAR"]:
         raise UnsupportedError(f"node {node.name}: thresholding a BIPOLAR stream is not supported")
+    params = dict(CH=ch, PE=pe, IN_BITS=in_bits, IN_SIGNED=in_signed, OUT_BITS=_dtype_bits(odt)[0])
+    lines = node_threshold_lines(model, node, inst)
+    if lines is not None:
+        params.update(THR_BITS=in_bits + 1, **line_params(lines, _act_val(inst, odt)))
+        return LayerRTL("thresholding", params, line_files(lines, pe), ["thresholding", "threshold_lines"])
     table = node_threshold_table(model, node, inst)
-    params = dict(CH=ch, PE=pe, IN_BITS=in_bits, IN_SIGNED=in_signed, OUT_BITS=_dtype_bits(odt)[0],
-                  **search_params(table, _act_val(inst, odt)))
+    params.update(search_params(table, _act_val(inst, odt)))
     return LayerRTL("thresholding", params, threshold_files(table, pe), ["thresholding", "threshold_search"])
 
 
