@@ -62,3 +62,14 @@ def test_policy_and_words():
     assert all(0 <= w < (1 << word_bits(lines)) for ws in words.values() for w in ws)
     mb = lines.m_bits
     assert words[1][0] & ((1 << mb) - 1) == lines.m1[1]  # channel 1 is lane 1's first word, M1 in the low bits
+
+
+def test_equal_rows_are_fitted_once_and_expanded():
+    rng = np.random.default_rng(9)
+    base = line_thresholds(rng, 3, 40, -300, 300, 2)
+    t = base[[0, 1, 0, 2, 1, 2, 0]]
+    lines = fit_lines(t, -300, 300)
+    assert lines is not None and lines.m1.shape == (7,)
+    x = np.arange(-300, 301)[:, None].repeat(7, axis=1)
+    assert np.array_equal(lines.counts(x), table_counts(t, x))
+    assert verify(lines, t, -300, 300)

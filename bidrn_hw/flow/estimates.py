@@ -475,15 +475,19 @@ def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int, 
 def _line_terms(pe: int, nf: int, val_bits: int, p: dict) -> tuple[dict, list]:
     """threshold_lines.sv: per lane a ROM of nf channel words (``lin_rom``: LUT6 where Yosys keeps it in
     logic, else block RAM), the adders and comparisons (``lin_add``: an offset adder per line, the min/max
-    where there are two, the clamp; their bits) and the registers (``lin_ff``). The multipliers are DSPs
-    (:func:`calibrated_cost`)."""
+    where there are two, the clamp; their bits), the adders of partial products where a multiplier spans
+    several DSPs (``lin_mul``: product bits per extra DSP) and the registers (``lin_ff``). The multipliers
+    are DSPs (:func:`calibrated_cost`)."""
     w = line_widths(val_bits, p)
     rom, brams = 0, []
     if nf > 1 and yosys_block_ram(w["word"], nf, rom=True):
         brams = [(w["word"], nf)] * pe
     elif nf > 1:
         rom = pe * _lut_rom(w["word"], nf)
+    # a product wider than one DSP is summed from partial products in the fabric (Yosys' mul2dsp)
+    partial = multiplier_dsps(val_bits + 1, p["M_BITS"] + 1) - 1
     return {"lin_rom": rom, "lin_add": pe * (2 * p["LINES"] * w["sum"] + p["OUT_BITS"]),
+            "lin_mul": pe * p["LINES"] * partial * w["prod"],
             "lin_ff": pe * (3 * val_bits + 2 * w["word"] + p["LINES"] * (w["prod"] + p["C_BITS"] + w["sum"])
                             + p["OUT_BITS"])}, brams
 
@@ -525,11 +529,12 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
         # for ROMs past 1,024 words had no fit data since the reads became synchronous, so it estimated them
         # at 0 LUTs; a 4,096 x 1 logic ROM measures 316 LUTs in all, the shared term gives 294.)
         w_line = lanes * p["W_BITS"]
-        t["w_rom"] = 0
+        t["w_rom"] = t["w_mux"] = 0
         if styled_memory(module, p) == "block":
             brams.append((w_line, nf * sf))
         else:
             t["w_rom"] = _lut_rom(w_line, nf * sf)
+            t["w_mux"] = w_line * (math.ceil(nf * sf / 64) - 1)  # the read mux across 64-word slices
         in_width = p["SIMD"] * p["IN_BITS"]
         t["ibuf"] = 0
         if sf > 1 and yosys_block_ram(in_width, sf):

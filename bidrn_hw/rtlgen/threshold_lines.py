@@ -88,20 +88,63 @@ def _c_range(alpha, beta, m, d) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+def _pair_bracket(alpha, beta, d) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, a range of M that contains every feasible one: the pairwise conditions M (beta_j - alpha_i)
+    <= (j - i) D - 1 of a few levels (each row's first and last bounded ones and some in between) are
+    necessary. Their span is narrow, so the search in :func:`_best_m` takes few steps."""
+    rows, n = alpha.shape
+    idx = np.arange(n)[None, :]
+    has_a, has_b = alpha < _BIG, beta > -_BIG
+    pick = [np.where(has, idx, n).min(axis=1) for has in (has_a, has_b)]
+    pick += [np.where(has, idx, -1).max(axis=1) for has in (has_a, has_b)]
+    pick = np.stack([np.clip(q, 0, n - 1) for q in pick] + [np.full(rows, q) for q in (n // 4, n // 2, 3 * n // 4)], 1)
+    a, b = np.take_along_axis(alpha, pick, 1), np.take_along_axis(beta, pick, 1)
+    k = pick.astype(np.int64)
+    used = (a < _BIG)[:, :, None] & (b > -_BIG)[:, None, :]
+    den = np.where(used, b[:, None, :] - a[:, :, None], 0)
+    r = (k[:, None, :] - k[:, :, None]) * d.reshape(-1, 1, 1) - 1
+    upper = np.where(used & (den > 0), r // np.where(den > 0, den, 1), _BIG).min(axis=(1, 2))
+    lower = np.where(used & (den < 0), -((-r) // np.where(den < 0, den, -1)), 1).max(axis=(1, 2))
+    impossible = (used & (den == 0) & (r < 0)).any(axis=(1, 2))
+    return np.maximum(lower, 1), np.where(impossible, 0, upper)
+
+
 def _best_m(alpha, beta, d) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the M in [1, min(2^34, D (N+1) 2)] where the gap low(M) - high(M) (convex: a max of lines
-    less a min of lines) is least, and that gap (<= 0: feasible)."""
-    def gap(m):
-        low, high = _c_range(alpha, beta, m, d)
-        return np.clip(low, -_BIG // 4, _BIG // 4) - np.clip(high, -_BIG // 4, _BIG // 4)
+    less a min of lines, :func:`_c_range`) is least, and that gap (<= 0: feasible; _BIG where the bracket is
+    empty)."""
+    rows_n, n = alpha.shape
+    d = np.broadcast_to(np.asarray(d, dtype=np.int64), (rows_n,))
+    k1 = np.arange(1, n + 1, dtype=np.int64)[None, :] * d[:, None]
+    has_a, has_b = alpha < _BIG, beta > -_BIG
+    a0, b0 = np.where(has_a, alpha, 0), np.where(has_b, beta, 0)
+    # a missing bound: a large penalty instead of a mask (|k1 - M x| stays below 2^61)
+    base_low = k1 + np.where(has_a, 0, -_BIG)
+    base_high = k1 - 1 + np.where(has_b, 0, _BIG)
 
-    lo = np.ones(alpha.shape[0], dtype=np.int64)
-    hi = np.minimum(d * 2 * (alpha.shape[1] + 1), _MAX_M)
+    def gaps(m, rows):
+        """gap(m) and gap(m + 1) of the given rows."""
+        low = base_low[rows] - m[:, None] * a0[rows]
+        high = base_high[rows] - m[:, None] * b0[rows]
+        g0 = np.clip(low.max(1), -_BIG // 4, _BIG // 4) - np.clip(high.min(1), -_BIG // 4, _BIG // 4)
+        g1 = (np.clip((low - a0[rows]).max(1), -_BIG // 4, _BIG // 4)
+              - np.clip((high - b0[rows]).min(1), -_BIG // 4, _BIG // 4))
+        return g0, g1
+
+    lo, hi = _pair_bracket(alpha, beta, d)
+    hi = np.minimum(hi, np.minimum(d * 2 * (n + 1), _MAX_M))
+    empty = lo > hi
+    hi = np.where(empty, lo, hi)
     while np.any(lo < hi):  # least m with gap(m + 1) >= gap(m)
-        mid = (lo + hi) // 2
-        rising = gap(mid + 1) >= gap(mid)
-        hi, lo = np.where(rising, mid, hi), np.where(rising, lo, mid + 1)
-    return lo, gap(lo)
+        rows = np.flatnonzero(lo < hi)
+        mid = (lo[rows] + hi[rows]) // 2
+        g0, g1 = gaps(mid, rows)
+        rising = g1 >= g0
+        hi[rows], lo[rows] = np.where(rising, mid, hi[rows]), np.where(rising, lo[rows], mid + 1)
+    g = np.full(rows_n, _BIG, dtype=np.int64)
+    keep = np.flatnonzero(~empty)
+    g[keep] = gaps(lo[keep], keep)[0]
+    return lo, g
 
 
 def _fit(alpha, beta, max_shift: int = _MAX_SHIFT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -176,8 +219,17 @@ def _concave(t: np.ndarray, lo: int, hi: int) -> np.ndarray:
 def fit_lines(thresholds: np.ndarray, lo: int, hi: int) -> ThresholdLines | None:
     """Lines that reproduce ``thresholds`` ((channels, N) integers, sorted per row, clipped or not) exactly for
     integer values in [lo, hi]: one line where every channel allows it, else two per channel; None where two
-    do not either (the caller then stores the table)."""
+    do not either (the caller then stores the table). Channels with equal rows are fitted once."""
     t = np.asarray(thresholds, dtype=np.int64)
+    rows, inverse = np.unique(t, axis=0, return_inverse=True)
+    if rows.shape[0] < t.shape[0]:
+        lines = fit_lines(rows, lo, hi)
+        if lines is None:
+            return None
+        inverse = inverse.reshape(-1)
+        pick = (lambda a: None if a is None else a[inverse])
+        return ThresholdLines(lines.m1[inverse], lines.c1[inverse], pick(lines.m2), pick(lines.c2), pick(lines.sel),
+                              lines.shift, lines.n_steps)
     channels, n = t.shape
     alpha, beta = _bounds(t, lo, hi)
     shifts, _, _ = _fit(alpha, beta)
