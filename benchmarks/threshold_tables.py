@@ -9,7 +9,9 @@ Thresholding): channels, threshold steps per channel in the model, steps reachab
 shared rows, channels with a per-channel base, and the bits stored against the full rows. ``slopes`` counts the
 channels whose window rises in steps of d or d + 1 (one slope: an affine function's thresholds) or has two such
 runs (two slopes: BN followed by RPReLU): the necessary condition for computing the thresholds instead of
-storing them.
+storing them. ``computed_layers`` and ``bits_generated`` say what the generator does now: layers whose
+thresholds it computes from lines (``rtlgen.layers_compute.node_threshold_lines``: one word per channel,
+exact), and the bits of all the layers' memories as generated (line words, or the stored table).
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ def tables(hw_onnx: Path) -> dict:
     from qonnx.custom_op.registry import getCustomOp
 
     from bidrn_hw.flow.folding import base_op
-    from bidrn_hw.rtlgen.layers_compute import mvau_widths, node_threshold_table
+    from bidrn_hw.rtlgen.layers_compute import mvau_widths, node_threshold_lines, node_threshold_table
+    from bidrn_hw.rtlgen.threshold_lines import word_bits
 
     model = ModelWrapper(str(hw_onnx))
     out: dict = {}
@@ -62,7 +65,7 @@ def tables(hw_onnx: Path) -> dict:
         k = out.setdefault(kind, {"layers": 0, "channels": 0, "steps": set(), "reachable_min": None,
                                   "reachable_max": 0, "shared_layers": 0, "based_layers": 0,
                                   "bits_full": 0, "bits_stored": 0, "one_slope": 0, "two_slopes": 0,
-                                  "rows": 0})
+                                  "rows": 0, "computed_layers": 0, "computed_two_lines": 0, "bits_generated": 0})
         k["layers"] += 1
         k["channels"] += channels
         k["steps"].add(full_steps)
@@ -73,8 +76,12 @@ def tables(hw_onnx: Path) -> dict:
         # the search stores 2^S - 1 words per row (S = log2(steps + 1), rounded up), each bits + 1 wide
         words = lambda n: (1 << int(n).bit_length()) - 1  # noqa: E731
         k["bits_full"] += channels * words(full_steps) * (table.bits + 1)
-        k["bits_stored"] += table.rows.shape[0] * words(table.steps) * (table.bits + 1) \
-            + channels * table.base_bits
+        stored = table.rows.shape[0] * words(table.steps) * (table.bits + 1) + channels * table.base_bits
+        k["bits_stored"] += stored
+        lines = node_threshold_lines(model, node, inst)
+        k["computed_layers"] += int(lines is not None)
+        k["computed_two_lines"] += int(lines is not None and lines.lines == 2)
+        k["bits_generated"] += channels * word_bits(lines) if lines is not None else stored
         for r in range(table.rows.shape[0]):
             s = _slopes(table.rows[r][table.rows[r] <= hi])
             k["rows"] += 1
