@@ -55,6 +55,7 @@ def test_policy_and_words():
     t = line_thresholds(rng, 4, 32, -500, 500, 2)
     assert lines_for(t[:1], -500, 500) is None          # one row shared by every channel: the table stays
     assert lines_for(t[:, :8], -500, 500) is None       # few thresholds: the search is cheaper
+    assert lines_for(np.tile(t, (1, 40)), -500, 500) is None  # 1,280 steps: more than the RTL's count holds
     lines = lines_for(t, -500, 500)
     assert lines is not None and lines_for(t, -500, 500) is lines  # remembered by contents
     words = line_words(lines, 2)

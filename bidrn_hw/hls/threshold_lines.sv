@@ -46,6 +46,10 @@ module threshold_lines #(
     localparam int SW = SW0 > 12 ? SW0 : 12;                  // wide enough to compare with N_STEPS <= 2^10
     localparam int R = 6;                                     // positions: val0, read, read register, products, sums, count
 
+    initial
+        if (N_STEPS < 1 || N_STEPS > 1023 || (LINES != 1 && LINES != 2))
+            $error("threshold_lines: N_STEPS must be 1..1023 (the count is 11 bits) and LINES 1 or 2");
+
     logic v [R];
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin

@@ -28,6 +28,7 @@ _BIG = np.int64(1) << 62
 _MAX_SHIFT = 46   # with M <= 2^34: (k+1) 2^SH and M * x stay well inside int64 for values of up to 26 bits
 _MAX_M = 1 << 34
 MIN_STEPS = 16    # fewer thresholds per channel: the search's few LUTs beat the multipliers
+MAX_STEPS = 1023  # threshold_lines.sv's count is 11 bits
 
 
 @dataclass(frozen=True)
@@ -282,9 +283,10 @@ _memo: dict = {}
 def lines_for(thresholds: np.ndarray, lo: int, hi: int) -> ThresholdLines | None:
     """:func:`fit_lines` for a node's clipped integer thresholds, remembered by their contents (the generator
     and the estimator ask for the same node many times while folding). None where the table is kept: a row
-    shared by all channels, fewer than :data:`MIN_STEPS` thresholds, or no exact fit."""
+    shared by all channels, fewer than :data:`MIN_STEPS` thresholds or more than the RTL's count holds,
+    values of 29 bits or more (the search's arithmetic stays in int64), or no exact fit."""
     t = np.asarray(thresholds, dtype=np.int64)
-    if t.shape[0] == 1 or t.shape[1] < MIN_STEPS:
+    if t.shape[0] == 1 or not MIN_STEPS <= t.shape[1] <= MAX_STEPS or max(-lo, hi) >= 1 << 28:
         return None
     key = (hashlib.sha1(t.tobytes()).hexdigest(), t.shape, lo, hi)
     if key not in _memo:
