@@ -233,3 +233,31 @@ def test_threshold_cost_formula():
     assert threshold_cost(1, 100, 255, 12, "xilinx", shared=1)["LUT"] < deep["LUT"]
     based = threshold_cost(2, 4, 7, 9, "xilinx", base_bits=5)
     assert based["LUT"] == plain["LUT"] + 2 * 5 and based["FF"] == plain["FF"] + 3 * 2 * 5
+
+
+def test_threshold_kind_and_line_parameters_match_the_generated_rtl(builds):
+    """BiDRN's requantizations compute their thresholds from lines: the estimator's parameters of those layers
+    (LINES, M_BITS, C_BITS, SHIFT, N_STEPS) are the generator's, and estimates.json/report.md say which
+    layers compute and which search their thresholds."""
+    for kind in ("pixel", "auto"):
+        d = builds[kind]
+        est, accel = load(d), json.loads((d / "accel.json").read_text())
+        hw = ModelWrapper(str(d / "hw.onnx"))
+        by_node = {n.name: n for n in hw.graph.node}
+        label = {ly["name"]: ly.get("thresholds") for ly in est["layers"]}
+        node_of = {ly["name"]: ly["node"] for ly in est["layers"]}
+        computed = 0
+        for layer in accel["layers"]:
+            if layer["module"] not in ("mvau", "thresholding") or not layer["parameters"].get("N_STEPS"):
+                continue
+            p = layer["parameters"]
+            module, params = rtl_params(hw, by_node[node_of[layer["name"]]])
+            for key in ("N_STEPS", "LINES", "M_BITS", "C_BITS", "SHIFT", "SHARED", "BASE_BITS"):
+                assert params.get(key, 0) == p.get(key, 0), (layer["name"], key)
+            if p.get("LINES"):
+                computed += 1
+                assert label[layer["name"]] == f"computed ({p['LINES']} line{'s' if p['LINES'] > 1 else ''})"
+            else:
+                assert label[layer["name"]] == f"searched ({p['N_STEPS']} steps)"
+        assert computed >= 4, kind  # the hand encoder's XNOR convolutions and integer 1x1 convolutions
+        assert "computed (2 lines)" in (d / "report.md").read_text()

@@ -737,8 +737,15 @@ def estimate(model: ModelWrapper, device: dict, fclk_mhz: float, rtl_names: dict
                 fold[attr] = inst.get_nodeattr(attr)
             except AttributeError:
                 pass
+        extra = {}
+        rtl = rtl_params(model, node)
+        if rtl and rtl[0] in ("mvau", "thresholding") and rtl[1].get("N_STEPS"):
+            p = rtl[1]
+            extra["thresholds"] = (f"computed ({p['LINES']} line{'s' if p['LINES'] > 1 else ''})" if p.get("LINES")
+                                   else f"searched ({p['N_STEPS']} steps)")
         layers.append({"name": (rtl_names or {}).get(node.name, node.name), "node": node.name,
-                       "op_type": base_op(node), "cycles": cycles[node.name], **fold, **res, "formula": formula})
+                       "op_type": base_op(node), "cycles": cycles[node.name], **fold, **res, "formula": formula,
+                       **extra})
     slowest = max(cycles.values())
     busy = [c for c in cycles.values() if c > 0]
     latency, path = critical_path(model, cycles)
@@ -775,12 +782,12 @@ def report_markdown(est: dict) -> str:
              f"- pipeline balance (slowest / mean layer cycles): {est['balance']}",
              "- resources: " + ", ".join(f"{k} {r[k]:,} / {b[k]:,}" for k in RESOURCE_KEYS)
              + ("" if est["fits"] else " (**over budget**)"), "",
-             "| layer | op | PE | SIMD | cycles | LUT | FF | BRAM_18K | URAM | DSP | formula |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| layer | op | PE | SIMD | cycles | LUT | FF | BRAM_18K | URAM | DSP | thresholds | formula |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for ly in est["layers"]:
         lines.append(f"| {ly['node']} | {ly['op_type']} | {ly.get('PE', '')} | {ly.get('SIMD', '')} | "
                      f"{ly['cycles']:,} | {ly['LUT']:,} | {ly['FF']:,} | {ly['BRAM_18K']} | {ly['URAM']} | "
-                     f"{ly['DSP']} | {ly['formula']} |")
+                     f"{ly['DSP']} | {ly.get('thresholds', '')} | {ly['formula']} |")
     if est["fifos"]:
         lines += ["", "## FIFOs", "", "Branch FIFOs hold a residual bypass while the main branch fills its line buffers "
                   "(bidrn_hw/flow/fifos.py); generator-input and MVAU-input FIFOs let a producer keep its rate while "
