@@ -6,17 +6,23 @@ content of every source file, the toplevel, the parameters, the Verilator versio
 (the model links its VPI library by absolute path), so tests of the same
 configuration share one build and any change to the RTL rebuilds. A file lock makes concurrent pytest
 workers wait for one build instead of racing.
+
+The cache is bounded: after each new build, builds not used for an hour are removed, least recently used
+first, while the cache holds more than ``$BIDRN_HW_CACHE_MAX_GB`` (default 20) gigabytes
+(:func:`evict_cache`; a build's size is kept in its ``.built`` marker, whose time stamp is its last use).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 HLS_DIR = Path(__file__).resolve().parent.parent / "hls"
 TB_DIR = Path(__file__).resolve().parent
@@ -93,14 +99,76 @@ def build(sources: Sequence[Path | str], toplevel: str, parameters: Mapping[str,
     build_dir = cache_root() / f"{toplevel}-{key}"
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     done = build_dir / ".built"
+    built = False
     with FileLock(str(build_dir) + ".lock"):
         if not done.exists():
             runner = get_runner("verilator")
             runner.build(sources=sources, hdl_toplevel=toplevel, parameters=parameters,
                          build_args=[*_BUILD_ARGS, *build_args], includes=list(includes),
                          build_dir=build_dir, always=True, log_file=build_dir.parent / f"{build_dir.name}.log")
-            done.write_text(key)
+            done.write_text(json.dumps({"key": key, "bytes": _dir_bytes(build_dir)}))
+            built = True
+        else:
+            os.utime(done)  # last use, for the eviction order
+    if built:
+        evict_cache(keep=build_dir)
     return build_dir
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def _build_bytes(build_dir: Path) -> int:
+    """A build's size from its marker (measured and written there once for markers without it)."""
+    done = build_dir / ".built"
+    try:
+        return int(json.loads(done.read_text())["bytes"])
+    except (ValueError, KeyError, TypeError):
+        size = _dir_bytes(build_dir)
+        stamp = done.stat().st_mtime
+        done.write_text(json.dumps({"key": done.read_text().strip(), "bytes": size}))
+        os.utime(done, (stamp, stamp))
+        return size
+
+
+def evict_cache(limit_bytes: int | None = None, keep: Path | None = None, min_age_s: float = 3600.0) -> list[Path]:
+    """Remove cached builds, least recently used first, until the cache holds at most ``limit_bytes``
+    (default ``$BIDRN_HW_CACHE_MAX_GB``, 20 GB). Builds used within ``min_age_s`` and ``keep`` stay; so does
+    a build whose lock another process holds. Unfinished builds (no marker, e.g. a failed compile) older
+    than ``min_age_s`` go first. Returns the removed directories."""
+    if limit_bytes is None:
+        limit_bytes = int(float(os.environ.get("BIDRN_HW_CACHE_MAX_GB", "20")) * 1e9)
+    root = cache_root()
+    if not root.is_dir():
+        return []
+    now, entries, total = time.time(), [], 0
+    for d in root.iterdir():
+        if not d.is_dir():
+            continue
+        done = d / ".built"
+        if done.exists():
+            size, used = _build_bytes(d), done.stat().st_mtime
+        else:
+            size, used = _dir_bytes(d), 0.0 if now - d.stat().st_mtime > min_age_s else now
+        total += size
+        entries.append((used, size, d))
+    removed = []
+    for used, size, d in sorted(entries, key=lambda e: e[0]):
+        if total <= limit_bytes:
+            break
+        if (keep is not None and d.resolve() == Path(keep).resolve()) or now - used < min_age_s:
+            continue
+        try:
+            with FileLock(str(d) + ".lock", timeout=0):
+                shutil.rmtree(d, ignore_errors=True)
+        except Timeout:
+            continue
+        for extra in (root / f"{d.name}.log", root / f"{d.name}.lock"):
+            extra.unlink(missing_ok=True)
+        total -= size
+        removed.append(d)
+    return removed
 
 
 def run(build_dir: Path, toplevel: str, test_module: str, test_dir: Path | str,
