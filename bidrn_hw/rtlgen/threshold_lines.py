@@ -81,14 +81,6 @@ def _bounds(t: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     return alpha, beta
 
 
-def _c_range(alpha, beta, m, d) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the least and the largest C that meet every level's bounds for slope m and D = 2^SH."""
-    k1 = np.arange(1, alpha.shape[1] + 1, dtype=np.int64)[None, :] * d[:, None]
-    low = np.where(alpha < _BIG, k1 - m[:, None] * np.where(alpha < _BIG, alpha, 0), -_BIG).max(axis=1)
-    high = np.where(beta > -_BIG, k1 - m[:, None] * np.where(beta > -_BIG, beta, 0) - 1, _BIG).min(axis=1)
-    return low, high
-
-
 def _pair_bracket(alpha, beta, d) -> tuple[np.ndarray, np.ndarray]:
     """Per row, a range of M that contains every feasible one: the pairwise conditions M (beta_j - alpha_i)
     <= (j - i) D - 1 of a few levels (each row's first and last bounded ones and some in between) are
@@ -110,10 +102,11 @@ def _pair_bracket(alpha, beta, d) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(lower, 1), np.where(impossible, 0, upper)
 
 
-def _best_m(alpha, beta, d) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the M in [1, min(2^34, D (N+1) 2)] where the gap low(M) - high(M) (convex: a max of lines
-    less a min of lines, :func:`_c_range`) is least, and that gap (<= 0: feasible; _BIG where the bracket is
-    empty)."""
+def _best_m(alpha, beta, d) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the M in [1, min(2^34, D (N+1) 2)] where the gap low(M) - high(M) between the largest lower
+    and the least upper bound of C (convex: a max of lines less a min of lines) is least, that gap (<= 0:
+    feasible; _BIG where the bracket is empty) and the least C there (0, or the upper bound if negative,
+    where no level bounds C from below)."""
     rows_n, n = alpha.shape
     d = np.broadcast_to(np.asarray(d, dtype=np.int64), (rows_n,))
     k1 = np.arange(1, n + 1, dtype=np.int64)[None, :] * d[:, None]
@@ -123,14 +116,12 @@ def _best_m(alpha, beta, d) -> tuple[np.ndarray, np.ndarray]:
     base_low = k1 + np.where(has_a, 0, -_BIG)
     base_high = k1 - 1 + np.where(has_b, 0, _BIG)
 
-    def gaps(m, rows):
-        """gap(m) and gap(m + 1) of the given rows."""
-        low = base_low[rows] - m[:, None] * a0[rows]
-        high = base_high[rows] - m[:, None] * b0[rows]
-        g0 = np.clip(low.max(1), -_BIG // 4, _BIG // 4) - np.clip(high.min(1), -_BIG // 4, _BIG // 4)
-        g1 = (np.clip((low - a0[rows]).max(1), -_BIG // 4, _BIG // 4)
-              - np.clip((high - b0[rows]).min(1), -_BIG // 4, _BIG // 4))
-        return g0, g1
+    def bounds(m, rows):
+        """Per level, C's lower (C >= (k+1)D - M alpha) and upper (C <= (k+1)D - M beta - 1) bound."""
+        return base_low[rows] - m[:, None] * a0[rows], base_high[rows] - m[:, None] * b0[rows]
+
+    def gap(low, high):
+        return np.clip(low.max(1), -_BIG // 4, _BIG // 4) - np.clip(high.min(1), -_BIG // 4, _BIG // 4)
 
     lo, hi = _pair_bracket(alpha, beta, d)
     hi = np.minimum(hi, np.minimum(d * 2 * (n + 1), _MAX_M))
@@ -139,33 +130,32 @@ def _best_m(alpha, beta, d) -> tuple[np.ndarray, np.ndarray]:
     while np.any(lo < hi):  # least m with gap(m + 1) >= gap(m)
         rows = np.flatnonzero(lo < hi)
         mid = (lo[rows] + hi[rows]) // 2
-        g0, g1 = gaps(mid, rows)
-        rising = g1 >= g0
+        low, high = bounds(mid, rows)
+        rising = gap(low - a0[rows], high - b0[rows]) >= gap(low, high)  # bounds at mid + 1
         hi[rows], lo[rows] = np.where(rising, mid, hi[rows]), np.where(rising, lo[rows], mid + 1)
-    g = np.full(rows_n, _BIG, dtype=np.int64)
-    keep = np.flatnonzero(~empty)
-    g[keep] = gaps(lo[keep], keep)[0]
-    return lo, g
+    low, high = bounds(lo, np.arange(rows_n))
+    g = np.where(empty, _BIG, gap(low, high))
+    c = np.where(has_a.any(axis=1), low.max(1), np.minimum(0, high.min(1)))
+    return lo, g, c
 
 
-def _fit(alpha, beta, max_shift: int = _MAX_SHIFT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fit(alpha, beta, max_shift: int = _MAX_SHIFT) -> np.ndarray:
     """Per row, the least shift with a feasible M (feasibility only grows with the shift: M and C may
-    double), or max_shift + 1 where none is; and M, C at that shift."""
+    double), or max_shift + 1 where none is."""
     rows = alpha.shape[0]
     lo, hi = np.zeros(rows, dtype=np.int64), np.full(rows, max_shift + 1, dtype=np.int64)
     while np.any(lo < hi):
         mid = (lo + hi) // 2
-        _, g = _best_m(alpha, beta, np.int64(1) << np.minimum(mid, max_shift))
+        _, g, _ = _best_m(alpha, beta, np.int64(1) << np.minimum(mid, max_shift))
         ok = (g <= 0) & (mid <= max_shift)
         hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid + 1)
-    return lo, *_at_shift(alpha, beta, np.minimum(lo, max_shift))
+    return lo
 
 
-def _at_shift(alpha, beta, shift) -> tuple[np.ndarray, np.ndarray]:
-    d = np.int64(1) << np.broadcast_to(np.asarray(shift, dtype=np.int64), (alpha.shape[0],))
-    m, _ = _best_m(alpha, beta, d)
-    low, high = _c_range(alpha, beta, m, d)
-    return m, np.where(low > -_BIG, low, np.minimum(0, high))
+def _at_shift(alpha, beta, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's M and C at a common shift (feasible there: the shift is at least each row's least)."""
+    m, _, c = _best_m(alpha, beta, np.int64(1) << np.int64(shift))
+    return m, c
 
 
 def _first_pass(m, c, shift: int, levels: int) -> np.ndarray:
@@ -233,7 +223,7 @@ def fit_lines(thresholds: np.ndarray, lo: int, hi: int) -> ThresholdLines | None
                               lines.shift, lines.n_steps)
     channels, n = t.shape
     alpha, beta = _bounds(t, lo, hi)
-    shifts, _, _ = _fit(alpha, beta)
+    shifts = _fit(alpha, beta)
     if np.all(shifts <= _MAX_SHIFT):
         shift = int(shifts.max())
         m, c = _at_shift(alpha, beta, shift)
@@ -254,8 +244,7 @@ def fit_lines(thresholds: np.ndarray, lo: int, hi: int) -> ThresholdLines | None
             split = np.clip(knees + delta, 0, n)
             worst = np.zeros(channels, dtype=np.int64)
             for a, b in _line_bounds(alpha, beta, levels < split[:, None], sel):
-                s, _, _ = _fit(a[todo], b[todo])
-                worst[todo] = np.maximum(worst[todo], s)
+                worst[todo] = np.maximum(worst[todo], _fit(a[todo], b[todo]))
             newly = todo & (worst <= _MAX_SHIFT)
             chosen[newly], pick_sel[newly], pick_split[newly] = worst[newly], sel[newly], split[newly]
     if np.any(chosen > _MAX_SHIFT):
