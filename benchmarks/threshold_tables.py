@@ -43,7 +43,7 @@ def tables(hw_onnx: Path) -> dict:
     from qonnx.custom_op.registry import getCustomOp
 
     from bidrn_hw.flow.folding import base_op
-    from bidrn_hw.rtlgen.layers_compute import mvau_widths, node_threshold_lines, node_threshold_table
+    from bidrn_hw.rtlgen.layers_compute import node_threshold_lines, node_threshold_table, threshold_range
     from bidrn_hw.rtlgen.threshold_lines import word_bits
 
     model = ModelWrapper(str(hw_onnx))
@@ -57,8 +57,7 @@ def tables(hw_onnx: Path) -> dict:
             continue
         kind = "thresholding" if op == "Thresholding" else ("xnor_mvau" if inst.get_nodeattr("binaryXnorMode")
                                                              else "int_mvau")
-        channels = inst.get_nodeattr("NumChannels" if op == "Thresholding" else "MH")
-        hi = mvau_widths(inst)["ACC_HI"] if op == "MVAU" else int(inst.get_input_datatype(0).max())
+        channels, _, hi, _ = threshold_range(inst, node)
         full_steps = int(model.get_initializer(node.input[-1]).shape[1])
         table = node_threshold_table(model, node, inst)
         reach = (table.rows <= hi).sum(axis=1)

@@ -143,18 +143,30 @@ def multiplier_dsps(a_bits: int, b_bits: int, family: str = "xilinx") -> int:
     return math.ceil((a_bits - 1) / da) * math.ceil((b_bits - 1) / db)
 
 
+def line_dsps(val_bits: int, p: dict, family: str = "xilinx") -> int:
+    """DSP blocks of one lane's LINES multipliers (a ``val_bits`` value times an M_BITS + 1 signed slope)."""
+    return p["LINES"] * multiplier_dsps(val_bits + 1, p["M_BITS"] + 1, family)
+
+
 def lines_cost(pe: int, nf: int, val_bits: int, p: dict, family: str) -> dict:
-    """Formula of threshold_lines.sv: per lane a ROM of nf words, LINES multipliers (DSP), an adder per line,
-    the min/max and the clamp; FF: the value's three registers, the read and its register, products, sums."""
-    w = line_widths(val_bits, p)
+    """Formula of threshold_lines.sv: per lane a ROM of nf words (``family``'s memory), the multipliers
+    (:func:`line_dsps`), and the logic and registers the calibrated model counts (:func:`_line_terms`'
+    ``lin_add`` and ``lin_ff``) at one LUT and one FF per bit."""
+    terms, _ = _line_terms(pe, nf, val_bits, p)
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     for _ in range(pe):
-        cost = _add(cost, memory_cost(w["word"], nf, "auto", family, rom=True))
-    cost["DSP"] += pe * p["LINES"] * multiplier_dsps(w["prod"] - p["M_BITS"], p["M_BITS"] + 1, family)
-    cost["LUT"] += pe * (p["LINES"] * w["sum"] + (p["LINES"] - 1) * w["sum"] + w["sum"] + p["OUT_BITS"])
-    cost["FF"] += pe * (3 * val_bits + 2 * w["word"] + p["LINES"] * (w["prod"] + p["C_BITS"] + w["sum"])
-                        + p["OUT_BITS"])
+        cost = _add(cost, memory_cost(line_widths(val_bits, p)["word"], nf, "auto", family, rom=True))
+    cost["DSP"] += pe * line_dsps(val_bits, p, family)
+    cost["LUT"] += terms["lin_add"]
+    cost["FF"] += terms["lin_ff"]
     return cost
+
+
+def _threshold_formula(p: dict, nf: int, val_bits: int, family: str) -> dict:
+    """The formula cost of a layer's thresholds: computed from lines or searched in a table."""
+    if p.get("LINES"):
+        return lines_cost(p["PE"], nf, val_bits, p, family)
+    return threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family, p["SHARED"], p["BASE_BITS"])
 
 
 def search_registers(pe: int, stages: int, val_bits: int, word_bits: int) -> int:
@@ -164,27 +176,26 @@ def search_registers(pe: int, stages: int, val_bits: int, word_bits: int) -> int
 
 
 # ------------------------------------------------------------------------------------------ per op
-def _search_params(model, node, inst, val_bits: int) -> dict:
+def _search_params(model, node, inst) -> dict:
     """The thresholds' parameters as the generator gives them: LINES, M_BITS, C_BITS and SHIFT where it
     computes them from lines (``rtlgen.layers_compute.node_threshold_lines``), else N_STEPS, THR_BITS,
     SHARED and BASE_BITS of the table it stores (``node_threshold_table``: only the window of thresholds a
-    value can fall in). ``val_bits``: the thresholded value's signed width (THR_BITS beside lines)."""
-    from ..rtlgen.layers_compute import node_threshold_lines, node_threshold_table
+    value can fall in)."""
+    from ..rtlgen.layers_compute import node_threshold_lines, node_threshold_table, threshold_range
 
     lines = node_threshold_lines(model, node, inst)
     if lines is not None:
-        return dict(N_STEPS=lines.n_steps, THR_BITS=val_bits, SHARED=0, BASE_BITS=0, LINES=lines.lines,
-                    M_BITS=lines.m_bits, C_BITS=lines.c_bits, SHIFT=lines.shift)
+        return dict(N_STEPS=lines.n_steps, THR_BITS=threshold_range(inst, node)[3], SHARED=0, BASE_BITS=0,
+                    LINES=lines.lines, M_BITS=lines.m_bits, C_BITS=lines.c_bits, SHIFT=lines.shift)
     table = node_threshold_table(model, node, inst)
     return dict(N_STEPS=table.steps, THR_BITS=table.bits, SHARED=int(table.shared), BASE_BITS=table.base_bits)
 
 
 def thresholding_params(model, node, inst) -> dict:
     """The parameters ``rtlgen.layers_compute.thresholding`` gives thresholding.sv (no memory files)."""
-    in_bits = _bits(inst.get_input_datatype(0))
     return dict(CH=inst.get_nodeattr("NumChannels"), PE=inst.get_nodeattr("PE"),
-                IN_BITS=in_bits, OUT_BITS=_bits(inst.get_output_datatype(0)),
-                **_search_params(model, node, inst, in_bits + 1))
+                IN_BITS=_bits(inst.get_input_datatype(0)), OUT_BITS=_bits(inst.get_output_datatype(0)),
+                **_search_params(model, node, inst))
 
 
 def mvau_params(model, node, inst) -> dict:
@@ -193,7 +204,7 @@ def mvau_params(model, node, inst) -> dict:
 
     wd = mvau_widths(inst)
     if inst.get_nodeattr("noActivation") == 0:
-        search = _search_params(model, node, inst, wd["ACC_BITS"] + 1)
+        search = _search_params(model, node, inst)
     else:
         search = dict(N_STEPS=0, THR_BITS=wd["ACC_BITS"] + 1, SHARED=0, BASE_BITS=0)
     return dict(**{k: inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE")},
@@ -222,8 +233,7 @@ def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
     cost = _add(cost, memory_cost(p["PE"] * p["SIMD"] * p["W_BITS"], nf * sf, style, family, rom=True))
     in_width = p["SIMD"] * p["IN_BITS"]
     cost = _add(cost, memory_cost(in_width, sf, "distributed", family) if sf > 2 else {"FF": in_width * sf})
-    cost = _add(cost, lines_cost(p["PE"], nf, p["ACC_BITS"], p, family) if p.get("LINES") else
-                threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family, p["SHARED"], p["BASE_BITS"]))
+    cost = _add(cost, _threshold_formula(p, nf, _thresholded_bits("mvau", p), family))
     cost["FF"] += (p["PE"] * (p["ACC_BITS"] + p["OUT_BITS"]) + _clog2(sf) + _clog2(nf) + 1
                    + p["PE"] * p["SIMD"] * p["W_BITS"] + in_width)  # + the operand register
     return cost, "finn (compute, DSP) + own (memories, threshold search, FF)"
@@ -232,8 +242,7 @@ def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
 def _thresholding(model, node, inst, family, part) -> tuple[dict, str]:
     p = thresholding_params(model, node, inst)
     nf = p["CH"] // p["PE"]
-    cost = (lines_cost(p["PE"], nf, p["IN_BITS"] + 1, p, family) if p.get("LINES") else
-            threshold_cost(p["PE"], nf, p["N_STEPS"], p["THR_BITS"], family, p["SHARED"], p["BASE_BITS"]))
+    cost = _threshold_formula(p, nf, _thresholded_bits("thresholding", p), family)
     cost["LUT"] += 8
     cost["FF"] += p["PE"] * p["OUT_BITS"] + _clog2(nf) + 1
     return cost, "own (binary search)"
@@ -472,6 +481,19 @@ def _search_terms(pe: int, nf: int, n_steps: int, val_bits: int, thr_bits: int, 
             "thr_addr": addr}, brams
 
 
+def _thresholded_bits(module: str, p: dict) -> int:
+    """Signed width of the values a module thresholds: an MVAU's accumulator, a Thresholding's input."""
+    return p["ACC_BITS"] if module == "mvau" else p["IN_BITS"] + 1
+
+
+def _threshold_terms(p: dict, nf: int, val_bits: int, content: dict | None) -> tuple[dict, list]:
+    """The calibrated terms (and block RAMs) of a layer's thresholds: computed from lines or searched."""
+    if p.get("LINES"):
+        return _line_terms(p["PE"], nf, val_bits, p)
+    return _search_terms(p["PE"], nf, p["N_STEPS"], val_bits, p["THR_BITS"], p.get("SHARED", 0),
+                         p.get("BASE_BITS", 0), content)
+
+
 def _line_terms(pe: int, nf: int, val_bits: int, p: dict) -> tuple[dict, list]:
     """threshold_lines.sv: per lane a ROM of nf channel words (``lin_rom``: LUT6 where Yosys keeps it in
     logic, else block RAM), the adders and comparisons (``lin_add``: an offset adder per line, the min/max
@@ -485,7 +507,7 @@ def _line_terms(pe: int, nf: int, val_bits: int, p: dict) -> tuple[dict, list]:
     elif nf > 1:
         rom = pe * _lut_rom(w["word"], nf)
     # a product wider than one DSP is summed from partial products in the fabric (Yosys' mul2dsp)
-    partial = multiplier_dsps(val_bits + 1, p["M_BITS"] + 1) - 1
+    partial = line_dsps(val_bits, p) // p["LINES"] - 1
     return {"lin_rom": rom, "lin_add": pe * (2 * p["LINES"] * w["sum"] + p["OUT_BITS"]),
             "lin_mul": pe * p["LINES"] * partial * w["prod"],
             "lin_ff": pe * (3 * val_bits + 2 * w["word"] + p["LINES"] * (w["prod"] + p["C_BITS"] + w["sum"])
@@ -541,18 +563,14 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
             brams.append((in_width, sf))
         elif sf > 1:
             t["ibuf"] = lutram_luts(in_width, sf) + in_width
-        search, more = (_line_terms(p["PE"], nf, p["ACC_BITS"], p) if p.get("LINES") else
-                        _search_terms(p["PE"], nf, p["N_STEPS"], p["ACC_BITS"], p["THR_BITS"], p.get("SHARED", 0),
-                                      p.get("BASE_BITS", 0), content))
+        search, more = _threshold_terms(p, nf, _thresholded_bits(module, p), content)
         brams += more
         t.update(search)
         t["regs"] = (2 * p["PE"] * p["ACC_BITS"] + _clog2(sf) + _clog2(nf) + w_line + in_width  # + operand register
                      + (0 if p["N_STEPS"] else p["PE"] * p["OUT_BITS"]))
     elif module == "thresholding":
         nf = p["CH"] // p["PE"]
-        search, brams = (_line_terms(p["PE"], nf, p["IN_BITS"] + 1, p) if p.get("LINES") else
-                         _search_terms(p["PE"], nf, p["N_STEPS"], p["IN_BITS"] + 1, p["THR_BITS"],
-                                       p.get("SHARED", 0), p.get("BASE_BITS", 0), content))
+        search, brams = _threshold_terms(p, nf, _thresholded_bits(module, p), content)
         t.update(search)
         t["regs"] = p["PE"] * p["IN_BITS"] + _clog2(nf)
     elif module == "swg":
@@ -621,8 +639,7 @@ def calibrated_cost(module: str, p: dict, family: str = "zynq7000", content: dic
         # Yosys maps every product of the integer dot product to a DSP48 (even 8 x 2 bits: CNV's first layer)
         cost["DSP"] = p["PE"] * p["SIMD"]
     if p.get("LINES"):
-        val_bits = p["ACC_BITS"] if module == "mvau" else p["IN_BITS"] + 1
-        cost["DSP"] += p["PE"] * p["LINES"] * multiplier_dsps(val_bits + 1, p["M_BITS"] + 1)
+        cost["DSP"] += p["PE"] * line_dsps(_thresholded_bits(module, p), p)
     return cost
 
 
@@ -669,11 +686,13 @@ def formula_resources(model: ModelWrapper, node, device: dict) -> tuple[dict, st
     return {k: int(math.ceil(v)) for k, v in cost.items()}, formula
 
 
-def layer_resources(model: ModelWrapper, node, device: dict, calibrated: bool = True) -> tuple[dict, str]:
+def layer_resources(model: ModelWrapper, node, device: dict, calibrated: bool = True,
+                    rtl: tuple[str, dict] | None = None) -> tuple[dict, str]:
     """A layer's resources: the calibrated model where it has coefficients for the module and the device is
-    a LUT6 (Xilinx) part, else the formulas (:func:`formula_resources`)."""
+    a LUT6 (Xilinx) part, else the formulas (:func:`formula_resources`). ``rtl``: the node's
+    :func:`rtl_params` where the caller has them already."""
     if calibrated:
-        rtl = rtl_params(model, node)
+        rtl = rtl or rtl_params(model, node)
         family = device.get("family", "xilinx")
         cost = None
         if rtl and family in CALIBRATED_FAMILIES:
@@ -728,7 +747,8 @@ def estimate(model: ModelWrapper, device: dict, fclk_mhz: float, rtl_names: dict
     cycles = {n.name: layer_cycles_of(model, n) for n in model.graph.node}
     layers, total = [], dict.fromkeys(RESOURCE_KEYS, 0)
     for node in model.graph.node:
-        res, formula = layer_resources(model, node, device)
+        rtl = rtl_params(model, node)
+        res, formula = layer_resources(model, node, device, rtl=rtl)
         total = _add(total, res)
         inst = getCustomOp(node)
         fold = {}
@@ -738,7 +758,6 @@ def estimate(model: ModelWrapper, device: dict, fclk_mhz: float, rtl_names: dict
             except AttributeError:
                 pass
         extra = {}
-        rtl = rtl_params(model, node)
         if rtl and rtl[0] in ("mvau", "thresholding") and rtl[1].get("N_STEPS"):
             p = rtl[1]
             extra["thresholds"] = (f"computed ({p['LINES']} line{'s' if p['LINES'] > 1 else ''})" if p.get("LINES")

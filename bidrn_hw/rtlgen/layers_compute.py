@@ -184,32 +184,29 @@ def mvau_widths(inst) -> dict:
                 ACC_LO=acc_lo, ACC_HI=acc_hi, ACC_BITS=_signed_bits(min(acc_lo, 0), acc_hi))
 
 
+def threshold_range(inst, node) -> tuple[int, int, int, int]:
+    """(channels, lo, hi, min_bits) of the values a node thresholds: an MVAU's accumulator, a Thresholding
+    node's input type; min_bits is the least threshold width the generator gives them (THR_BITS)."""
+    if node.op_type.startswith("MVAU"):
+        wd = mvau_widths(inst)
+        return inst.get_nodeattr("MH"), wd["ACC_LO"], wd["ACC_HI"], wd["ACC_BITS"] + 1
+    idt = inst.get_input_datatype(0)
+    return inst.get_nodeattr("NumChannels"), int(idt.min()), int(idt.max()), _dtype_bits(idt)[0] + 1
+
+
 def node_threshold_table(model, node, inst=None) -> ThresholdTable:
     """The threshold table of an MVAU (over its accumulator's range) or a Thresholding node (over its input
     type's range), as the generator stores it."""
     inst = inst or getCustomOp(node)
-    if node.op_type.startswith("MVAU"):
-        wd = mvau_widths(inst)
-        return threshold_table(model, node, inst.get_nodeattr("MH"), wd["ACC_LO"], wd["ACC_HI"], wd["ACC_BITS"] + 1)
-    idt = inst.get_input_datatype(0)
-    return threshold_table(model, node, inst.get_nodeattr("NumChannels"), int(idt.min()), int(idt.max()),
-                           _dtype_bits(idt)[0] + 1)
-
-
-def _value_range(inst, node) -> tuple[int, int, int]:
-    """(channels, lo, hi): the thresholded values' range of an MVAU (its accumulator) or a Thresholding node."""
-    if node.op_type.startswith("MVAU"):
-        wd = mvau_widths(inst)
-        return inst.get_nodeattr("MH"), wd["ACC_LO"], wd["ACC_HI"]
-    idt = inst.get_input_datatype(0)
-    return inst.get_nodeattr("NumChannels"), int(idt.min()), int(idt.max())
+    channels, lo, hi, min_bits = threshold_range(inst, node)
+    return threshold_table(model, node, channels, lo, hi, min_bits)
 
 
 def node_threshold_lines(model, node, inst=None) -> ThresholdLines | None:
     """The lines threshold_lines.sv computes the node's thresholds from, or None where the table is stored
     (:func:`rtlgen.threshold_lines.lines_for`)."""
     inst = inst or getCustomOp(node)
-    channels, lo, hi = _value_range(inst, node)
+    channels, lo, hi, _ = threshold_range(inst, node)
     return lines_for(clipped_thresholds(model, node, channels, lo, hi), lo, hi)
 
 
@@ -233,12 +230,13 @@ def mvau(model, node) -> LayerRTL:
                   W_SIGNED=wd["W_SIGNED"], XNOR=xnor, ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem",
                   RAM_STYLE=rtl_ram_style(node))
     odt = inst.get_output_datatype(0)
-    lines = node_threshold_lines(model, node, inst) if inst.get_nodeattr("noActivation") == 0 else None
-    if lines is not None:
-        memfiles.update(line_files(lines, pe))
-        params.update(OUT_BITS=_dtype_bits(odt)[0], THR_BITS=acc_bits + 1, **line_params(lines, _act_val(inst, odt)))
-        return LayerRTL("mvau", params, memfiles, ["mvau", "threshold_lines"])
     if inst.get_nodeattr("noActivation") == 0:
+        lines = node_threshold_lines(model, node, inst)
+        if lines is not None:
+            memfiles.update(line_files(lines, pe))
+            params.update(OUT_BITS=_dtype_bits(odt)[0], THR_BITS=acc_bits + 1,
+                          **line_params(lines, _act_val(inst, odt)))
+            return LayerRTL("mvau", params, memfiles, ["mvau", "threshold_lines"])
         table = node_threshold_table(model, node, inst)
         memfiles.update(threshold_files(table, pe))
         params.update(OUT_BITS=_dtype_bits(odt)[0], **search_params(table, _act_val(inst, odt)))
