@@ -116,7 +116,14 @@ def build(sources: Sequence[Path | str], toplevel: str, parameters: Mapping[str,
 
 
 def _dir_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+    total = 0
+    for f in path.rglob("*"):
+        try:
+            if f.is_file() and not f.is_symlink():
+                total += f.stat().st_size
+        except FileNotFoundError:  # removed meanwhile (another worker's build or eviction)
+            pass
+    return total
 
 
 def _build_bytes(build_dir: Path) -> int:
@@ -147,10 +154,15 @@ def evict_cache(limit_bytes: int | None = None, keep: Path | None = None, min_ag
         if not d.is_dir():
             continue
         done = d / ".built"
-        if done.exists():
-            size, used = _build_bytes(d), done.stat().st_mtime
-        else:
-            size, used = _dir_bytes(d), 0.0 if now - d.stat().st_mtime > min_age_s else now
+        try:
+            if done.exists():
+                size, used = _build_bytes(d), done.stat().st_mtime
+            elif now - d.stat().st_mtime > min_age_s:
+                size, used = _dir_bytes(d), 0.0
+            else:
+                continue  # a build in progress: not removable, not measured (its files come and go)
+        except FileNotFoundError:  # another process removed it meanwhile
+            continue
         total += size
         entries.append((used, size, d))
     removed = []
@@ -164,8 +176,8 @@ def evict_cache(limit_bytes: int | None = None, keep: Path | None = None, min_ag
                 shutil.rmtree(d, ignore_errors=True)
         except Timeout:
             continue
-        for extra in (root / f"{d.name}.log", root / f"{d.name}.lock"):
-            extra.unlink(missing_ok=True)
+        # the lock file stays: a process waiting on it for a rebuild must lock the same file as the next one
+        (root / f"{d.name}.log").unlink(missing_ok=True)
         total -= size
         removed.append(d)
     return removed
