@@ -176,7 +176,8 @@ def _mvau_not_after_swg(model):
 
 
 @pytest.mark.parametrize("case", ["unknown_node", "simd_mw", "pe_mh", "swg_channels", "no_such_attr", "tied",
-                                  "not_int", "ram_style", "unknown_fifo", "parallel_window"])
+                                  "not_int", "ram_style", "unknown_fifo", "parallel_simd", "parallel_mvau",
+                                  "parallel_value"])
 def test_folding_json_errors_name_node_attribute_and_values(lowered, case):
     mvau = _mvau_not_after_swg(lowered)
     inst = getCustomOp(mvau)
@@ -198,7 +199,11 @@ def test_folding_json_errors_name_node_attribute_and_values(lowered, case):
         "not_int": ({thr: {"PE": "4"}}, [thr, "PE='4'", "positive integer"]),
         "ram_style": ({mvau.name: {"ram_style": "magic"}}, [mvau.name, "ram_style='magic'"]),
         "unknown_fifo": ({"FIFO_nowhere_0": {"depth": 4}}, ["FIFO_nowhere_0", "its FIFOs"]),
-        "parallel_window": ({swg.name: {"parallel_window": 1}}, [swg.name, "parallel_window=1", "not supported"]),
+        "parallel_simd": ({swg.name: {"parallel_window": 1, "SIMD": 1}} if ch > 1 else None,
+                          [swg.name, "parallel_window=1", f"IFMChannels = {ch}"]),
+        "parallel_mvau": ({swg.name: {"parallel_window": 1}, consumer.name: {"SIMD": ch}},
+                          [consumer.name, f"SIMD={ch}", "must be MW", swg.name]),
+        "parallel_value": ({swg.name: {"parallel_window": 2}}, [swg.name, "parallel_window=2", "0 or 1"]),
     }
     config, words = configs[case]
     if config is None:
@@ -207,6 +212,34 @@ def test_folding_json_errors_name_node_attribute_and_values(lowered, case):
         fold(copy(lowered), folding=config)
     for w in words:
         assert w in str(err.value), (w, str(err.value))
+
+
+def test_parallel_window_from_the_folding_file_and_from_auto_folding(tiny_export, lowered):
+    """``parallel_window=1`` on a generator (FINN's attribute) gives it SIMD = IFMChannels and its MVAU SIMD =
+    MW, in either order of the file's entries; the folding stays bit-exact and round-trips. Auto folding
+    picks it only where SIMD up to IFMChannels cannot meet the target: for the fastest folding, at the stem."""
+    swg, consumer, _ = tied_pairs(lowered)[0]
+    mw = getCustomOp(consumer).get_nodeattr("MW")
+    for config in ({consumer.name: {"PE": 2}, swg.name: {"parallel_window": 1}},
+                   {consumer.name: {"SIMD": mw}, swg.name: {"SIMD": getCustomOp(swg).get_nodeattr("IFMChannels"),
+                                                            "parallel_window": 1}}):
+        folded, _ = fold(copy(lowered), folding=config)
+        s_inst, c_inst = getCustomOp(folded.get_node_from_name(swg.name)), getCustomOp(
+            folded.get_node_from_name(consumer.name))
+        assert s_inst.get_nodeattr("parallel_window") == 1 and c_inst.get_nodeattr("SIMD") == mw
+        assert folding_config(folded)[swg.name]["parallel_window"] == 1
+        again, _ = fold(copy(lowered), folding=folding_config(folded))
+        assert attrs(again) == attrs(folded)
+    x = np.load(tiny_export / PART / "inputs.npy").astype(np.float32)[0]
+    assert np.array_equal(execute(folded, x), np.load(tiny_export / PART / "outputs.npy")[0])
+    slow, _ = auto_fold(lowered, target_fps=100, fclk_mhz=200, part="xcu250")
+    fast, info = auto_fold(lowered, target_fps=1e7, fclk_mhz=200, part="xcu250")
+    windows = {n.name: getCustomOp(n).get_nodeattr("parallel_window") for n in fast.graph.node
+               if base_op(n) == "ConvolutionInputGenerator"}
+    assert windows[swg.name] == 1 and not all(windows.values())
+    assert not any(getCustomOp(n).get_nodeattr("parallel_window") for n in slow.graph.node
+                   if base_op(n) == "ConvolutionInputGenerator")
+    assert info["fastest_cycles"] < layer_cycles_of(lowered, swg)  # faster than one kernel position per cycle
 
 
 # ------------------------------------------------------------------------------------------ devices, CLI

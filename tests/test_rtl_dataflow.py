@@ -149,21 +149,34 @@ SWG_CASES = {
     "1d_1x3s2": dict(k=(1, 3), s=(1, 2), d=(1, 1), dw=0, one_d=True),
     "dw_3x3s2": dict(k=(3, 3), s=(2, 2), d=(1, 1), dw=1, folded=True),
 }
+# parallel_window=1 (SIMD = channels, one window per beat): module swg_parallel.
+SWG_PARALLEL_CASES = {
+    "par_3x3s1": dict(k=(3, 3), s=(1, 1), d=(1, 1), dw=0),
+    "par_7x7s2": dict(k=(7, 7), s=(2, 2), d=(1, 1), dw=0, stem=True),
+    "par_3x2s21_dil": dict(k=(3, 2), s=(2, 1), d=(2, 2), dw=0),
+    "par_2x2s3": dict(k=(2, 2), s=(3, 3), d=(1, 1), dw=0),
+    "par_1d_1x3s2": dict(k=(1, 3), s=(1, 2), d=(1, 1), dw=0, one_d=True),
+    "par_3x1_w1": dict(k=(3, 1), s=(1, 1), d=(1, 1), dw=0, w=1),
+    "par_dw_3x3s2": dict(k=(3, 3), s=(2, 2), d=(1, 1), dw=1),
+}
 # Datatypes of equal width share a build; the second run uses the second type.
 SWG_DTYPES = [("BIPOLAR", "BINARY"), ("INT2", "UINT2"), ("INT4", "UINT4"), ("INT8", "UINT8")]
 
 
 def swg_config(name: str) -> dict:
-    rng = np.random.default_rng([SEED, list(SWG_CASES).index(name)])
-    c = dict(SWG_CASES[name])
+    cases = SWG_PARALLEL_CASES if name in SWG_PARALLEL_CASES else SWG_CASES
+    rng = np.random.default_rng([SEED, list(cases).index(name) + (100 if cases is SWG_PARALLEL_CASES else 0)])
+    c = dict(cases[name])
     kh, kw = c["k"]
     sh, sw = c["s"]
     dh, dw = c["d"]
-    c["h"] = 1 if c.get("one_d") else int(rng.integers((kh - 1) * dh + max(sh, 2), 11))
-    c["w"] = int(rng.integers((kw - 1) * dw + max(sw, 2), 11))
-    c["ch"] = int(rng.choice([2, 3, 4, 6]))
+    top = 20 if c.get("stem") else 11
+    c["h"] = 1 if c.get("one_d") else int(rng.integers((kh - 1) * dh + max(sh, 2), top))
+    c["w"] = c.get("w") or int(rng.integers((kw - 1) * dw + max(sw, 2), top))
+    c["ch"] = int(rng.choice([1, 3]) if c.get("stem") else rng.choice([2, 3, 4, 6]))
+    c["parallel"] = int(cases is SWG_PARALLEL_CASES)
     divisors = [x for x in range(1, c["ch"] + (0 if c.get("folded") else 1)) if c["ch"] % x == 0]
-    c["simd"] = int(rng.choice(divisors))
+    c["simd"] = c["ch"] if c["parallel"] else int(rng.choice(divisors))
     c["dts"] = [DataType[t] for t in SWG_DTYPES[int(rng.integers(len(SWG_DTYPES)))]]
     return c
 
@@ -175,7 +188,8 @@ def swg_node(c: dict, dt: DataType):
     oh, ow = conv_out(c["h"], kh, sh, dh), conv_out(c["w"], kw, sw, dw)
     attrs = dict(ConvKernelDim=[kh, kw], IFMChannels=c["ch"], IFMDim=[c["h"], c["w"]], OFMDim=[oh, ow],
                  SIMD=c["simd"], Stride=[sh, sw], Dilation=[dh, dw], inputDataType=dt.name,
-                 outputDataType=dt.name, depthwise=c["dw"], is1D=int(c["h"] == 1))
+                 outputDataType=dt.name, depthwise=c["dw"], is1D=int(c["h"] == 1),
+                 parallel_window=c.get("parallel", 0))
     return one_node("ConvolutionInputGenerator", attrs, [(1, c["h"], c["w"], c["ch"])], [dt],
                     [(1, oh, ow, kh * kw * c["ch"])], [dt]), (oh, ow)
 
@@ -201,6 +215,30 @@ def test_swg(name):
             return [Port(dt, c["simd"], xs)], [Port(dt, c["simd"], ys)]
 
         check_case(model, op, frames, [run], "swg")
+
+
+@pytest.mark.parametrize("name", list(SWG_PARALLEL_CASES))
+def test_swg_parallel(name):
+    """One whole window per beat, bit-exact against FINN's execution; a frame costs its input pixels."""
+    c = swg_config(name)
+    kk = c["k"][0] * c["k"][1]
+    for run, dt in zip(RUNS, c["dts"]):
+        (model, op), (oh, ow) = swg_node(c, dt)
+        assert op.get_folded_output_shape()[-1] == kk * c["ch"]
+
+        def frames(rng, n):
+            xs = [rand_tensor(rng, dt, (1, c["h"], c["w"], c["ch"])) for _ in range(n)]
+            ys = [finn_out(model, {"in0": x})["out0"] for x in xs]
+            return [Port(dt, c["ch"], xs)], [Port(dt, kk * c["ch"], ys)]
+
+        check_case(model, op, frames, [run], "swg_parallel")
+
+
+def test_swg_parallel_needs_full_simd():
+    c = dict(swg_config("par_3x3s1"), simd=1, ch=2)
+    (_, op), _ = swg_node(c, DataType["INT4"])
+    with pytest.raises(UnsupportedError, match="parallel_window=1 needs SIMD = IFMChannels"):
+        ld.rtl_module(op)
 
 
 def test_swg_buffer_depth_bounds():
@@ -522,6 +560,9 @@ def test_upsampler_rejects_fractional_scale():
 LINT = [
     ("swg", dict(K_H=3, K_W=2, STRIDE_H=2, DIL_W=2, SIMD=1, DEPTHWISE=1, BUF_DEPTH=40)),
     ("swg", dict(K_H=1, K_W=1, CH=4, SIMD=4, ELEM_BITS=1)),
+    ("swg_parallel", dict(K_H=3, K_W=2, STRIDE_H=2, DIL_W=2, CH=3, ELEM_BITS=8)),
+    ("swg_parallel", dict(K_H=1, K_W=1, STRIDE_W=2, CH=1, ELEM_BITS=1)),
+    ("swg_parallel", dict(K_H=3, K_W=1, IFM_W=1, CH=2)),
     ("fmpadding", dict(PAD_TOP=0, PAD_LEFT=0, PAD_VAL=-1)),
     ("fmpadding", dict(STRIDE_H=2, STRIDE_W=3, SIMD=2)),
     ("addstreams", dict(A_SIGNED=0, B_BITS=3, OUT_BITS=10, PE=3)),
@@ -542,7 +583,7 @@ def test_lint(module, params):
     assert res.returncode == 0, res.stderr
 
 
-@pytest.mark.parametrize("module,memories", [("swg", 1), ("upsampler", 1), ("globalaccpool", 1), ("fmpadding", 0),
+@pytest.mark.parametrize("module,memories", [("swg", 1), ("swg_parallel", 1), ("upsampler", 1), ("globalaccpool", 1), ("fmpadding", 0),
                                              ("addstreams", 0), ("duplicatestreams", 0), ("pool", 0)])
 def test_yosys_reads_and_infers_ram(module, memories):
     """Yosys parses the module and turns its buffer into one RAM (read register merged), not flip-flops."""

@@ -28,7 +28,7 @@ from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
 from .rate_fifos import InsertGeneratorInputFIFOs, InsertMVAUInputFIFOs
 from .folding import (ApplyFoldingConfig, InsertDataWidthConverters, apply_fifo_depths,
-                      auto_fold, device_budget, layer_cycles_of, load_folding)
+                      auto_fold, base_op, device_budget, layer_cycles_of, load_folding)
 from .lower import lower_to_hw
 from .memory_styles import ResolveMemoryStyles
 from .pixel_folding import ApplyPixelFolding
@@ -46,6 +46,8 @@ def folding_config(model: ModelWrapper) -> dict:
         inst = getCustomOp(node)
         attrs = {a.name for a in node.attribute}
         entry = {k: inst.get_nodeattr(k) for k in keys if k in attrs}
+        if base_op(node) == "ConvolutionInputGenerator" and inst.get_nodeattr("parallel_window"):
+            entry["parallel_window"] = 1
         if entry:
             config[node.name] = entry
     return config

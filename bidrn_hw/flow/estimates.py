@@ -259,6 +259,12 @@ def _dataflow(model, node, inst, family, part) -> tuple[dict, str]:
         counters = 8 * _clog2(p["IFM_H"] * p["IFM_W"] * p["CH"] // p["SIMD"])
         cost["LUT"] += 2 * counters + 20
         cost["FF"] += counters + width + 2
+    elif module == "swg_parallel":
+        lines = memory_shape(module, p)
+        if lines is not None:
+            cost = memory_cost(lines[0], lines[1], p["RAM_STYLE"], family)
+        cost["LUT"] += 2 * _swg_parallel_counter_bits(p) + 10
+        cost["FF"] += _swg_parallel_counter_bits(p) + swg_parallel_registers(p) + 1
     elif module == "fmpadding":
         width = p["SIMD"] * p["ELEM_BITS"]
         counters = 3 * _clog2(max(p["IMG_H"], p["IMG_W"]) * 4) + _clog2(p["CH"] // p["SIMD"])
@@ -360,6 +366,8 @@ def memory_shape(module: str, p: dict) -> tuple[int, int, bool] | None:
         return p["PE"] * p["SIMD"] * p["W_BITS"], (p["MW"] // p["SIMD"]) * (p["MH"] // p["PE"]), True
     if module == "swg":
         return p["SIMD"] * p["ELEM_BITS"], p["BUF_DEPTH"], False
+    if module == "swg_parallel" and p["K_H"] > 1 and p["IFM_W"] > 1:  # the line buffer
+        return ((p["K_H"] - 1) * p["DIL_H"]) * p["CH"] * p["ELEM_BITS"], p["IFM_W"], False
     if module == "fifo" and p["DEPTH"] > 2:
         return p["WIDTH"], p["DEPTH"], False
     return None
@@ -533,6 +541,24 @@ def _swg_counter_bits(p: dict) -> int:
     address = 4 * bits(buf)
     position = 3 * (_clog2(2 * n + buf + 1) + 1)
     return loops + index + address + position
+
+
+def _swg_parallel_counter_bits(p: dict) -> int:
+    """Bits of swg_parallel.sv's position counters (x, y, the two stride waits, output x/y)."""
+    kext_h, kext_w = (p["K_H"] - 1) * p["DIL_H"] + 1, (p["K_W"] - 1) * p["DIL_W"] + 1
+    oh = (p["IFM_H"] - kext_h) // p["STRIDE_H"] + 1
+    ow = (p["IFM_W"] - kext_w) // p["STRIDE_W"] + 1
+    wait = _clog2(max(kext_w, kext_h) + max(p["STRIDE_W"], p["STRIDE_H"]) + 1)
+    return max(1, _clog2(p["IFM_W"])) + max(1, _clog2(p["IFM_H"])) + 2 * wait + _clog2(ow + 1) + _clog2(oh + 1)
+
+
+def swg_parallel_registers(p: dict) -> int:
+    """Flip-flops of swg_parallel.sv's data path: the KEXT_W-1 window columns of KEXT_H pixels, the output
+    register of one window, and the line-buffer word itself where the row is one pixel wide."""
+    pix = p["CH"] * p["ELEM_BITS"]
+    kext_h, kext_w = (p["K_H"] - 1) * p["DIL_H"] + 1, (p["K_W"] - 1) * p["DIL_W"] + 1
+    word = (kext_h - 1) * pix if p["IFM_W"] == 1 else 0
+    return (kext_w - 1) * kext_h * pix + p["K_H"] * p["K_W"] * pix + word
 
 
 def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, list]:

@@ -8,7 +8,7 @@ such as ``MVAU_hls`` are accepted too):
 op                         attributes             must divide
 =========================  =====================  ==============================================
 MVAU                       SIMD, PE               MW, MH
-ConvolutionInputGenerator  SIMD                   IFMChannels
+ConvolutionInputGenerator  SIMD, parallel_window  IFMChannels; parallel_window 0 or 1
 FMPadding(_Pixel)          SIMD                   NumChannels
 Thresholding, Duplicate-   PE                     NumChannels
 Streams, GlobalAccPool
@@ -18,9 +18,12 @@ UpsampleNearestNeighbour   SIMD                   NumChannels
 StreamingFIFO              depth                  -
 =========================  =====================  ==============================================
 
-Constraints of our RTL (``hls/swg.sv`` has no parallel-window mode): an MVAU fed by a sliding window
-generator takes one kernel position of SIMD channels per beat, so its SIMD equals the generator's SIMD and
-divides IFMChannels; a depthwise generator's SIMD equals its Pool consumer's PE. Every other stream may
+Constraints of our RTL: an MVAU fed by a sliding window generator (``hls/swg.sv``) takes one kernel
+position of SIMD channels per beat, so its SIMD equals the generator's SIMD and divides IFMChannels; a
+depthwise generator's SIMD equals its Pool consumer's PE. With ``parallel_window=1`` the generator
+(``hls/swg_parallel.sv``) takes all channels per beat (SIMD = IFMChannels) and emits a whole window per beat,
+and the MVAU it feeds takes it whole (SIMD = MW): one output pixel per cycle at most, for a stem whose few
+channels would otherwise leave its generator at K*K cycles per pixel. Every other stream may
 change width: :class:`InsertDataWidthConverters` puts FINN's StreamingDataWidthConverter (``hls/dwc.sv``)
 wherever the producer's and the consumer's elements per beat differ.
 
@@ -36,7 +39,8 @@ unknown name, an attribute the node does not have, or a value that does not divi
 
 Automatic folding (:func:`auto_fold`), like FINN's SetFolding: target cycles per frame = fclk / fps; every
 layer gets the smallest parallelism (product PE*SIMD for an MVAU, with its generator) whose cycles meet the
-target. If some layer cannot meet it even fully parallel, the target relaxes to that layer's cycles (FINN's
+target; an MVAU whose generator cannot meet it at SIMD = IFMChannels gets a parallel-window generator. If
+some layer cannot meet it even fully parallel, the target relaxes to that layer's cycles (FINN's
 two-pass relaxation) so the rest is not needlessly wide. If the design's estimated resources exceed the
 device's budget, the target is relaxed (cycles grow by a factor 1.25 per step) until it fits or nothing
 more can be folded; the result says whether the target was met and whether the design fits.
@@ -59,12 +63,12 @@ from .pixel_folding import ApplyPixelFolding
 DEVICES_FILE = Path(__file__).resolve().parent.parent / "platforms" / "devices.json"
 RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 FOLD_ATTRS = ("PE", "SIMD")
-CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "depth")
+CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "depth", "parallel_window")
 # Attributes of FINN's HLS/RTL backends that FINN's folding files carry but our RTL has no use for: accepted
 # and ignored (``ApplyFoldingConfig.ignored``), so a FINN build's folding file applies as it is.
 FINN_ONLY_ATTRS = {"resType", "mem_mode", "runtime_writeable_weights", "ram_style_thresholds", "impl_style",
                    "inFIFODepths", "outFIFODepths", "preferred_impl_style", "depth_trigger_uram",
-                   "depth_trigger_bram", "parallel_window"}
+                   "depth_trigger_bram"}
 RAM_STYLES = {"auto", "block", "distributed", "ultra"}
 
 
@@ -102,7 +106,8 @@ def fold_limits(model: ModelWrapper, node) -> dict[str, int]:
     if op == "MVAU":
         limits = {"SIMD": inst.get_nodeattr("MW"), "PE": inst.get_nodeattr("MH")}
         producer = model.find_producer(node.input[0])
-        if producer is not None and base_op(producer) == "ConvolutionInputGenerator":
+        if producer is not None and base_op(producer) == "ConvolutionInputGenerator" \
+                and not getCustomOp(producer).get_nodeattr("parallel_window"):
             limits["SIMD"] = getCustomOp(producer).get_nodeattr("IFMChannels")
         return limits
     if op == "ConvolutionInputGenerator":
@@ -148,14 +153,35 @@ def check_folding(model: ModelWrapper) -> None:
             if value < 1 or limit % value:
                 what = {"MVAU": {"SIMD": "MW", "PE": "MH"}}.get(base_op(node), {}).get(attr)
                 if base_op(node) == "MVAU" and attr == "SIMD" and limit != inst.get_nodeattr("MW"):
-                    what = "IFMChannels of the sliding window generator feeding it (no parallel-window mode)"
+                    what = "IFMChannels of the sliding window generator feeding it (parallel_window=0)"
                 raise UsageError(f"node {node.name}: {attr}={value} does not divide "
                                  f"{what or _limit_name(node, attr)}={limit}")
     for swg, consumer, attr in tied_pairs(model):
-        a, b = getCustomOp(swg).get_nodeattr("SIMD"), getCustomOp(consumer).get_nodeattr(attr)
+        s_inst, c_inst = getCustomOp(swg), getCustomOp(consumer)
+        a, b = s_inst.get_nodeattr("SIMD"), c_inst.get_nodeattr(attr)
+        if s_inst.get_nodeattr("parallel_window"):
+            _check_parallel_window(swg, consumer)
+            continue
         if a != b:
             raise UsageError(f"node {consumer.name}: {attr}={b} differs from SIMD={a} of {swg.name} that feeds it; "
                              f"our sliding window generator emits one kernel position per beat, so they must be equal")
+
+
+def _check_parallel_window(swg, consumer) -> None:
+    """A parallel-window generator (one whole window per beat) takes all channels per beat and feeds an
+    MVAU that takes the whole window per beat: SIMD = IFMChannels there, SIMD = MW here."""
+    s_inst, c_inst = getCustomOp(swg), getCustomOp(consumer)
+    channels = s_inst.get_nodeattr("IFMChannels")
+    if s_inst.get_nodeattr("SIMD") != channels:
+        raise UsageError(f"node {swg.name}: parallel_window=1 needs SIMD = IFMChannels = {channels}, "
+                         f"not {s_inst.get_nodeattr('SIMD')}")
+    if base_op(consumer) != "MVAU":
+        raise UsageError(f"node {swg.name}: parallel_window=1 is supported only where an MVAU consumes the "
+                         f"windows, not {consumer.op_type} {consumer.name}")
+    mw = c_inst.get_nodeattr("MW")
+    if c_inst.get_nodeattr("SIMD") != mw:
+        raise UsageError(f"node {consumer.name}: SIMD={c_inst.get_nodeattr('SIMD')} must be MW={mw}: "
+                         f"{swg.name} feeding it has parallel_window=1 (one whole window per beat)")
 
 
 def _limit_name(node, attr) -> str:
@@ -191,9 +217,8 @@ def load_folding(path: Path | str) -> dict:
 def _set_attr(model: ModelWrapper, node, attr: str, value, source: str) -> bool:
     """Set one folding attribute after checking it; False when it is a FINN-only attribute (ignored)."""
     inst = getCustomOp(node)
-    if attr == "parallel_window" and value:
-        raise UsageError(f"{source}: node {node.name}: parallel_window={value} is not supported by our sliding "
-                         f"window generator (fold with SIMD instead)")
+    if attr == "parallel_window" and value not in (0, 1):
+        raise UsageError(f"{source}: node {node.name}: parallel_window={value!r} must be 0 or 1")
     if attr in FINN_ONLY_ATTRS:
         return False
     if attr not in CONFIG_ATTRS:
@@ -219,8 +244,10 @@ def _set_attr(model: ModelWrapper, node, attr: str, value, source: str) -> bool:
 def _limit_label(model, node, attr) -> str:
     if base_op(node) == "MVAU":
         producer = model.find_producer(node.input[0])
-        if attr == "SIMD" and producer is not None and base_op(producer) == "ConvolutionInputGenerator":
-            return f"IFMChannels of {producer.name} (our generator has no parallel-window mode)"
+        if attr == "SIMD" and producer is not None and base_op(producer) == "ConvolutionInputGenerator" \
+                and not getCustomOp(producer).get_nodeattr("parallel_window"):
+            return (f"IFMChannels of {producer.name} (or set parallel_window=1 there for SIMD = MW: one whole "
+                    f"window per beat)")
         return "MW" if attr == "SIMD" else "MH"
     return _limit_name(node, attr)
 
@@ -255,9 +282,10 @@ class ApplyFoldingConfig(Transformation):
                             continue
                         if _set_attr(model, node, attr, value, f"{self.source} Defaults"):
                             explicit.setdefault(node.name, set()).add(attr)
-        for key, entry in self.config.items():
-            if key == "Defaults":
-                continue
+        # Window modes first: they decide what an MVAU's SIMD must divide.
+        entries = sorted((kv for kv in self.config.items() if kv[0] != "Defaults"),
+                         key=lambda kv: "parallel_window" not in kv[1])
+        for key, entry in entries:
             name = _resolve_name(set(nodes), key)
             if name is None:
                 if key.startswith("FIFO_"):  # ours: inserted after folding
@@ -278,7 +306,12 @@ class ApplyFoldingConfig(Transformation):
             s_inst, c_inst = getCustomOp(swg), getCustomOp(consumer)
             s_set = "SIMD" in explicit.get(swg.name, set())
             c_set = attr in explicit.get(consumer.name, set())
-            if c_set and not s_set:
+            if s_inst.get_nodeattr("parallel_window"):  # whole windows: all channels in, the whole MW out
+                if not s_set:
+                    s_inst.set_nodeattr("SIMD", s_inst.get_nodeattr("IFMChannels"))
+                if not c_set and base_op(consumer) == "MVAU":
+                    c_inst.set_nodeattr("SIMD", c_inst.get_nodeattr("MW"))
+            elif c_set and not s_set:
                 s_inst.set_nodeattr("SIMD", c_inst.get_nodeattr(attr))
             elif s_set and not c_set:
                 c_inst.set_nodeattr(attr, s_inst.get_nodeattr("SIMD"))
@@ -303,8 +336,8 @@ def apply_fifo_depths(model: ModelWrapper, pending: dict, source: str = "folding
 class InsertDataWidthConverters(Transformation):
     """FINN's InsertDWC (the same StreamingDataWidthConverter nodes, attributes and shapes) on the
     abstraction-layer graph, named ``DWC_<producer>_<output index>`` so that reports can refer to them.
-    FINN's pass needs specialized sliding window generators (it asks them about parallel windows); ours
-    have none, so a generator streams SIMD elements per beat both ways."""
+    FINN's pass needs specialized sliding window generators (it asks them about parallel windows); here
+    :func:`elems_per_beat` answers for ours."""
 
     def apply(self, model: ModelWrapper):
         graph = model.graph
@@ -346,7 +379,9 @@ def _is_hw(node) -> bool:
 def elems_per_beat(inst, index: int, is_input: bool) -> int:
     """Elements per stream beat of a node's input/output ``index`` (FINN's folded shape, last dim)."""
     if base_op(inst.onnx_node) == "ConvolutionInputGenerator":
-        return int(inst.get_nodeattr("SIMD"))
+        simd = int(inst.get_nodeattr("SIMD"))
+        k_h, k_w = inst.get_nodeattr("ConvKernelDim")
+        return simd * k_h * k_w if inst.get_nodeattr("parallel_window") and not is_input else simd
     shape = inst.get_folded_input_shape(index) if is_input else inst.get_folded_output_shape(index)
     return int(shape[-1])
 
@@ -395,34 +430,48 @@ def _fold_node(model: ModelWrapper, node, target: int) -> tuple[int, bool]:
 
 
 def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
-    """Smallest SIMD*PE (then larger SIMD) meeting ``target`` for the MVAU and the generator feeding it."""
+    """Smallest SIMD*PE (then larger SIMD) meeting ``target`` for the MVAU and the generator feeding it; a
+    parallel-window generator (MVAU SIMD = MW) only where no SIMD up to IFMChannels meets it."""
     inst = getCustomOp(node)
-    limits = fold_limits(model, node)
     swg_inst = getCustomOp(swg) if swg is not None else None
+    if swg_inst is not None:
+        swg_inst.set_nodeattr("parallel_window", 0)
+    limits = fold_limits(model, node)
+    choices = [(simd, 0) for simd in _divisors(limits["SIMD"])]
     best_met, best_any = None, None
-    for simd in _divisors(limits["SIMD"]):
-        inst.set_nodeattr("SIMD", simd)
-        swg_cycles = 0
-        if swg_inst is not None:
-            swg_inst.set_nodeattr("SIMD", simd)
-            swg_cycles = layer_cycles_of(model, swg)
-        for pe in _divisors(limits["PE"]):
-            inst.set_nodeattr("PE", pe)
-            cycles = max(int(inst.get_exp_cycles()), swg_cycles)
-            key_any = (cycles, simd * pe, -simd)
-            if best_any is None or key_any < best_any[0]:
-                best_any = (key_any, simd, pe, cycles)
-            if cycles <= target:
-                key = (simd * pe, -simd)
-                if best_met is None or key < best_met[0]:
-                    best_met = (key, simd, pe, cycles)
-                break  # larger PE only costs more for this SIMD
+
+    def try_choices(options):
+        nonlocal best_met, best_any
+        for simd, parallel in options:
+            inst.set_nodeattr("SIMD", simd)
+            swg_cycles = 0
+            if swg_inst is not None:
+                swg_inst.set_nodeattr("parallel_window", parallel)
+                swg_inst.set_nodeattr("SIMD", swg_inst.get_nodeattr("IFMChannels") if parallel else simd)
+                swg_cycles = layer_cycles_of(model, swg)
+            for pe in _divisors(limits["PE"]):
+                inst.set_nodeattr("PE", pe)
+                cycles = max(int(inst.get_exp_cycles()), swg_cycles)
+                key_any = (cycles, simd * pe, -simd)
+                if best_any is None or key_any < best_any[0]:
+                    best_any = (key_any, simd, pe, parallel, cycles)
+                if cycles <= target:
+                    key = (simd * pe, -simd)
+                    if best_met is None or key < best_met[0]:
+                        best_met = (key, simd, pe, parallel, cycles)
+                    break  # larger PE only costs more for this SIMD
+
+    try_choices(choices)
+    k_h, k_w = swg_inst.get_nodeattr("ConvKernelDim") if swg_inst is not None else (1, 1)
+    if best_met is None and swg_inst is not None and k_h * k_w > 1:
+        try_choices([(inst.get_nodeattr("MW"), 1)])
     chosen, met = (best_met, True) if best_met is not None else (best_any, False)
-    _, simd, pe, cycles = chosen
+    _, simd, pe, parallel, cycles = chosen
     inst.set_nodeattr("SIMD", simd)
     inst.set_nodeattr("PE", pe)
     if swg_inst is not None:
-        swg_inst.set_nodeattr("SIMD", simd)
+        swg_inst.set_nodeattr("parallel_window", parallel)
+        swg_inst.set_nodeattr("SIMD", swg_inst.get_nodeattr("IFMChannels") if parallel else simd)
     return cycles, met
 
 
@@ -471,6 +520,24 @@ def balance(cycles: dict[str, int]) -> float:
     return round(max(busy) / (sum(busy) / len(busy)), 3) if busy else 1.0
 
 
+def fold_slowest(model: ModelWrapper) -> list[str]:
+    """Fold every layer as far as it goes (in place): no parallel windows, every folding attribute 1.
+    Returns the names of the nodes that were parallel (an attribute above 1 or a parallel window)."""
+    parallel = []
+    for node in model.graph.node:
+        inst = getCustomOp(node)
+        if base_op(node) == "ConvolutionInputGenerator" and inst.get_nodeattr("parallel_window"):
+            inst.set_nodeattr("parallel_window", 0)
+            parallel.append(node.name)
+    for node in model.graph.node:
+        inst = getCustomOp(node)
+        for attr in fold_limits(model, node):
+            if inst.get_nodeattr(attr) > 1 and node.name not in parallel:
+                parallel.append(node.name)
+            inst.set_nodeattr(attr, 1)
+    return parallel
+
+
 def balance_report(model: ModelWrapper) -> dict:
     """Pipeline balance of a folded graph: ``balance`` (the slowest layer's cycles over the mean of all
     layers, FIFOs left out), ``best_possible`` (the same ratio if every layer were folded to exactly the
@@ -483,13 +550,7 @@ def balance_report(model: ModelWrapper) -> dict:
         return {"balance": 1.0, "best_possible": 1.0, "parallel": 1.0, "layers": 0, "parallel_layers": 0}
     bottleneck = max(busy.values())
     probe = copy_model(model)
-    parallel = []
-    for node in probe.graph.node:
-        inst = getCustomOp(node)
-        for attr in fold_limits(probe, node):
-            if inst.get_nodeattr(attr) > 1 and node.name not in parallel:
-                parallel.append(node.name)
-            inst.set_nodeattr(attr, 1)
+    parallel = fold_slowest(probe)
     slowest = {n.name: layer_cycles_of(probe, n) for n in probe.graph.node if n.name in busy}
     floor = [min(slowest[k], bottleneck) for k in busy]
     par = [busy[k] for k in parallel if k in busy]
@@ -554,10 +615,7 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
 def least_resources_over_budget(model: ModelWrapper, estimate, device: dict) -> dict[str, int]:
     """{resource: need} for the resources ``model`` needs beyond ``device`` even folded as far as it goes."""
     probe = copy_model(model)
-    for node in probe.graph.node:
-        inst = getCustomOp(node)
-        for attr in fold_limits(probe, node):
-            inst.set_nodeattr(attr, 1)
+    fold_slowest(probe)
     res = estimate(probe)
     return {k: res[k] for k in RESOURCE_KEYS if res[k] > device[k]}
 
@@ -569,8 +627,5 @@ def cycle_bounds(model: ModelWrapper) -> tuple[int, int]:
 
 def _max_cycles(model: ModelWrapper) -> int:
     probe = copy_model(model)
-    for node in probe.graph.node:
-        inst = getCustomOp(node)
-        for attr in fold_limits(probe, node):
-            inst.set_nodeattr(attr, 1)
+    fold_slowest(probe)
     return max(layer_cycles_of(probe, n) for n in probe.graph.node)

@@ -35,6 +35,8 @@ class InsertGeneratorInputFIFOs(Transformation):
     encoder auto-folded for the ECP5-85F (four MVAUs at the bottleneck rate): own-row sizing ran 14% above
     the estimated cycles per frame, consumer-paced sizing within 1% (`bidrn-hw simulate`;
     tests/test_accelerator_tiny.py checks 5%).
+    ``swg_parallel.sv`` holds its input while its one output register waits on the consumer, so on window
+    rows it is paced by its consumer the same way (one beat per window instead of K*K*CF).
     Pixel folding rarely needs one (there the generators are the slow layers)."""
 
     MARGIN = 4
@@ -56,9 +58,12 @@ class InsertGeneratorInputFIFOs(Transformation):
             arrive = upstream.get(producer.name, 0) if producer is not None else 0
             if arrive <= own:
                 continue
-            _, p = layers_dataflow.rtl_module(inst)
+            module, p = layers_dataflow.rtl_module(inst)
+            if module == "swg_parallel":  # one window (of all channels) per beat: the geometry of SIMD = CH
+                p = {**p, "SIMD": p["CH"], "DEPTHWISE": 0}
             g = layers_dataflow.swg_geometry(p)
-            row_cycles = max(g["ow"] * g["kk"] * g["cf"], downstream[node.name] / g["oh"])
+            beats_per_window = 1 if module == "swg_parallel" else g["kk"] * g["cf"]
+            row_cycles = max(g["ow"] * beats_per_window, downstream[node.name] / g["oh"])
             depth = min(g["n_in"], math.ceil(self.ROWS * row_cycles * g["n_in"] / arrive)) + self.MARGIN
             shape = list(model.get_tensor_shape(node.input[0]))
             insert_input_fifo(model, node, depth, shape[:-1] + [g["cf"], p["SIMD"]])

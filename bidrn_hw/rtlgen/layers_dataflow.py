@@ -8,7 +8,8 @@ raise :class:`~bidrn_hw.errors.UnsupportedError` naming the node.
 Which FINN ops finn-plus 1.6.1 emits (its ``convert_to_hw`` passes):
 
 * Conv (lowered to Im2Col) -> ``FMPadding`` (zero padding only) + ``ConvolutionInputGenerator``
-  (finn-plus has only the RTL backend for it) -> module ``swg``.
+  (finn-plus has only the RTL backend for it) -> module ``swg`` (one kernel position of SIMD channels per
+  beat), or with ``parallel_window=1`` (SIMD = channels) module ``swg_parallel`` (one whole window per beat).
 * MaxPool -> ``Im2Col(depthwise=1)`` + ``Pool(Function=MaxPool)``, i.e. ``swg`` with DEPTHWISE=1 followed
   by module ``pool``; there is no StreamingMaxPool in finn-plus. ReduceMax/ReduceSum over an Im2Col reshape
   become ``Pool`` (MaxPool/AccPool) the same way; QuantAvgPool2d becomes ``Pool(QuantAvgPool)``.
@@ -79,8 +80,9 @@ def swg_params(op) -> tuple[str, dict]:
     ch = op.get_nodeattr("IFMChannels")
     simd = op.get_nodeattr("SIMD")
     _check_divides(op, ch, simd, "SIMD")
-    if op.get_nodeattr("parallel_window"):
-        raise UnsupportedError(f"node {_name(op)}: parallel_window=1 is not supported (use SIMD folding)")
+    parallel = bool(op.get_nodeattr("parallel_window"))
+    if parallel and simd != ch:
+        raise UnsupportedError(f"node {_name(op)}: parallel_window=1 needs SIMD = IFMChannels ({ch}), not {simd}")
     if op.get_nodeattr("dynamic_mode"):
         raise UnsupportedError(f"node {_name(op)}: dynamic_mode=1 is not supported")
     if (k_h - 1) * d_h + 1 > h or (k_w - 1) * d_w + 1 > w:
@@ -91,6 +93,9 @@ def swg_params(op) -> tuple[str, dict]:
     expect = [(h - (k_h - 1) * d_h - 1) // s_h + 1, (w - (k_w - 1) * d_w - 1) // s_w + 1]
     if ofm != expect:
         raise UnsupportedError(f"node {_name(op)}: OFMDim {ofm} does not match a valid convolution ({expect})")
+    if parallel:  # one window per beat; with SIMD = CH the depthwise order is the im2col order
+        return "swg_parallel", dict(IFM_H=h, IFM_W=w, CH=ch, K_H=k_h, K_W=k_w, STRIDE_H=s_h, STRIDE_W=s_w,
+                                    DIL_H=d_h, DIL_W=d_w, ELEM_BITS=dt.bitwidth(), RAM_STYLE=ram_style(op.onnx_node))
     params = dict(IFM_H=h, IFM_W=w, CH=ch, SIMD=simd, K_H=k_h, K_W=k_w, STRIDE_H=s_h, STRIDE_W=s_w,
                   DIL_H=d_h, DIL_W=d_w, ELEM_BITS=dt.bitwidth(), DEPTHWISE=int(op.get_nodeattr("depthwise")))
     params["BUF_DEPTH"] = swg_buffer_depth(params)
@@ -171,6 +176,11 @@ def _cycles_swg(p: dict) -> int:
     stalls = (stall(g["jump_frame"], max(buf, g["jump_frame"])) + (g["oh"] - 1) * stall(g["jump_row"])
               + g["oh"] * (g["ow"] - 1) * stall(g["jump_x"]))
     return max(g["n_in"], g["n_out"] + stalls)
+
+
+def _cycles_swg_parallel(p: dict) -> int:
+    """swg_parallel.sv takes one pixel per cycle and never waits on itself: a frame is its input pixels."""
+    return p["IFM_H"] * p["IFM_W"]
 
 
 # ---------------------------------------------------------------- FMPadding
@@ -345,8 +355,10 @@ def rtl_module(op) -> tuple[str, dict]:
 def estimate_cycles(op) -> int:
     """Steady-state cycles per frame of the RTL module for ``op`` (see the module docstring)."""
     base = _base_op_type(op)
-    _, params = rtl_module(op)
-    if base == "ConvolutionInputGenerator":
+    module, params = rtl_module(op)
+    if module == "swg_parallel":
+        return _cycles_swg_parallel(params)
+    if module == "swg":
         return _cycles_swg(params)
     if base in ("FMPadding", "FMPadding_Pixel"):
         return _cycles_fmpadding(op)
