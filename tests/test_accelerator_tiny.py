@@ -70,6 +70,9 @@ def test_parallel_window_generators_stitched_bit_exact_at_the_estimated_rate(tin
     assert "ConvolutionInputGenerator_0" in parallel and folding["MVAU_0"]["SIMD"] == 27, folding
     accel = json.loads((build / "accel.json").read_text())
     assert sum(1 for layer in accel["layers"] if layer["module"] == "swg_parallel") == len(parallel)
+    est_layers = json.loads((build / "estimates.json").read_text())["layers"]
+    assert sorted(ly["node"] for ly in est_layers if ly.get("parallel_window")) == sorted(parallel)
+    assert "3 (whole window)" in (build / "report.md").read_text()
     produced = tmp_path / "rtl_out.npy"
     rc, sim = run_json(capsys, ["simulate", str(build), "--inputs", str(tiny_export / part / "inputs.npy"),
                                 "--outputs", str(produced), "--stall", "0.3", "--seed", "5"])

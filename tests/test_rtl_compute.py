@@ -52,6 +52,27 @@ MVAU_CASES = [  # (xnor, thresholds, MW, MH, SIMD, PE, idt, wdt, odt, steps); st
 @pytest.mark.parametrize("case", MVAU_CASES, ids=["int-thr", "xnor-thr", "int-acc", "xnor-acc", "xnor-thr-nf4", "int-1step",
                                                   "xnor-window", "int-shared", "int-binary-w"])
 def test_mvau_bit_exact(case, tmp_path):
+    check_mvau(case, tmp_path)
+
+
+# Two lanes' products per multiplier (PACK = 1, chosen for DSP48E2 targets): odd PE (one lane alone), signed and
+# unsigned inputs and weights, with and without thresholds, operands at their extremes.
+PACKED_CASES = [
+    (False, True, 12, 6, 3, 3, "INT8", "INT8", "INT3", 7),
+    (False, False, 12, 4, 6, 4, "UINT8", "INT8", None, 0),
+    (False, False, 8, 4, 4, 2, "INT4", "UINT4", None, 0),
+    (False, True, 6, 8, 2, 8, "UINT7", "INT8", "UINT4", 15),
+]
+
+
+@pytest.mark.parametrize("case", PACKED_CASES, ids=["int8-thr-pe3", "uint8-int8-acc", "int4-uint4", "uint7-int8-pe8"])
+def test_mvau_packed_products_bit_exact(case, tmp_path):
+    check_mvau(case, tmp_path, family="alveo")
+
+
+def check_mvau(case, tmp_path, family=None):
+    from bidrn_hw.rtlgen.layers_compute import set_target_family
+
     xnor, act, mw, mh, simd, pe, idt, wdt, odt, steps = case
     rng = np.random.default_rng(mw * mh + steps)
     out_dt = odt if act else "INT32"
@@ -65,7 +86,12 @@ def test_mvau_bit_exact(case, tmp_path):
     model.set_tensor_datatype("x", DataType[idt])
     model.set_tensor_datatype("y", DataType[out_dt])
     i_dt, w_dt = DataType[idt], DataType[wdt]
-    model.set_initializer("w", rng.integers(w_dt.min(), w_dt.max() + 1, (mw, mh)).astype(np.float32))
+    weights = rng.integers(w_dt.min(), w_dt.max() + 1, (mw, mh))
+    if family:  # every pair of lanes sees the extremes: the packed borrow is exact at the edges too
+        weights[0], weights[1] = w_dt.min(), w_dt.max()
+        weights[2, ::2], weights[2, 1::2] = w_dt.min(), w_dt.max()
+        set_target_family(model, family)
+    model.set_initializer("w", weights.astype(np.float32))
     if act:
         lo, hi = (0, mw) if xnor else (-20, 20)
         if steps < 0:
@@ -77,6 +103,7 @@ def test_mvau_bit_exact(case, tmp_path):
         model.set_initializer("t", thr.astype(np.float32))
     layer = mvau(model, model.graph.node[0])
     p = layer.parameters
+    assert p.get("PACK", 0) == int(family is not None), p
     if steps == 31:
         assert p["N_STEPS"] < 31 and p["BASE_BITS"] > 0, p
     if steps < 0:
@@ -84,6 +111,9 @@ def test_mvau_bit_exact(case, tmp_path):
     n_vec = int(np.prod(VECS))
     for stall, seed in ((0.0, 1), (0.3, 2)):
         x = rng.integers(i_dt.min(), i_dt.max() + 1, (*VECS, mw)).astype(np.float32)
+        if family:
+            x[0, 0, :] = i_dt.min()
+            x[0, 1, :] = i_dt.max()
         expected = finn_out(model, x)
         out, result = simulate_layer(layer, tmp_path, x, p["IN_BITS"], simd, p["OUT_BITS"], pe, expected.size, stall,
                                      seed, out_signed=DataType[out_dt].signed(), frames=n_vec, with_result=True)
@@ -209,7 +239,12 @@ def test_mvau_threshold_lines_bit_exact(seed, tmp_path):
     model.set_tensor_datatype("x", DataType[idt])
     model.set_tensor_datatype("y", DataType[odt])
     i_dt, w_dt = DataType[idt], DataType[wdt]
-    model.set_initializer("w", rng.integers(w_dt.min(), w_dt.max() + 1, (mw, mh)).astype(np.float32))
+    weights = rng.integers(w_dt.min(), w_dt.max() + 1, (mw, mh))
+    if family:  # every pair of lanes sees the extremes: the packed borrow is exact at the edges too
+        weights[0], weights[1] = w_dt.min(), w_dt.max()
+        weights[2, ::2], weights[2, 1::2] = w_dt.min(), w_dt.max()
+        set_target_family(model, family)
+    model.set_initializer("w", weights.astype(np.float32))
     lo, hi = (0, mw) if xnor else (int(min(i_dt.min() * w_dt.max(), i_dt.max() * w_dt.min()) * mw),
                                    int(max(i_dt.min() * w_dt.min(), i_dt.max() * w_dt.max()) * mw))
     segments = 1 + seed // 2
@@ -219,6 +254,9 @@ def test_mvau_threshold_lines_bit_exact(seed, tmp_path):
     assert layer.sources == ["mvau", "threshold_lines"] and 1 <= p["LINES"] <= segments, p
     for stall, sd in ((0.0, 1), (0.35, 2)):
         x = rng.integers(i_dt.min(), i_dt.max() + 1, (*VECS, mw)).astype(np.float32)
+        if family:
+            x[0, 0, :] = i_dt.min()
+            x[0, 1, :] = i_dt.max()
         expected = finn_out(model, x)
         out, result = simulate_layer(layer, tmp_path, x, p["IN_BITS"], simd, p["OUT_BITS"], pe, expected.size,
                                      stall, sd, out_signed=False, frames=int(np.prod(VECS)), with_result=True)

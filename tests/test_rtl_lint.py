@@ -15,7 +15,8 @@ def test_library_is_not_empty():
             "upsampler", "globalaccpool"} <= names
 
 
-# Parameters that elaborate code the defaults leave out (the MVAU's threshold search, computed thresholds).
+# Parameters that elaborate code the defaults leave out (the MVAU's threshold search, computed thresholds,
+# packed products).
 EXTRA = [("mvau", {"N_STEPS": 7, "THR_BITS": 17, "OUT_BITS": 3}), ("mvau", {"N_STEPS": 1, "OUT_BITS": 1, "PE": 1}),
          ("threshold_search", {"N_STEPS": 255, "PE": 3, "NF": 5, "OUT_BITS": 8}),
          ("threshold_search", {"N_STEPS": 30, "PE": 2, "NF": 4, "OUT_BITS": 8, "SHARED": 1}),
@@ -25,7 +26,9 @@ EXTRA = [("mvau", {"N_STEPS": 7, "THR_BITS": 17, "OUT_BITS": 3}), ("mvau", {"N_S
          ("threshold_lines", {"N_STEPS": 255, "PE": 2, "NF": 4, "OUT_BITS": 8, "LINES": 2, "M_BITS": 12,
                               "C_BITS": 20, "SHIFT": 14}),
          ("mvau", {"N_STEPS": 31, "OUT_BITS": 5, "LINES": 2, "M_BITS": 9, "C_BITS": 17, "SHIFT": 9}),
-         ("thresholding", {"N_STEPS": 31, "OUT_BITS": 5, "LINES": 1, "M_BITS": 9, "C_BITS": 17, "SHIFT": 9})]
+         ("thresholding", {"N_STEPS": 31, "OUT_BITS": 5, "LINES": 1, "M_BITS": 9, "C_BITS": 17, "SHIFT": 9}),
+         ("mvau", {"PACK": 1, "IN_BITS": 8, "W_BITS": 8, "ACC_BITS": 20, "OUT_BITS": 20}),
+         ("mvau", {"PACK": 1, "PE": 3, "MH": 6, "IN_SIGNED": 0, "W_SIGNED": 0})]
 
 
 @pytest.mark.parametrize("source,params", [(p, {}) for p in MODULES] + [(HLS_DIR / f"{m}.sv", g) for m, g in EXTRA],

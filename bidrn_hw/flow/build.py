@@ -62,7 +62,9 @@ def fold(hw: ModelWrapper, folding: Path | str | dict | None = None, target_fps:
     """Fold a lowered HW graph, insert the branch FIFOs and the data-width converters; (graph, folding info)."""
     if folding is not None and target_fps is not None:
         raise UsageError("give either a folding file (--folding) or a target frame rate (--target-fps), not both")
-    device_budget(part)  # an unknown part is an error whatever the folding
+    from ..rtlgen.layers_compute import set_target_family
+
+    set_target_family(hw, device_budget(part)["family"])  # an unknown part is an error whatever the folding
     pending = {}
     if target_fps is not None:
         hw, info = auto_fold(hw, target_fps, fclk_mhz, part, log=log)

@@ -200,7 +200,7 @@ def thresholding_params(model, node, inst) -> dict:
 
 def mvau_params(model, node, inst) -> dict:
     """The parameters ``rtlgen.layers_compute.mvau`` gives mvau.sv, without building its memory files."""
-    from ..rtlgen.layers_compute import mvau_widths
+    from ..rtlgen.layers_compute import mvau_widths, pack_products
 
     wd = mvau_widths(inst)
     if inst.get_nodeattr("noActivation") == 0:
@@ -209,7 +209,8 @@ def mvau_params(model, node, inst) -> dict:
         search = dict(N_STEPS=0, THR_BITS=wd["ACC_BITS"] + 1, SHARED=0, BASE_BITS=0)
     return dict(**{k: inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE")},
                 **{k: wd[k] for k in ("XNOR", "IN_BITS", "W_BITS", "ACC_BITS")},
-                OUT_BITS=_bits(inst.get_output_datatype(0)), **search, RAM_STYLE=rtl_ram_style(node))
+                OUT_BITS=_bits(inst.get_output_datatype(0)), **search, RAM_STYLE=rtl_ram_style(node),
+                **({"PACK": 1} if pack_products(model, inst, wd) else {}))
 
 
 def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
@@ -229,6 +230,9 @@ def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     cost["LUT"] = int(finn.lut_estimation(part))
     cost["DSP"] = int(finn.dsp_estimation(part))
+    if p.get("PACK"):  # FINN's formula counts one DSP per product
+        cost["DSP"] = mvau_multipliers(p)
+        cost["LUT"] += PACK_LUT_PER_BIT * packed_correction_bits(p)
     style = inst.get_nodeattr("ram_style")
     cost = _add(cost, memory_cost(p["PE"] * p["SIMD"] * p["W_BITS"], nf * sf, style, family, rom=True))
     in_width = p["SIMD"] * p["IN_BITS"]
@@ -651,6 +655,24 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
     return t, brams
 
 
+# LUTs per bit of the packed products' borrow corrections (mvau.sv PACK = 1), outside the fit (no calibration
+# design packs). Measured with Yosys synth_xilinx -family xcup, same layer unpacked and packed: INT8 x INT8,
+# MW 64, SIMD 16, PE 4: 1,885 -> 2,233 LUT (0.64 per bit), DSP48E2 64 -> 32; UINT8 x INT8, MW 27, SIMD 27, PE 4:
+# 2,090 -> 2,231 LUT (0.15 per bit), DSP 108 -> 54. The larger figure is used.
+PACK_LUT_PER_BIT = 0.65
+
+
+def mvau_multipliers(p: dict) -> int:
+    """Multipliers of an integer MVAU: one per product, or one per two lanes' products where PACK = 1."""
+    lanes = p["PE"] // 2 + p["PE"] % 2 if p.get("PACK") else p["PE"]
+    return lanes * p["SIMD"]
+
+
+def packed_correction_bits(p: dict) -> int:
+    """Adder bits of the packed products' corrections: one PROD_BITS adder per pair and input element."""
+    return (p["PE"] // 2) * p["SIMD"] * (p["IN_BITS"] + p["W_BITS"] + 1) if p.get("PACK") else 0
+
+
 def calibrated_cost(module: str, p: dict, family: str = "zynq7000", content: dict | None = None) -> dict | None:
     """Resources of one RTL module instance by the calibrated model, or None where it has no coefficients
     (module not fitted, ECP5, no calibration file)."""
@@ -668,7 +690,8 @@ def calibrated_cost(module: str, p: dict, family: str = "zynq7000", content: dic
         cost["URAM"] = math.ceil(width / 72) * math.ceil(depth / 4096)
     if module == "mvau" and not p["XNOR"] and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2:
         # Yosys maps every product of the integer dot product to a DSP48 (even 8 x 2 bits: CNV's first layer)
-        cost["DSP"] = p["PE"] * p["SIMD"]
+        cost["DSP"] = mvau_multipliers(p)
+        cost["LUT"] += PACK_LUT_PER_BIT * packed_correction_bits(p)
     if p.get("LINES"):
         cost["DSP"] += p["PE"] * line_dsps(_thresholded_bits(module, p), p)
     return cost
@@ -788,6 +811,8 @@ def estimate(model: ModelWrapper, device: dict, fclk_mhz: float, rtl_names: dict
                 fold[attr] = inst.get_nodeattr(attr)
             except AttributeError:
                 pass
+        if base_op(node) == "ConvolutionInputGenerator" and inst.get_nodeattr("parallel_window"):
+            fold["parallel_window"] = 1
         extra = {}
         if rtl and rtl[0] in ("mvau", "thresholding") and rtl[1].get("N_STEPS"):
             p = rtl[1]
@@ -835,7 +860,8 @@ def report_markdown(est: dict) -> str:
              "| layer | op | PE | SIMD | cycles | LUT | FF | BRAM_18K | URAM | DSP | thresholds | formula |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for ly in est["layers"]:
-        lines.append(f"| {ly['node']} | {ly['op_type']} | {ly.get('PE', '')} | {ly.get('SIMD', '')} | "
+        simd = f"{ly['SIMD']} (whole window)" if ly.get("parallel_window") else ly.get("SIMD", "")
+        lines.append(f"| {ly['node']} | {ly['op_type']} | {ly.get('PE', '')} | {simd} | "
                      f"{ly['cycles']:,} | {ly['LUT']:,} | {ly['FF']:,} | {ly['BRAM_18K']} | {ly['URAM']} | "
                      f"{ly['DSP']} | {ly.get('thresholds', '')} | {ly['formula']} |")
     if est["fifos"]:

@@ -439,6 +439,9 @@ def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
     limits = fold_limits(model, node)
     choices = [(simd, 0) for simd in _divisors(limits["SIMD"])]
     best_met, best_any = None, None
+    # FINN's MVAU get_exp_cycles, with the attributes read once (it is called for every candidate)
+    mw, mh, th = inst.get_nodeattr("MW"), inst.get_nodeattr("MH"), inst.get_nodeattr("TH")
+    vectors = math.prod(inst.get_nodeattr("numInputVectors"))
 
     def try_choices(options):
         nonlocal best_met, best_any
@@ -450,8 +453,7 @@ def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
                 swg_inst.set_nodeattr("SIMD", swg_inst.get_nodeattr("IFMChannels") if parallel else simd)
                 swg_cycles = layer_cycles_of(model, swg)
             for pe in _divisors(limits["PE"]):
-                inst.set_nodeattr("PE", pe)
-                cycles = max(int(inst.get_exp_cycles()), swg_cycles)
+                cycles = max(int((mh / pe) * (mw / simd) * vectors * th), swg_cycles)
                 key_any = (cycles, simd * pe, -simd)
                 if best_any is None or key_any < best_any[0]:
                     best_any = (key_any, simd, pe, parallel, cycles)
@@ -464,7 +466,7 @@ def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
     try_choices(choices)
     k_h, k_w = swg_inst.get_nodeattr("ConvKernelDim") if swg_inst is not None else (1, 1)
     if best_met is None and swg_inst is not None and k_h * k_w > 1:
-        try_choices([(inst.get_nodeattr("MW"), 1)])
+        try_choices([(mw, 1)])
     chosen, met = (best_met, True) if best_met is not None else (best_any, False)
     _, simd, pe, parallel, cycles = chosen
     inst.set_nodeattr("SIMD", simd)

@@ -15,6 +15,13 @@
 // T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency), or
 // where LINES > 0 computed by threshold_lines.sv from one or two lines per channel.
 //
+// PACK = 1 (integer products only): lanes 2q and 2q+1 share each input element, so one multiplication
+// x * (w_2q * 2^PROD_BITS + w_2q+1) gives both products (Xilinx WP486: one DSP48E2, 27 x 18 bits, for two
+// int8 products). The low product is the low PROD_BITS bits, signed; the high one is the rest shifted down,
+// plus 1 where the low product is negative (its borrow). Exact for any operand values, so the packing is
+// a matter of the multiplier's width only: the flow sets PACK where x fits 18 bits and the packed weight
+// 27 (bidrn_hw.rtlgen.layers_compute.pack_products). An odd last lane multiplies alone.
+//
 // Pipeline (one fold step per cycle, for timing): issue (counters; the weight line index is a counter, not
 // nf*SF+sf) -> operands (synchronous weight and input-buffer reads: block RAM) -> operand register (the
 // block RAM's output register) -> dot product (an adder tree per PE lane) -> accumulate; a finished fold's
@@ -45,6 +52,7 @@ module mvau #(
     parameter WEIGHT_FILE = "",
     parameter THRESH_FILE = "",
     parameter RAM_STYLE = "auto",   // the weight ROM's synthesis attribute: "auto", "block" or "logic" (LUTs)
+    parameter int PACK = 0,         // 1: two PE lanes' integer products per multiplier (one DSP48E2, see below)
     localparam int SF = MW / SIMD,
     localparam int NF = MH / PE,
     localparam int IN_BUS = (SIMD * IN_BITS + 7) / 8 * 8,
@@ -205,12 +213,68 @@ module mvau #(
         dot = t[0];
     endfunction
 
+    // Packed products (PACK = 1): element j of lane p at (p*SIMD + j)*PROD_BITS of pprod.
+    localparam int PAIRS = (PACK != 0 && XNOR == 0) ? PE / 2 : 0;
+    localparam int PK_BITS = PROD_BITS + W_BITS + 1;   // w_hi * 2^PROD_BITS + w_lo, signed
+
+    // Products of lanes 2q (high) and 2q+1 (low) for every element: one multiplier per element.
+    function automatic logic [2*SIMD*PROD_BITS-1:0] pair_products(input logic [XL-1:0] x, input logic [WL-1:0] w,
+                                                                  input int q);
+        logic [2*SIMD*PROD_BITS-1:0] r;
+        for (int j = 0; j < SIMD; j++) begin
+            logic [IN_BITS-1:0] xr;
+            logic [W_BITS-1:0] wh, wl;
+            logic signed [IN_BITS:0] xv;
+            logic signed [PK_BITS-1:0] whv, wlv, packed_w;
+            logic signed [IN_BITS+PK_BITS:0] prod;
+            logic signed [PROD_BITS-1:0] lo;
+            xr = x[j*IN_BITS +: IN_BITS];
+            wh = w[(2*q*SIMD + j)*W_BITS +: W_BITS];
+            wl = w[((2*q + 1)*SIMD + j)*W_BITS +: W_BITS];
+            xv = (IN_SIGNED != 0) ? (IN_BITS+1)'($signed(xr)) : (IN_BITS+1)'($unsigned(xr));
+            whv = (W_SIGNED != 0) ? PK_BITS'($signed(wh)) : PK_BITS'($unsigned(wh));
+            wlv = (W_SIGNED != 0) ? PK_BITS'($signed(wl)) : PK_BITS'($unsigned(wl));
+            packed_w = (whv <<< PROD_BITS) + wlv;
+            prod = xv * packed_w;
+            lo = prod[PROD_BITS-1:0];
+            r[(SIMD + j)*PROD_BITS +: PROD_BITS] = lo;
+            r[j*PROD_BITS +: PROD_BITS] = PROD_BITS'(prod >>> PROD_BITS) + PROD_BITS'(lo[PROD_BITS-1]);
+        end
+        pair_products = r;
+    endfunction
+
+    logic [PE*SIMD*PROD_BITS-1:0] pprod;
+    for (genvar q = 0; q < PAIRS; q++) begin : pair
+        assign pprod[2*q*SIMD*PROD_BITS +: 2*SIMD*PROD_BITS] = pair_products(xo, wo, q);
+    end
+    if (PAIRS * 2 < PE) begin : unpaired
+        assign pprod[PE*SIMD*PROD_BITS-1:PAIRS*2*SIMD*PROD_BITS] = '0;   // lanes with their own dot()
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire unused_pprod = ^pprod[PE*SIMD*PROD_BITS-1:PAIRS*2*SIMD*PROD_BITS];
+        /* verilator lint_on UNUSEDSIGNAL */
+    end
+
+    // Sum of lane p's SIMD packed products (the adder tree of dot()).
+    function automatic logic signed [DOT_BITS-1:0] packed_dot(input logic [PE*SIMD*PROD_BITS-1:0] pp, input int p);
+        logic signed [DOT_BITS-1:0] t [SIMD];
+        for (int j = 0; j < SIMD; j++) t[j] = DOT_BITS'($signed(pp[(p*SIMD + j)*PROD_BITS +: PROD_BITS]));
+        for (int l = 0; l < LEVELS; l++)
+            for (int j = 0; j < SIMD; j++)
+                if (j % (2 << l) == 0 && j + (1 << l) < SIMD) t[j] = t[j] + t[j + (1 << l)];
+        packed_dot = t[0];
+    endfunction
+
     // One process per PE lane (small processes: Yosys' proc pass is slow on one process holding them all).
     for (genvar p = 0; p < PE; p++) begin : lane
         logic signed [DOT_BITS-1:0] d2;
         logic signed [ACC_BITS-1:0] acc, res;
-        always_ff @(posedge ap_clk)
-            if (en) d2 <= dot(xo, wo, p);
+        if (p < 2 * PAIRS) begin : g_packed
+            always_ff @(posedge ap_clk)
+                if (en) d2 <= packed_dot(pprod, p);
+        end else begin : g_own
+            always_ff @(posedge ap_clk)
+                if (en) d2 <= dot(xo, wo, p);
+        end
         always_ff @(posedge ap_clk) begin
             if (en && v2) begin
                 logic signed [ACC_BITS-1:0] acc_next;

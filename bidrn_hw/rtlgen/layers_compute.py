@@ -210,6 +210,27 @@ def node_threshold_lines(model, node, inst=None) -> ThresholdLines | None:
     return lines_for(clipped_thresholds(model, node, channels, lo, hi), lo, hi)
 
 
+# The compile's target family, kept in the model's metadata (set by bidrn_hw.flow.build.fold and the whole-frame
+# estimate before folding) so that the generator and the estimator see the same target.
+TARGET_FAMILY = "bidrn_hw_target_family"
+DSP48E2_FAMILIES = ("zynq_us+", "alveo")  # UltraScale+: 27 x 18-bit multipliers
+
+
+def set_target_family(model, family: str) -> None:
+    model.set_metadata_prop(TARGET_FAMILY, family)
+
+
+def pack_products(model, inst, wd: dict | None = None) -> int:
+    """1 where mvau.sv should compute two PE lanes' products per multiplier (its PACK parameter): integer
+    products that Yosys maps to DSPs (both operands 2 bits or more), a DSP48E2 target, and operands that fit
+    it: the input in the 18-bit port, the packed weight (IN_BITS + 2 * W_BITS + 2 bits) in the 27-bit one."""
+    wd = wd or mvau_widths(inst)
+    if model.get_metadata_prop(TARGET_FAMILY) not in DSP48E2_FAMILIES or wd["XNOR"] or inst.get_nodeattr("PE") < 2:
+        return 0
+    in_bits, w_bits = wd["IN_BITS"], wd["W_BITS"]
+    return int(in_bits >= 2 and w_bits >= 2 and in_bits + 1 <= 18 and in_bits + 2 * w_bits + 2 <= 27)
+
+
 def mvau(model, node) -> LayerRTL:
     inst = getCustomOp(node)
     mw, mh, simd, pe = (inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE"))
@@ -229,6 +250,8 @@ def mvau(model, node) -> LayerRTL:
     params = dict(MW=mw, MH=mh, SIMD=simd, PE=pe, IN_BITS=in_bits, IN_SIGNED=wd["IN_SIGNED"], W_BITS=w_bits,
                   W_SIGNED=wd["W_SIGNED"], XNOR=xnor, ACC_BITS=acc_bits, WEIGHT_FILE="weights.mem",
                   RAM_STYLE=rtl_ram_style(node))
+    if pack_products(model, inst, wd):
+        params["PACK"] = 1
     odt = inst.get_output_datatype(0)
     if inst.get_nodeattr("noActivation") == 0:
         lines = node_threshold_lines(model, node, inst)
