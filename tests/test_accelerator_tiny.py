@@ -85,6 +85,44 @@ def test_parallel_window_generators_stitched_bit_exact_at_the_estimated_rate(tin
     assert est <= 2000 and abs(sim["cycles_per_frame"] - est) <= 0.05 * est, sim
 
 
+def test_ultraram_weights_stream_in_after_reset(tiny_export, tmp_path, capsys):
+    """A FINN folding file that puts two MVAUs' weights in UltraRAM (ram_style "ultra", xczu7ev): their
+    memories have no initial contents, the top gets the weight stream s_axis_w, and `simulate` streams
+    weights.bin through it after reset. Integer-equal to QONNX under stalls; with the stream's words zeroed
+    the outputs differ (the weights really come from the stream)."""
+    part = "face_encoder"
+    first = tmp_path / "ecp5"
+    assert run_json(capsys, ["compile", str(tiny_export / part / "model.onnx"), "--out", str(first), "--no-check",
+                             *FOLDINGS["ecp5"]])[0] == 0
+    folding = json.loads((first / "folding.json").read_text())
+    for entry in folding.values():
+        entry.pop("ram_style", None)
+    mvaus = [name for name in folding if name.startswith("MVAU")][1:3]
+    for name in mvaus:
+        folding[name]["ram_style"] = "ultra"
+    folding_file = tmp_path / "folding.json"
+    folding_file.write_text(json.dumps(folding))
+    build = tmp_path / "build"
+    rc, compiled = run_json(capsys, ["compile", str(tiny_export / part / "model.onnx"), "--out", str(build),
+                                     "--no-check", "--folding", str(folding_file), "--part", "xczu7ev"])
+    assert rc == 0, compiled
+    accel = json.loads((build / "accel.json").read_text())
+    chain = accel["weights"]["chain"]
+    assert accel["weights"]["name"] == "s_axis_w" and len(chain) == 2
+    assert sum(c["lines"] * c["words_per_line"] for c in chain) == accel["weights"]["words"]
+    assert "input  logic [31:0] s_axis_w_tdata" in (build / "rtl" / "accel_top.sv").read_text()
+    assert compiled["estimates"]["resources"]["URAM"] >= 2
+    produced = tmp_path / "rtl_out.npy"
+    rc, sim = run_json(capsys, ["simulate", str(build), "--inputs", str(tiny_export / part / "inputs.npy"),
+                                "--outputs", str(produced), "--stall", "0.3", "--seed", "4"])
+    assert rc == 0 and sim["bit_exact"], sim
+    reference = np.load(tiny_export / part / "outputs.npy")
+    assert np.array_equal(np.load(produced), reference.reshape(np.load(produced).shape))
+    np.zeros(accel["weights"]["words"], dtype="<u4").tofile(build / "weights.bin")
+    rc, sim = run_json(capsys, ["simulate", str(build), "--frames", "1"])
+    assert rc != 0 and "differ" in sim["error"], sim
+
+
 def test_moved_build_is_refused(tiny_export, tmp_path, capsys):
     build = tmp_path / "build"
     rc, _ = run_json(capsys, ["compile", str(tiny_export / "face_encoder" / "model.onnx"), "--out", str(build),

@@ -291,7 +291,8 @@ def test_auto_folded_accelerator_simulates_bit_exact_at_the_estimated_rate(tiny_
 def test_ram_style_from_the_folding_file_reaches_the_rtl_and_auto_is_resolved(lowered):
     """FINN's ram_style: a folding file's value is kept; "auto" becomes the style Yosys would pick on Xilinx
     parts (the estimate then follows the build) and stays "auto" on ECP5; an MVAU's "distributed" weight
-    ROM is RAM_STYLE "logic" in the RTL (a ROM cannot be a LUT-RAM); URAM cannot hold weights."""
+    ROM is RAM_STYLE "logic" in the RTL (a ROM cannot be a LUT-RAM); "ultra" weights are loaded after reset
+    (W_LOAD), on parts that have UltraRAM."""
     from bidrn_hw.flow.estimates import memory_shape, rtl_params, yosys_block_ram
     from bidrn_hw.flow.memory_styles import ram_style
 
@@ -313,6 +314,8 @@ def test_ram_style_from_the_folding_file_reaches_the_rtl_and_auto_is_resolved(lo
                 assert ram_style(node) == "auto", node.name
             else:
                 assert ram_style(node) == ("block" if yosys_block_ram(*shape) else "distributed"), node.name
-    with pytest.raises(UsageError, match=f"{mvau}.*ultra"):
-        model, _ = fold(copy(lowered), folding={mvau: {"ram_style": "ultra"}})
-        rtl_params(model, model.get_node_from_name(mvau))
+    with pytest.raises(UsageError, match=f"{mvau}.*ultra.*xc7z020 has no UltraRAM"):
+        fold(copy(lowered), folding={mvau: {"ram_style": "ultra"}})
+    model, _ = fold(copy(lowered), folding={mvau: {"ram_style": "ultra"}}, part="xczu7ev")
+    p = rtl_params(model, model.get_node_from_name(mvau))[1]
+    assert (p["RAM_STYLE"], p["W_LOAD"]) == ("ultra", 1)

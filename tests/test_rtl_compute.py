@@ -288,3 +288,56 @@ def test_thresholding_lines_bit_exact(pe, segments, tmp_path):
     for stall, sd in ((0.0, 4), (0.4, 5)):
         out = simulate_layer(layer, tmp_path, x, 9, pe, 6, pe, expected.size, stall, sd)
         assert np.array_equal(out.reshape(expected.shape), expected), stall
+
+
+@pytest.mark.parametrize("xnor, pe, simd", [(False, 3, 4), (True, 2, 40)])
+def test_mvau_loaded_weights_bit_exact(xnor, pe, simd, tmp_path):
+    """ram_style "ultra" (UltraRAM, no initial contents): the weights arrive on s_axis_w after reset (32-bit
+    words, a line's words least significant first), words after the layer's own leave on m_axis_w for the
+    next loading layer; the outputs equal FINN's execution, with stalls on all four streams."""
+    from bidrn_hw.rtl_sim.streams import Stream, bus_bits, pack, simulate, unpack
+    from bidrn_hw.rtlgen.layers_compute import set_target_family
+
+    rng = np.random.default_rng(pe * simd)
+    mw, mh = 2 * simd, 2 * pe
+    idt, wdt, odt = ("BINARY", "BINARY", "INT3") if xnor else ("INT8", "INT8", "INT4")
+    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, (*VECS, mw))
+    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, (*VECS, mh))
+    node = helper.make_node("MVAU", ["x", "w", "t"], ["y"], name="M0", MW=mw, MH=mh, SIMD=simd, PE=pe,
+                            inputDataType=idt, weightDataType=wdt, outputDataType=odt, ActVal=int(DataType[odt].min()),
+                            binaryXnorMode=int(xnor), noActivation=0, numInputVectors=VECS, ram_style="ultra", **HW)
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
+    model.set_tensor_datatype("x", DataType[idt])
+    model.set_tensor_datatype("y", DataType[odt])
+    w_dt = DataType[wdt]
+    model.set_initializer("w", rng.integers(w_dt.min(), w_dt.max() + 1, (mw, mh)).astype(np.float32))
+    lo, hi = (0, mw) if xnor else (-200, 200)
+    steps = int(DataType[odt].max() - DataType[odt].min())
+    model.set_initializer("t", np.sort(rng.integers(lo, hi, (mh, steps)), 1).astype(np.float32))
+    set_target_family(model, "zynq_us+")
+    layer = mvau(model, model.graph.node[0])
+    p = layer.parameters
+    assert (p["W_LOAD"], p["RAM_STYLE"]) == (1, "ultra") and "weight_loader" in layer.sources, p
+    line_bits = pe * simd * p["W_BITS"]
+    per_line = -(-line_bits // 32)
+    words = [(int(line, 16) >> (32 * k)) & 0xFFFFFFFF for line in layer.memfiles["weights.mem"].split()
+             for k in range(per_line)]
+    extra = [int(v) for v in rng.integers(0, 1 << 32, 5, dtype=np.uint64)]
+    i_dt = DataType[idt]
+    x = rng.integers(i_dt.min(), i_dt.max() + 1, (*VECS, mw)).astype(np.float32)
+    expected = finn_out(model, x)
+    params = {k: v for k, v in p.items() if k != "WEIGHT_FILE"}  # not read with W_LOAD: the stream is the source
+    for name, text in layer.memfiles.items():  # the thresholds
+        (tmp_path / name).write_text(text)
+        params = {k: (str(tmp_path / name) if v == name else v) for k, v in params.items()}
+    srcs = [verilator.HLS_DIR / f"{m}.sv" for m in layer.sources]
+    n_vec = int(np.prod(VECS))
+    res = simulate(srcs, "mvau",
+                   [Stream("s_axis_0", bus_bits(p["IN_BITS"], simd), pack(x, p["IN_BITS"], simd)),
+                    Stream("s_axis_w", 32, words + extra)],
+                   [Stream("m_axis_0", bus_bits(p["OUT_BITS"], pe), n_beats=expected.size // pe, frames=n_vec),
+                    Stream("m_axis_w", 32, n_beats=len(extra))],
+                   parameters=params, stall=0.3, seed=7)
+    out = unpack(res.outputs["m_axis_0"], p["OUT_BITS"], pe, DataType[odt].signed())
+    assert np.array_equal(out.reshape(expected.shape), expected)
+    assert res.outputs["m_axis_w"] == extra

@@ -76,6 +76,13 @@ def fold(hw: ModelWrapper, folding: Path | str | dict | None = None, target_fps:
         pending = applier.pending
         info = {"mode": "file", "file": None if isinstance(folding, dict) else str(folding),
                 "ignored": applier.ignored}
+        if not device_budget(part)["URAM"]:
+            from .memory_styles import ram_style
+
+            for node in hw.graph.node:
+                if base_op(node) == "MVAU" and ram_style(node) == "ultra":
+                    raise UsageError(f"{info['file'] or 'folding'}: node {node.name}: ram_style='ultra' puts its weights "
+                                     f"in UltraRAM (loaded after reset), but {part} has no UltraRAM")
     else:
         hw = hw.transform(ApplyPixelFolding())
         info = {"mode": "pixel"}

@@ -200,7 +200,7 @@ def thresholding_params(model, node, inst) -> dict:
 
 def mvau_params(model, node, inst) -> dict:
     """The parameters ``rtlgen.layers_compute.mvau`` gives mvau.sv, without building its memory files."""
-    from ..rtlgen.layers_compute import mvau_widths, pack_products
+    from ..rtlgen.layers_compute import WEIGHT_WORD_BITS, mvau_widths, pack_products
 
     wd = mvau_widths(inst)
     if inst.get_nodeattr("noActivation") == 0:
@@ -210,7 +210,8 @@ def mvau_params(model, node, inst) -> dict:
     return dict(**{k: inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE")},
                 **{k: wd[k] for k in ("XNOR", "IN_BITS", "W_BITS", "ACC_BITS")},
                 OUT_BITS=_bits(inst.get_output_datatype(0)), **search, RAM_STYLE=rtl_ram_style(node),
-                **({"PACK": 1} if pack_products(model, inst, wd) else {}))
+                **({"PACK": 1} if pack_products(model, inst, wd) else {}),
+                **({"W_LOAD": 1, "W_WORD_BITS": WEIGHT_WORD_BITS} if rtl_ram_style(node) == "ultra" else {}))
 
 
 def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
@@ -233,6 +234,8 @@ def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
     if p.get("PACK"):  # FINN's formula counts one DSP per product
         cost["DSP"] = mvau_multipliers(p)
         cost["LUT"] += PACK_LUT_PER_BIT * packed_correction_bits(p)
+    if p.get("W_LOAD"):
+        cost = _add(cost, weight_loader_cost(p))
     style = inst.get_nodeattr("ram_style")
     cost = _add(cost, memory_cost(p["PE"] * p["SIMD"] * p["W_BITS"], nf * sf, style, family, rom=True))
     in_width = p["SIMD"] * p["IN_BITS"]
@@ -587,9 +590,10 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
         # at 0 LUTs; a 4,096 x 1 logic ROM measures 316 LUTs in all, the shared term gives 294.)
         w_line = lanes * p["W_BITS"]
         t["w_rom"] = t["w_mux"] = 0
-        if styled_memory(module, p) == "block":
+        where = styled_memory(module, p)
+        if where == "block":
             brams.append((w_line, nf * sf))
-        else:
+        elif where == "lut":
             t["w_rom"] = _lut_rom(w_line, nf * sf)
             t["w_mux"] = w_line * (math.ceil(nf * sf / 64) - 1)  # the read mux across 64-word slices
         in_width = p["SIMD"] * p["IN_BITS"]
@@ -662,6 +666,19 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
 PACK_LUT_PER_BIT = 0.65
 
 
+def weight_loader_cost(p: dict) -> dict:
+    """weight_loader.sv of a W_LOAD MVAU (outside the fit): the line being assembled and the pass-through
+    word in registers, its counters; its LUTs are the counters' logic and the pass-through handshake."""
+    line_bits = p["PE"] * p["SIMD"] * p["W_BITS"]
+    word = p.get("W_WORD_BITS", 32)
+    beats = -(-line_bits // word)
+    counters = _clog2(beats) + 2 * _clog2((p["MW"] // p["SIMD"]) * (p["MH"] // p["PE"]))
+    cost = dict.fromkeys(RESOURCE_KEYS, 0)
+    cost["FF"] = beats * word + word + counters + 3
+    cost["LUT"] = 2 * counters + 6
+    return cost
+
+
 def mvau_multipliers(p: dict) -> int:
     """Multipliers of an integer MVAU: one per product, or one per two lanes' products where PACK = 1."""
     lanes = p["PE"] // 2 + p["PE"] % 2 if p.get("PACK") else p["PE"]
@@ -692,6 +709,8 @@ def calibrated_cost(module: str, p: dict, family: str = "zynq7000", content: dic
         # Yosys maps every product of the integer dot product to a DSP48 (even 8 x 2 bits: CNV's first layer)
         cost["DSP"] = mvau_multipliers(p)
         cost["LUT"] += PACK_LUT_PER_BIT * packed_correction_bits(p)
+    if p.get("W_LOAD"):
+        cost = _add(cost, weight_loader_cost(p))
     if p.get("LINES"):
         cost["DSP"] += p["PE"] * line_dsps(_thresholded_bits(module, p), p)
     return cost

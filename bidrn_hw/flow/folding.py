@@ -572,6 +572,8 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
     """
     if target_fps <= 0 or fclk_mhz <= 0:
         raise UsageError(f"--target-fps ({target_fps}) and --fclk-mhz ({fclk_mhz}) must be positive")
+    from .memory_styles import move_weights_to_uram
+
     device = device_budget(part)
     if estimate is None:
         from .estimates import total_resources
@@ -586,6 +588,9 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
         folded = copy_model(model)
         fold_for_target(folded, target)
         res = estimate(folded)
+        # weights block RAM cannot hold go to UltraRAM where the part has it (loaded after reset)
+        if move_weights_to_uram([folded], device, res["BRAM_18K"], res["URAM"]):
+            res = estimate(folded)
         over = {k: (res[k], device[k]) for k in RESOURCE_KEYS if res[k] > device[k]}
         cycles = {n.name: layer_cycles_of(folded, n) for n in folded.graph.node}
         slowest = max(cycles.values())
@@ -605,7 +610,7 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
                "cycles_per_frame": slowest, "fps": round(fclk_mhz * 1e6 / slowest, 2),
                "slowest_possible_cycles": slowest_possible, "target_met": slowest <= requested, "fits": not over,
                "over_budget": {k: {"need": v[0], "have": v[1]} for k, v in over.items()},
-               "never_fits": {k: {"least_need": v, "have": device[k]} for k, v in (never or {}).items()},
+               "never_fits": {k: {"least_need": v, "have": device[k]} for k, v in (never or {}).items() if k in over},
                "balance": balance(cycles)}
     if slowest > requested:
         bottleneck = max(cycles, key=cycles.get)
@@ -616,9 +621,13 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
 
 def least_resources_over_budget(model: ModelWrapper, estimate, device: dict) -> dict[str, int]:
     """{resource: need} for the resources ``model`` needs beyond ``device`` even folded as far as it goes."""
+    from .memory_styles import move_weights_to_uram
+
     probe = copy_model(model)
     fold_slowest(probe)
     res = estimate(probe)
+    if move_weights_to_uram([probe], device, res["BRAM_18K"], res["URAM"]):
+        res = estimate(probe)
     return {k: res[k] for k in RESOURCE_KEYS if res[k] > device[k]}
 
 

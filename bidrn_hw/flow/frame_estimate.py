@@ -4,7 +4,8 @@ One frame needs the body and the face encoder once and the hand encoder twice (b
 partition is folded for twice the frame rate. The three pipelines share the device: the frame rate starts
 at the fastest all three can reach (each fully parallel; FINN's two-pass relaxation) and drops by 1.25x
 until the summed estimated resources (FIFOs and converters included) fit the budget, then a bisection
-finds the fastest fitting rate to within 2%.
+finds the fastest fitting rate to within 2%. Where block RAM is short and the part has UltraRAM, the MVAU
+weights that save the most block RAM per URAM move there (loaded from a weight stream after reset).
 
 :func:`estimate_config` is what ``benchmarks/compile_time.py`` reports per config and what the demo shows;
 its result is JSON-serializable. Lowering is not checked pass by pass here (that is what the tests and
@@ -114,6 +115,7 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[di
     from .estimates import total_resources
     from .fifos import InsertBranchFIFOs
     from .folding import RESOURCE_KEYS, InsertDataWidthConverters, auto_fold, cycle_bounds, device_budget
+    from .memory_styles import move_weights_to_uram
 
     device = device_budget(part)
     zero = dict.fromkeys(RESOURCE_KEYS, 0)
@@ -129,6 +131,12 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[di
             folded[name] = model.transform(InsertDataWidthConverters(), make_deepcopy=False)
             res = total_resources(folded[name], device)
             total = {k: total[k] + res[k] for k in RESOURCE_KEYS}
+        # Weights that block RAM cannot hold go to UltraRAM where the part has it (loaded after reset).
+        if move_weights_to_uram(list(folded.values()), device, total["BRAM_18K"], total["URAM"]):
+            total = dict(zero)
+            for model in folded.values():
+                res = total_resources(model, device)
+                total = {k: total[k] + res[k] for k in RESOURCE_KEYS}
         return folded, summaries, total
 
     # The least any folding needs: every partition at its slowest (PE = SIMD = 1).
@@ -165,6 +173,9 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[di
         if progress:
             progress(f"fold: {low:.1f} frames/s fits, {high:.1f} does not")
         fps = low
+    # With UltraRAM, block RAM need is not least at PE = SIMD = 1 (narrow deep weights fill URAM poorly): a
+    # resource "never fits" only if the chosen folding does not fit it either.
+    never = {k: v for k, v in never.items() if total[k] > device[k]}
     return folded, summaries, fps, fastest_fps, never
 
 

@@ -32,12 +32,10 @@ def ram_style(node) -> str:
 
 def rtl_ram_style(node) -> str:
     """The RTL's RAM_STYLE for a node: its ``ram_style``, with an MVAU's ROM ``"distributed"`` mapped to
-    ``"logic"``. A ROM cannot be a LUT-RAM in Yosys, and URAM has no initial contents."""
+    ``"logic"`` (a ROM cannot be a LUT-RAM in Yosys). An MVAU's ``"ultra"`` weights have no initial contents
+    (URAM has none): the generator gives it W_LOAD = 1, weights streamed in after reset."""
     style = ram_style(node)
     if base_op(node) == "MVAU":
-        if style == "ultra":
-            raise UsageError(f"node {node.name}: ram_style='ultra' cannot hold the weights (URAM has no initial "
-                             f"contents); use 'block', 'distributed' or 'auto'")
         return "logic" if style == "distributed" else style
     return style
 
@@ -63,3 +61,37 @@ class ResolveMemoryStyles(Transformation):
                     style = "block" if yosys_block_ram(*shape) else "distributed"
             getCustomOp(node).set_nodeattr("ram_style", style)
         return model, False
+
+
+def move_weights_to_uram(models: list, device: dict, bram: int, uram: int) -> list[str]:
+    """Put MVAU weights into UltraRAM (``ram_style="ultra"``: loaded after reset) until the block RAM need
+    ``bram`` fits ``device``'s budget, best block RAMs saved per URAM first, while the URAM need ``uram``
+    stays within its budget. Only weights in block RAM whose style the user left to the flow (no
+    ``ram_style``, or ``"auto"``) move. Returns the moved nodes' names; the caller estimates again (the
+    loaders cost registers)."""
+    import math
+
+    from .estimates import bram18, memory_shape, rtl_params, styled_memory
+
+    if not device.get("URAM") or bram <= device["BRAM_18K"]:
+        return []
+    candidates = []
+    for model in models:
+        for node in model.graph.node:
+            if base_op(node) != "MVAU" or ram_style(node) != "auto":
+                continue
+            module, p = rtl_params(model, node)
+            if styled_memory(module, p) != "block":
+                continue
+            width, depth, _ = memory_shape(module, p)
+            candidates.append((bram18(width, depth), math.ceil(width / 72) * math.ceil(depth / 4096), node))
+    moved = []
+    for saved, cost, node in sorted(candidates, key=lambda c: -c[0] / c[1]):
+        if bram <= device["BRAM_18K"]:
+            break
+        if uram + cost > device["URAM"]:
+            continue
+        getCustomOp(node).set_nodeattr("ram_style", "ultra")
+        bram, uram = bram - saved, uram + cost
+        moved.append(node.name)
+    return moved

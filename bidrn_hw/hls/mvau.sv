@@ -22,6 +22,11 @@
 // a matter of the multiplier's width only: the flow sets PACK where x fits 18 bits and the packed weight
 // 27 (bidrn_hw.rtlgen.layers_compute.pack_products). An odd last lane multiplies alone.
 //
+// W_LOAD = 1: the weight memory has no initial contents (UltraRAM cannot have any on UltraScale+). After
+// reset, weight_loader.sv fills it from s_axis_w (WEIGHT_FILE's lines in order, each as W_WORD_BITS-bit words,
+// least significant first) and passes the rest of that stream on at m_axis_w (the next loading layer);
+// the unit takes no input before its weights are in. WEIGHT_FILE is then not read.
+//
 // Pipeline (one fold step per cycle, for timing): issue (counters; the weight line index is a counter, not
 // nf*SF+sf) -> operands (synchronous weight and input-buffer reads: block RAM) -> operand register (the
 // block RAM's output register) -> dot product (an adder tree per PE lane) -> accumulate; a finished fold's
@@ -53,6 +58,8 @@ module mvau #(
     parameter THRESH_FILE = "",
     parameter RAM_STYLE = "auto",   // the weight ROM's synthesis attribute: "auto", "block" or "logic" (LUTs)
     parameter int PACK = 0,         // 1: two PE lanes' integer products per multiplier (one DSP48E2, see below)
+    parameter int W_LOAD = 0,       // 1: weights loaded from s_axis_w after reset (no initial contents: UltraRAM)
+    parameter int W_WORD_BITS = 32, // the weight stream's word width
     localparam int SF = MW / SIMD,
     localparam int NF = MH / PE,
     localparam int IN_BUS = (SIMD * IN_BITS + 7) / 8 * 8,
@@ -65,7 +72,14 @@ module mvau #(
     output logic               s_axis_0_tready,
     output logic [OUT_BUS-1:0] m_axis_0_tdata,
     output logic               m_axis_0_tvalid,
-    input  logic               m_axis_0_tready
+    input  logic               m_axis_0_tready,
+    // W_LOAD = 1: the weight stream (weight_loader.sv) and its pass-through to the next loading layer
+    input  logic [W_WORD_BITS-1:0] s_axis_w_tdata,
+    input  logic                   s_axis_w_tvalid,
+    output logic                   s_axis_w_tready,
+    output logic [W_WORD_BITS-1:0] m_axis_w_tdata,
+    output logic                   m_axis_w_tvalid,
+    input  logic                   m_axis_w_tready
 );
     localparam int WL = PE * SIMD * W_BITS;
     localparam int XL = SIMD * IN_BITS;
@@ -81,13 +95,43 @@ module mvau #(
 
     (* ram_style = RAM_STYLE *) logic [WL-1:0] wmem [NF*SF];
     logic [XL-1:0] ibuf [SF];
-    initial begin
-        /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
-        if (RAM_STYLE != "auto" && RAM_STYLE != "block" && RAM_STYLE != "logic")
-            $error("mvau: RAM_STYLE (the weight ROM) must be auto, block or logic");
-        /* verilator lint_on WIDTHEXPAND */
-        $readmemh(WEIGHT_FILE, wmem);
-    end
+    logic loaded;                          // the weights are in wmem
+    generate
+        if (W_LOAD != 0) begin : g_load
+            logic [WL-1:0] line_data;
+            logic [WIB-1:0] line_addr;
+            logic line_valid;
+            weight_loader #(.WORD_BITS(W_WORD_BITS), .LINE_BITS(WL), .LINES(NF * SF)) loader (
+                .ap_clk, .ap_rst_n,
+                .s_axis_0_tdata(s_axis_w_tdata), .s_axis_0_tvalid(s_axis_w_tvalid), .s_axis_0_tready(s_axis_w_tready),
+                .m_axis_0_tdata(m_axis_w_tdata), .m_axis_0_tvalid(m_axis_w_tvalid), .m_axis_0_tready(m_axis_w_tready),
+                .line_data, .line_addr, .line_valid, .done(loaded));
+            always_ff @(posedge ap_clk)
+                if (line_valid) wmem[line_addr] <= line_data;
+            initial begin
+                /* verilator lint_off WIDTHEXPAND */
+                if (RAM_STYLE != "auto" && RAM_STYLE != "block" && RAM_STYLE != "ultra")
+                    $error("mvau: RAM_STYLE of loaded weights must be auto, block or ultra");
+                /* verilator lint_on WIDTHEXPAND */
+            end
+        end else begin : g_rom
+            assign loaded = 1'b1;
+            assign s_axis_w_tready = 1'b0;
+            assign m_axis_w_tvalid = 1'b0;
+            assign m_axis_w_tdata = '0;
+            initial begin
+                /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
+                if (RAM_STYLE != "auto" && RAM_STYLE != "block" && RAM_STYLE != "logic")
+                    $error("mvau: RAM_STYLE (the weight ROM) must be auto, block or logic");
+                /* verilator lint_on WIDTHEXPAND */
+                $readmemh(WEIGHT_FILE, wmem);
+            end
+            // No weight stream without W_LOAD.
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire unused_w = ^{s_axis_w_tdata, s_axis_w_tvalid, m_axis_w_tready};
+            /* verilator lint_on UNUSEDSIGNAL */
+        end
+    endgenerate
 
     // ---- issue
     logic [SFB-1:0] sf;
@@ -96,8 +140,8 @@ module mvau #(
     wire last_sf = (32'(sf) == SF - 1);
     wire en;                               // the pipeline advances
     wire in_ok = (nf != 0) || s_axis_0_tvalid;
-    wire issue = en && in_ok;
-    assign s_axis_0_tready = (nf == 0) && en;
+    wire issue = en && in_ok && loaded;
+    assign s_axis_0_tready = (nf == 0) && en && loaded;
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin

@@ -49,6 +49,19 @@ def load_design(build_dir: Path | str) -> dict:
     return accel
 
 
+def weight_words(build_dir: Path | str, accel: dict) -> np.ndarray:
+    """The weight stream of a design with loaded (UltraRAM) weights: ``accel.json`` "weights" names the file
+    of little-endian 32-bit words, in the order the loader chain takes them."""
+    spec = accel["weights"]
+    path = Path(build_dir) / spec["file"]
+    if not path.is_file():
+        raise InputFileError(f"{path} not found: the design loads its weights from it (recompile the design)")
+    words = np.fromfile(path, dtype="<u4")
+    if words.size != spec["words"]:
+        raise InputFileError(f"{path} holds {words.size} words, accel.json says {spec['words']}: recompile the design")
+    return words
+
+
 def sources(build_dir: Path | str) -> list[Path]:
     rtl = Path(build_dir) / "rtl"
     return [rtl / line for line in (rtl / "filelist.f").read_text().split()]
@@ -98,8 +111,13 @@ def simulate(build_dir: Path | str, frames: list[np.ndarray], stall: float = 0.0
            for s, x in zip(accel["inputs"], frames)]
     outs = [streams.Stream(s["name"], s["tdata_bits"], n_beats=s["beats_per_frame"] * n, frames=n)
             for s in accel["outputs"]]
+    loading = 0
+    if accel.get("weights"):  # UltraRAM weights: the host streams them in after reset, beside the frames
+        words = weight_words(build_dir, accel)
+        ins.append(streams.Stream(accel["weights"]["name"], accel["weights"]["word_bits"], [int(w) for w in words]))
+        loading = len(words)
     est = accel.get("estimated_cycles_per_frame") or 0
-    watchdog = watchdog_cycles or max(20000, 4 * int(est))
+    watchdog = watchdog_cycles or max(20000, 4 * int(est)) + 4 * loading
     result = streams.simulate(sources(build_dir), accel["top"], ins, outs, stall=stall, seed=seed,
                               watchdog_cycles=watchdog, run_dir=run_dir)
     outputs = []

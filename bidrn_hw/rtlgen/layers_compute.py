@@ -213,6 +213,7 @@ def node_threshold_lines(model, node, inst=None) -> ThresholdLines | None:
 # The compile's target family, kept in the model's metadata (set by bidrn_hw.flow.build.fold and the whole-frame
 # estimate before folding) so that the generator and the estimator see the same target.
 TARGET_FAMILY = "bidrn_hw_target_family"
+WEIGHT_WORD_BITS = 32  # the weight stream of W_LOAD MVAUs (s_axis_w)
 DSP48E2_FAMILIES = ("zynq_us+", "alveo")  # UltraScale+: 27 x 18-bit multipliers
 
 
@@ -252,6 +253,14 @@ def mvau(model, node) -> LayerRTL:
                   RAM_STYLE=rtl_ram_style(node))
     if pack_products(model, inst, wd):
         params["PACK"] = 1
+    sources = ["mvau"]
+    if params["RAM_STYLE"] == "ultra":  # no initial contents: loaded after reset from the weight stream
+        family = model.get_metadata_prop(TARGET_FAMILY)
+        if family not in DSP48E2_FAMILIES:
+            raise UnsupportedError(f"node {name}: ram_style='ultra' (UltraRAM weights, loaded after reset) needs an "
+                                   f"UltraScale+ part (xczu7ev, xcu250), not the {family or 'default'} target")
+        params.update(W_LOAD=1, W_WORD_BITS=WEIGHT_WORD_BITS)
+        sources.append("weight_loader")
     odt = inst.get_output_datatype(0)
     if inst.get_nodeattr("noActivation") == 0:
         lines = node_threshold_lines(model, node, inst)
@@ -259,7 +268,7 @@ def mvau(model, node) -> LayerRTL:
             memfiles.update(line_files(lines, pe))
             params.update(OUT_BITS=_dtype_bits(odt)[0], THR_BITS=acc_bits + 1,
                           **line_params(lines, _act_val(inst, odt)))
-            return LayerRTL("mvau", params, memfiles, ["mvau", "threshold_lines"])
+            return LayerRTL("mvau", params, memfiles, sources + ["threshold_lines"])
         table = node_threshold_table(model, node, inst)
         memfiles.update(threshold_files(table, pe))
         params.update(OUT_BITS=_dtype_bits(odt)[0], **search_params(table, _act_val(inst, odt)))
@@ -268,7 +277,7 @@ def mvau(model, node) -> LayerRTL:
         if params["OUT_BITS"] < acc_bits:
             raise UnsupportedError(f"node {name}: output type {odt.name} narrower than the accumulator "
                                    f"({acc_bits} bits)")
-    return LayerRTL("mvau", params, memfiles, ["mvau", "threshold_search"] if params["N_STEPS"] else ["mvau"])
+    return LayerRTL("mvau", params, memfiles, sources + (["threshold_search"] if params["N_STEPS"] else []))
 
 
 def thresholding(model, node) -> LayerRTL:

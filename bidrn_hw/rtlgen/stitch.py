@@ -76,6 +76,41 @@ def _stream_info(model: ModelWrapper, tensor: str, node, index: int, is_input: b
             "datatype": dt.name, "elems_per_beat": elems, "beats_per_frame": beats, "shape": [int(s) for s in shape]}
 
 
+WEIGHT_WORD_BITS = 32  # = layers_compute.WEIGHT_WORD_BITS
+WEIGHT_PORT = "s_axis_w"  # the top's weight stream (W_LOAD layers), named like FINN's streams
+
+
+def _weight_ports(params: dict, index: int) -> list[str]:
+    """An MVAU's weight-stream ports: the loader chain's link ``index - 1`` in (the top's port for the first)
+    and ``wl_<index>`` out, or tied off where the weights are a ROM."""
+    if not params.get("W_LOAD"):
+        return ["    .s_axis_w_tdata('0)", "    .s_axis_w_tvalid(1'b0)", "    .s_axis_w_tready()",
+                "    .m_axis_w_tdata()", "    .m_axis_w_tvalid()", "    .m_axis_w_tready(1'b1)"]
+    k = index - 1  # this layer is already in the chain list
+    link_in = WEIGHT_PORT if k == 0 else f"wl_{k}"
+    return [f"    .s_axis_w_{sig}({link_in}_{sig})" for sig in ("tdata", "tvalid", "tready")] + \
+           [f"    .m_axis_w_{sig}(wl_{k + 1}_{sig})" for sig in ("tdata", "tvalid", "tready")]
+
+
+def _weight_stream(loaders: list, out_dir: Path) -> dict:
+    """Write ``weights.bin`` (the W_LOAD layers' weight lines as little-endian 32-bit words, chain order, each
+    line least significant word first) and describe it for accel.json."""
+    import numpy as np
+
+    words, chain = [], []
+    for name, text, params in loaders:
+        line_bits = params["PE"] * params["SIMD"] * params["W_BITS"]
+        per_line = -(-line_bits // WEIGHT_WORD_BITS)
+        lines = text.split()
+        for line in lines:
+            value = int(line, 16)
+            words.extend((value >> (WEIGHT_WORD_BITS * k)) & 0xFFFFFFFF for k in range(per_line))
+        chain.append({"layer": name, "lines": len(lines), "line_bits": line_bits, "words_per_line": per_line})
+    np.asarray(words, dtype="<u4").tofile(out_dir / "weights.bin")
+    return {"name": WEIGHT_PORT, "word_bits": WEIGHT_WORD_BITS, "words": len(words), "file": "weights.bin",
+            "chain": chain}
+
+
 def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", host_ops: dict | None = None,
              final_dir: Path | str | None = None) -> dict:
     """Write ``out_dir/rtl/`` (top, library modules, memory files, filelist.f) and ``out_dir/accel.json``.
@@ -121,9 +156,12 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
         stream_name[t] = f"w_{len(stream_name)}"
         wires.append(f"  logic [{w_out - 1}:0] {stream_name[t]}_tdata;\n  logic {stream_name[t]}_tvalid, {stream_name[t]}_tready;")
 
+    loaders = []  # (node name, weight memory text, parameters) of the W_LOAD layers, in chain order
     for node in model.graph.node:
         rtl_layer = layer_rtl(model, node)
         params = dict(rtl_layer.parameters)
+        if params.get("W_LOAD"):
+            loaders.append((node.name, rtl_layer.memfiles["weights.mem"], params))
         for fname, text in rtl_layer.memfiles.items():
             # One file per instance; parameters naming it get its absolute path ($readmemh resolves paths
             # against the simulator's working directory). The Vivado export rewrites them.
@@ -139,6 +177,11 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
         for k, t in enumerate(node.output):
             for sig in ("tdata", "tvalid", "tready"):
                 ports.append(f"    .m_axis_{k}_{sig}({stream_name[t]}_{sig})")
+        if rtl_layer.module == "mvau":
+            ports += _weight_ports(params, len(loaders))
+            if params.get("W_LOAD"):
+                n = len(loaders)
+                wires.append(f"  logic [{WEIGHT_WORD_BITS - 1}:0] wl_{n}_tdata;\n  logic wl_{n}_tvalid, wl_{n}_tready;")
         plist = ",\n".join(f"    .{k}({_sv_value(v)})" for k, v in params.items())
         inst_name = f"u_{node.name}"
         instances.append(f"  {rtl_layer.module} #(\n{plist}\n  ) {inst_name} (\n" + ",\n".join(ports) + "\n  );")
@@ -152,6 +195,10 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
     for o in outputs:
         o["host_ops"] = (host_ops or {}).get(o["tensor"], {"scale": 1.0, "bias": 0.0})
 
+    weights = None
+    if loaders:  # the chain's ends: the top's weight stream in, the last pass-through tied off
+        wires.append(f"  assign wl_{len(loaders)}_tready = 1'b1;  // nothing follows the last loader")
+        weights = _weight_stream(loaders, out_dir)
     port_lines = ["  input  logic ap_clk", "  input  logic ap_rst_n"]
     for s in inputs:
         port_lines += [f"  input  logic [{s['tdata_bits'] - 1}:0] {s['name']}_tdata", f"  input  logic {s['name']}_tvalid",
@@ -159,6 +206,9 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
     for s in outputs:
         port_lines += [f"  output logic [{s['tdata_bits'] - 1}:0] {s['name']}_tdata", f"  output logic {s['name']}_tvalid",
                        f"  input  logic {s['name']}_tready"]
+    if weights:
+        port_lines += [f"  input  logic [{WEIGHT_WORD_BITS - 1}:0] {WEIGHT_PORT}_tdata",
+                       f"  input  logic {WEIGHT_PORT}_tvalid", f"  output logic {WEIGHT_PORT}_tready"]
     body = "\n".join(wires) + "\n\n" + "\n\n".join(instances)
     header = f"// Generated by bidrn-hw from {model.model.graph.name or 'the compiled HW graph'}; do not edit.\n"
     (rtl / f"{top}.sv").write_text(f"{header}module {top} (\n" + ",\n".join(port_lines) + "\n);\n\n" + body + "\n\nendmodule\n")
@@ -176,5 +226,7 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
 
     accel = {"format": ACCEL_FORMAT_VERSION, "bidrn_hw_version": __version__, "top": top, "clock": "ap_clk",
              "reset": "ap_rst_n", "reset_active_low": True, "inputs": inputs, "outputs": outputs, "layers": layers}
+    if weights:
+        accel["weights"] = weights
     (out_dir / "accel.json").write_text(json.dumps(accel, indent=2))
     return accel
