@@ -319,3 +319,30 @@ def test_ram_style_from_the_folding_file_reaches_the_rtl_and_auto_is_resolved(lo
     model, _ = fold(copy(lowered), folding={mvau: {"ram_style": "ultra"}}, part="xczu7ev")
     p = rtl_params(model, model.get_node_from_name(mvau))[1]
     assert (p["RAM_STYLE"], p["W_LOAD"]) == ("ultra", 1)
+
+
+def test_weights_move_to_ultraram_where_block_ram_is_short(lowered):
+    """On a part with UltraRAM, block RAM over the budget moves MVAU weights there (ram_style "ultra", loaded
+    after reset): most RAMB18 saved per URAM first, until block RAM fits, within the URAM budget; the
+    resources estimated afterwards show exactly the changes the candidates announced."""
+    from bidrn_hw.flow.estimates import total_resources
+    from bidrn_hw.flow.memory_styles import choose_uram_weights, move_weights_to_uram, ram_style, uram_candidates
+
+    model, _ = fold(copy(lowered), target_fps=100, fclk_mhz=200, part="xczu7ev")  # deep weight memories
+    for node in model.graph.node:  # leave the memory choice to the flow again
+        if base_op(node) == "MVAU":
+            getCustomOp(node).set_nodeattr("ram_style", "auto")
+    real = device_budget("xczu7ev")
+    before = total_resources(model, real)
+    candidates = uram_candidates(model, real)
+    assert candidates and all(c[3]["BRAM_18K"] == -c[0] and c[3]["URAM"] == c[1] for c in candidates)
+    short = dict(real, BRAM_18K=before["BRAM_18K"] - 1)  # one RAMB18 too few
+    chosen = choose_uram_weights(candidates, short, before["BRAM_18K"], before["URAM"])
+    assert len(chosen) == 1 and chosen[0][0] / chosen[0][1] == max(c[0] / c[1] for c in candidates)
+    assert choose_uram_weights(candidates, dict(short, URAM=0), before["BRAM_18K"], 0) == []
+    assert choose_uram_weights(candidates, real, before["BRAM_18K"], 0) == []  # fits already: nothing moves
+    moved = move_weights_to_uram([model], short, before["BRAM_18K"], before["URAM"])
+    assert moved == [chosen[0][2]] and ram_style(model.get_node_from_name(moved[0])) == "ultra"
+    after = total_resources(model, real)
+    assert after == {k: before[k] + chosen[0][3][k] for k in before}
+    assert after["BRAM_18K"] <= short["BRAM_18K"] and after["URAM"] >= 1

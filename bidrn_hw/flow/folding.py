@@ -342,11 +342,15 @@ class InsertDataWidthConverters(Transformation):
     def apply(self, model: ModelWrapper):
         graph = model.graph
         changed = False
+        users: dict[str, list] = {}  # tensor -> consuming nodes, built once (find_consumers scans the graph)
+        for node in graph.node:
+            for t in node.input:
+                users.setdefault(t, []).append(node)
         for n in list(graph.node):
             if not _is_hw(n) or base_op(n) == "StreamingDataWidthConverter":
                 continue
             for out_idx, tensor in enumerate(n.output):
-                consumers = model.find_consumers(tensor) or []
+                consumers = users.get(tensor, [])
                 if len(consumers) != 1 or not _is_hw(consumers[0]):
                     continue
                 consumer = consumers[0]
@@ -368,6 +372,7 @@ class InsertDataWidthConverters(Transformation):
                                        inWidth=a * dt.bitwidth(), outWidth=b * dt.bitwidth(), dataType=dt.name)
                 graph.node.insert(list(graph.node).index(consumer), dwc)
                 consumer.input[in_idx] = new
+                users[tensor], users[new] = [dwc], [consumer]
                 changed = True
         return model, False
 

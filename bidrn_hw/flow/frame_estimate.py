@@ -2,9 +2,9 @@
 
 One frame needs the body and the face encoder once and the hand encoder twice (both hands), so the hand
 partition is folded for twice the frame rate. The three pipelines share the device: the frame rate starts
-at the fastest all three can reach (each fully parallel; FINN's two-pass relaxation) and drops by 1.25x
-until the summed estimated resources (FIFOs and converters included) fit the budget, then a bisection
-finds the fastest fitting rate to within 2%. Where block RAM is short and the part has UltraRAM, the MVAU
+at the fastest all three can reach (each fully parallel; FINN's two-pass relaxation) and drops until the
+summed estimated resources (FIFOs and converters included) fit the budget; the fastest fitting rate is
+found to within 5%. Where block RAM is short and the part has UltraRAM, the MVAU
 weights that save the most block RAM per URAM move there (loaded from a weight stream after reset).
 
 :func:`estimate_config` is what ``benchmarks/compile_time.py`` reports per config and what the demo shows;
@@ -14,8 +14,11 @@ its result is JSON-serializable. Lowering is not checked pass by pass here (that
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import time
 from pathlib import Path
+
+from qonnx.custom_op.registry import getCustomOp
 
 # Default device and clock per config, and the whole-frame FPS goal (issue 3).
 TARGETS = {"edge": ("xczu7ev", 200.0, 200.0), "paper": ("xcu250", 200.0, 1000.0), "tiny": ("ecp5-85k", 50.0, 100.0)}
@@ -105,39 +108,61 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[di
     """Fold every lowered partition for a common frame rate under ``part``'s budget (see the module doc).
 
     The resources that decide it are those of the whole build: the branch FIFOs and data-width converters the
-    folding needs count too. Between the last rate over the budget and the first that fits (1.25x apart), a
-    geometric bisection finds the fastest fitting rate to within 2%. A resource that exceeds the budget even
-    with every partition folded as far as it goes (PE = SIMD = 1) cannot be helped by folding: it does not
-    hold the frame rate down (the design does not fit at any rate, and the result says so). Returns (folded
+    folding needs count too. From the fastest rate, the search steps down (:func:`_next_rate`: 1.25x, then
+    aimed by the need's slope) until a rate fits, then halves the bracket until the fastest fitting rate is
+    known to within 5%. A resource that exceeds the budget even with every partition folded as far as it
+    goes (PE = SIMD = 1) cannot be helped by folding: it does not hold the frame rate down (the design does
+    not fit at any rate, and the result says so). Returns (folded
     models with their FIFOs and converters, auto_fold summaries, frame rate folded for, fastest frame rate,
     {resource: minimum need} for the resources that never fit).
     """
-    from .estimates import total_resources
-    from .fifos import InsertBranchFIFOs
-    from .folding import RESOURCE_KEYS, InsertDataWidthConverters, auto_fold, cycle_bounds, device_budget
-    from .memory_styles import move_weights_to_uram
+    import os
+    from concurrent.futures import ProcessPoolExecutor
 
+    from .folding import RESOURCE_KEYS, cycle_bounds, device_budget
+    from .memory_styles import choose_uram_weights
+
+    global _LOWERED
     device = device_budget(part)
     zero = dict.fromkeys(RESOURCE_KEYS, 0)
     bounds = {name: cycle_bounds(model) for name, model in lowered.items()}
+    _LOWERED = lowered
+    workers = min(2, os.cpu_count() or 1, len(lowered))
+    # The search's foldings run a partition per worker (forked: they share the lowered graphs); the chosen
+    # one is folded again here, where its graphs are kept.
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) if workers > 1 else None
 
-    def fold_all(fps):
-        folded, summaries, total = {}, {}, dict(zero)
-        for name, model in lowered.items():
-            model, summaries[name] = auto_fold(model, fps * PARTS[name], fclk, part, estimate=lambda m: zero,
-                                               bounds=bounds[name])
-            # (in place: auto_fold returned a copy, and a paper partition's deep copy takes a second)
-            model = model.transform(InsertBranchFIFOs(), make_deepcopy=False)
-            folded[name] = model.transform(InsertDataWidthConverters(), make_deepcopy=False)
-            res = total_resources(folded[name], device)
-            total = {k: total[k] + res[k] for k in RESOURCE_KEYS}
+    def fold_all(fps, keep=False):
+        if pool is None or keep:
+            results = {name: _fold_partition(name, fps, fclk, part, bounds[name], keep) for name in lowered}
+        else:
+            jobs = {name: pool.submit(_fold_partition, name, fps, fclk, part, bounds[name], False) for name in lowered}
+            results = {name: job.result() for name, job in jobs.items()}
+        summaries = {name: r[0] for name, r in results.items()}
+        total = dict(zero)
+        for r in results.values():
+            total = {k: total[k] + r[1][k] for k in RESOURCE_KEYS}
         # Weights that block RAM cannot hold go to UltraRAM where the part has it (loaded after reset).
-        if move_weights_to_uram(list(folded.values()), device, total["BRAM_18K"], total["URAM"]):
-            total = dict(zero)
-            for model in folded.values():
-                res = total_resources(model, device)
-                total = {k: total[k] + res[k] for k in RESOURCE_KEYS}
+        candidates = [(name, c) for name, r in results.items() for c in r[2]]
+        owner = {id(c): name for name, c in candidates}
+        for c in choose_uram_weights([c for _, c in candidates], device, total["BRAM_18K"], total["URAM"]):
+            total = {k: total[k] + c[3][k] for k in RESOURCE_KEYS}
+            if keep:
+                model = results[owner[id(c)]][3]
+                getCustomOp(model.get_node_from_name(c[2])).set_nodeattr("ram_style", "ultra")
+        folded = {name: r[3] for name, r in results.items()} if keep else None
         return folded, summaries, total
+
+    try:
+        return _search(fold_all, lowered, bounds, device, fclk, progress)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        _LOWERED = None
+
+
+def _search(fold_all, lowered, bounds, device, fclk, progress):
+    from .folding import RESOURCE_KEYS
 
     # The least any folding needs: every partition at its slowest (PE = SIMD = 1).
     _, summaries, least = fold_all(1e-9)
@@ -149,34 +174,79 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[di
     def over_budget(total):
         return {k: total[k] for k in RESOURCE_KEYS if total[k] > device[k] and k not in never}
 
+    def need(total):  # the largest need/budget ratio among the resources folding can help
+        return max([total[k] / device[k] for k in RESOURCE_KEYS if device[k] and k not in never] or [0.0])
+
+    def slowest_everywhere(summaries):
+        return all(s["requested_cycles"] >= s["slowest_possible_cycles"] for s in summaries.values())
+
     fastest_fps = min(fclk * 1e6 / bounds[n][0] / PARTS[n] for n in lowered)
-    fps, failing = fastest_fps, None
-    while True:
-        folded, summaries, total = fold_all(fps)
-        over = over_budget(total)
-        # Stop when it fits, or when every partition is already folded as far as it goes.
-        if not over or all(s["requested_cycles"] >= s["slowest_possible_cycles"] for s in summaries.values()):
-            break
+    fps = fastest_fps
+    folded, summaries, total = fold_all(fps)
+    over = over_budget(total)
+    fails: list[tuple[float, float]] = []  # (rate, need ratio) of rates over the budget, latest last
+    while over and not slowest_everywhere(summaries):
         if progress:
             progress(f"fold: {fps:.1f} frames/s needs {over} on {device['name']}; relaxing")
-        failing = fps
-        fps /= 1.25
-    if failing is not None and not over:
-        low, high = fps, failing
-        while high / low > 1.02:
-            mid = math.sqrt(low * high)
-            trial = fold_all(mid)
+        fails.append((fps, need(total)))
+        fps = _next_rate(fails, fits=None)
+        folded, summaries, total = fold_all(fps)
+        over = over_budget(total)
+    if fails and not over:
+        fit = fps  # the fastest rate known to fit; the slowest known not to is fails[-1][0]
+        while fails[-1][0] / fit > 1.05:
+            trial_fps = _next_rate(fails, fits=fit)
+            trial = fold_all(trial_fps)
             if over_budget(trial[2]):
-                high = mid
+                fails.append((trial_fps, need(trial[2])))
             else:
-                low, (folded, summaries, total) = mid, trial
+                fit = trial_fps
         if progress:
-            progress(f"fold: {low:.1f} frames/s fits, {high:.1f} does not")
-        fps = low
+            progress(f"fold: {fit:.1f} frames/s fits, {fails[-1][0]:.1f} does not")
+        fps = fit
+    folded, summaries, total = fold_all(fps, keep=True)
     # With UltraRAM, block RAM need is not least at PE = SIMD = 1 (narrow deep weights fill URAM poorly): a
     # resource "never fits" only if the chosen folding does not fit it either.
     never = {k: v for k, v in never.items() if total[k] > device[k]}
     return folded, summaries, fps, fastest_fps, never
+
+
+_LOWERED: dict | None = None  # joint_fold's partitions, for the forked workers
+
+
+def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds, keep: bool):
+    """Fold one of joint_fold's partitions for ``fps`` frames/s with its FIFOs and converters: (auto_fold
+    summary, resources, UltraRAM candidates, the folded graph where ``keep``)."""
+    from .estimates import total_resources
+    from .fifos import InsertBranchFIFOs
+    from .folding import RESOURCE_KEYS, InsertDataWidthConverters, auto_fold, device_budget
+    from .memory_styles import uram_candidates
+
+    device = device_budget(part)
+    zero = dict.fromkeys(RESOURCE_KEYS, 0)
+    model, summary = auto_fold(_LOWERED[name], fps * PARTS[name], fclk, part, estimate=lambda m: zero, bounds=bounds)
+    # (in place: auto_fold returned a copy, and a paper partition's deep copy takes a second)
+    model = model.transform(InsertBranchFIFOs(), make_deepcopy=False)
+    model = model.transform(InsertDataWidthConverters(), make_deepcopy=False)
+    candidates = uram_candidates(model, device) if device["URAM"] else []
+    return summary, total_resources(model, device), candidates, (model if keep else None)
+
+
+def _next_rate(fails: list[tuple[float, float]], fits: float | None) -> float:
+    """The next frame rate to try, from the rates found over the budget ((rate, need/budget), the slowest
+    last) and the fastest rate known to fit (None: none yet). With a fitting rate: the geometric middle of
+    the bracket. Without: the need grows about linearly with the rate, so the line through the last two
+    failures is aimed 1% under the point where it crosses the budget, kept between 1.02x and 1.25x below the
+    last failure (1.25x below it after the first)."""
+    high = fails[-1][0]
+    if fits is not None:
+        return math.sqrt(fits * high)
+    if len(fails) < 2:
+        return high / 1.25
+    (f0, r0), (f1, r1) = fails[-2], fails[-1]
+    slope = (r0 - r1) / (f0 - f1) if f0 != f1 else 0.0
+    guess = 0.99 * (f1 - (r1 - 1.0) / slope) if slope > 0 else high / 1.25
+    return min(max(guess, high / 1.25), high / 1.02)
 
 
 def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_mhz: float | None = None,

@@ -63,35 +63,64 @@ class ResolveMemoryStyles(Transformation):
         return model, False
 
 
-def move_weights_to_uram(models: list, device: dict, bram: int, uram: int) -> list[str]:
-    """Put MVAU weights into UltraRAM (``ram_style="ultra"``: loaded after reset) until the block RAM need
-    ``bram`` fits ``device``'s budget, best block RAMs saved per URAM first, while the URAM need ``uram``
-    stays within its budget. Only weights in block RAM whose style the user left to the flow (no
-    ``ram_style``, or ``"auto"``) move. Returns the moved nodes' names; the caller estimates again (the
-    loaders cost registers)."""
+def uram_candidates(model, device: dict) -> list[tuple[int, int, str, dict]]:
+    """The MVAUs whose weights could move to UltraRAM: in block RAM, style left to the flow (no ``ram_style``
+    or ``"auto"``). Per node: (RAMB18 saved, URAMs used, name, the whole change of its resources: block RAM
+    out, URAM and the weight loader in)."""
     import math
 
-    from .estimates import bram18, memory_shape, rtl_params, styled_memory
+    from .estimates import bram18, layer_resources, memory_shape, rtl_params, styled_memory
 
+    out = []
+    for node in model.graph.node:
+        if base_op(node) != "MVAU" or ram_style(node) != "auto":
+            continue
+        module, p = rtl_params(model, node)
+        if styled_memory(module, p) != "block":
+            continue
+        width, depth, _ = memory_shape(module, p)
+        before = layer_resources(model, node, device)[0]
+        inst = getCustomOp(node)
+        inst.set_nodeattr("ram_style", "ultra")
+        after = layer_resources(model, node, device)[0]
+        inst.set_nodeattr("ram_style", "auto")
+        out.append((bram18(width, depth), math.ceil(width / 72) * math.ceil(depth / 4096), node.name,
+                    {k: after[k] - before[k] for k in after}))
+    return out
+
+
+def choose_uram_weights(candidates: list, device: dict, bram: int, uram: int) -> list:
+    """The candidates (:func:`uram_candidates`) to move so that the block RAM need ``bram`` fits ``device``'s
+    budget: best block RAMs saved per URAM first, while the URAM need ``uram`` stays within its budget."""
     if not device.get("URAM") or bram <= device["BRAM_18K"]:
         return []
-    candidates = []
-    for model in models:
-        for node in model.graph.node:
-            if base_op(node) != "MVAU" or ram_style(node) != "auto":
-                continue
-            module, p = rtl_params(model, node)
-            if styled_memory(module, p) != "block":
-                continue
-            width, depth, _ = memory_shape(module, p)
-            candidates.append((bram18(width, depth), math.ceil(width / 72) * math.ceil(depth / 4096), node))
-    moved = []
-    for saved, cost, node in sorted(candidates, key=lambda c: -c[0] / c[1]):
+    chosen = []
+    for cand in sorted(candidates, key=lambda c: (-c[0] / c[1], c[2])):
         if bram <= device["BRAM_18K"]:
             break
+        saved, cost = cand[0], cand[1]
         if uram + cost > device["URAM"]:
             continue
-        getCustomOp(node).set_nodeattr("ram_style", "ultra")
         bram, uram = bram - saved, uram + cost
-        moved.append(node.name)
+        chosen.append(cand)
+    return chosen
+
+
+def move_weights_to_uram(models: list, device: dict, bram: int, uram: int) -> list[str]:
+    """Put MVAU weights into UltraRAM (``ram_style="ultra"``: loaded after reset) until the block RAM need
+    ``bram`` fits ``device``'s budget (:func:`choose_uram_weights`). Returns the moved nodes' names; the
+    caller estimates again."""
+    if not device.get("URAM") or bram <= device["BRAM_18K"]:
+        return []
+    owner = {}  # id(candidate) -> its model (node names repeat across partitions)
+    candidates = []
+    for model in models:
+        for cand in uram_candidates(model, device):
+            candidates.append(cand)
+            owner[id(cand)] = model
+    moved = []
+    for cand in choose_uram_weights(candidates, device, bram, uram):
+        node = owner[id(cand)].get_node_from_name(cand[2])
+        getCustomOp(node).set_nodeattr("ram_style", "ultra")
+        moved.append(cand[2])
     return moved
