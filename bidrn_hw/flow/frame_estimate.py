@@ -112,48 +112,50 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[di
     aimed by the need's slope) until a rate fits, then halves the bracket until the fastest fitting rate is
     known to within 5%. A resource that exceeds the budget even with every partition folded as far as it
     goes (PE = SIMD = 1) cannot be helped by folding: it does not hold the frame rate down (the design does
-    not fit at any rate, and the result says so). Returns (folded
-    models with their FIFOs and converters, auto_fold summaries, frame rate folded for, fastest frame rate,
-    {resource: minimum need} for the resources that never fit).
+    not fit at any rate, and the result says so). Returns ({partition: (its estimate document, its
+    :func:`~bidrn_hw.flow.folding.balance_report`)} of the chosen folding, auto_fold summaries, frame rate
+    folded for, fastest frame rate, {resource: minimum need} for the resources that never fit).
     """
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from .folding import RESOURCE_KEYS, cycle_bounds, device_budget
+    from .folding import RESOURCE_KEYS, device_budget
     from .memory_styles import choose_uram_weights
 
     global _LOWERED
     device = device_budget(part)
     zero = dict.fromkeys(RESOURCE_KEYS, 0)
-    bounds = {name: cycle_bounds(model) for name, model in lowered.items()}
     _LOWERED = lowered
     workers = min(2, os.cpu_count() or 1, len(lowered))
-    # The search's foldings run a partition per worker (forked: they share the lowered graphs); the chosen
-    # one is folded again here, where its graphs are kept.
+    # Each folding runs a partition per worker (forked: they share the lowered graphs); only summaries,
+    # resources, UltraRAM candidates and, for the chosen folding, the estimates come back.
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) if workers > 1 else None
 
-    def fold_all(fps, keep=False):
-        if pool is None or keep:
-            results = {name: _fold_partition(name, fps, fclk, part, bounds[name], keep) for name in lowered}
-        else:
-            jobs = {name: pool.submit(_fold_partition, name, fps, fclk, part, bounds[name], False) for name in lowered}
-            results = {name: job.result() for name, job in jobs.items()}
+    def run(fn, *args):
+        if pool is None:
+            return {name: fn(name, *args) for name in lowered}
+        jobs = {name: pool.submit(fn, name, *args) for name in lowered}
+        return {name: job.result() for name, job in jobs.items()}
+
+    def fold_all(fps, moves=None):
+        results = run(_fold_partition, fps, fclk, part, bounds, moves)
         summaries = {name: r[0] for name, r in results.items()}
         total = dict(zero)
         for r in results.values():
             total = {k: total[k] + r[1][k] for k in RESOURCE_KEYS}
+        if moves is not None:  # the chosen folding: its estimates, resources with the moves made
+            return {name: r[3] for name, r in results.items()}, summaries, total
         # Weights that block RAM cannot hold go to UltraRAM where the part has it (loaded after reset).
         candidates = [(name, c) for name, r in results.items() for c in r[2]]
         owner = {id(c): name for name, c in candidates}
+        chosen = {name: [] for name in lowered}
         for c in choose_uram_weights([c for _, c in candidates], device, total["BRAM_18K"], total["URAM"]):
             total = {k: total[k] + c[3][k] for k in RESOURCE_KEYS}
-            if keep:
-                model = results[owner[id(c)]][3]
-                getCustomOp(model.get_node_from_name(c[2])).set_nodeattr("ram_style", "ultra")
-        folded = {name: r[3] for name, r in results.items()} if keep else None
-        return folded, summaries, total
+            chosen[owner[id(c)]].append(c[2])
+        return chosen, summaries, total
 
     try:
+        bounds = run(_bounds_of)
         return _search(fold_all, lowered, bounds, device, fclk, progress)
     finally:
         if pool is not None:
@@ -204,32 +206,46 @@ def _search(fold_all, lowered, bounds, device, fclk, progress):
         if progress:
             progress(f"fold: {fit:.1f} frames/s fits, {fails[-1][0]:.1f} does not")
         fps = fit
-    folded, summaries, total = fold_all(fps, keep=True)
+    moves, _, _ = fold_all(fps)  # the chosen folding's UltraRAM moves (the search keeps no graphs)
+    reports, summaries, total = fold_all(fps, moves=moves)
     # With UltraRAM, block RAM need is not least at PE = SIMD = 1 (narrow deep weights fill URAM poorly): a
     # resource "never fits" only if the chosen folding does not fit it either.
     never = {k: v for k, v in never.items() if total[k] > device[k]}
-    return folded, summaries, fps, fastest_fps, never
+    return reports, summaries, fps, fastest_fps, never
 
 
 _LOWERED: dict | None = None  # joint_fold's partitions, for the forked workers
 
 
-def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds, keep: bool):
+def _bounds_of(name: str) -> tuple[int, int]:
+    from .folding import cycle_bounds
+
+    return cycle_bounds(_LOWERED[name])
+
+
+def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds: dict, moves: dict | None):
     """Fold one of joint_fold's partitions for ``fps`` frames/s with its FIFOs and converters: (auto_fold
-    summary, resources, UltraRAM candidates, the folded graph where ``keep``)."""
-    from .estimates import total_resources
+    summary, resources, UltraRAM candidates, None). With ``moves`` ({partition: [MVAU names]}, the chosen
+    folding): those weights go to UltraRAM, and the last item is (estimate document, balance report)."""
+    from .estimates import estimate, total_resources
     from .fifos import InsertBranchFIFOs
-    from .folding import RESOURCE_KEYS, InsertDataWidthConverters, auto_fold, device_budget
+    from .folding import RESOURCE_KEYS, InsertDataWidthConverters, auto_fold, balance_report, device_budget
     from .memory_styles import uram_candidates
 
     device = device_budget(part)
     zero = dict.fromkeys(RESOURCE_KEYS, 0)
-    model, summary = auto_fold(_LOWERED[name], fps * PARTS[name], fclk, part, estimate=lambda m: zero, bounds=bounds)
+    model, summary = auto_fold(_LOWERED[name], fps * PARTS[name], fclk, part, estimate=lambda m: zero,
+                               bounds=bounds[name])
     # (in place: auto_fold returned a copy, and a paper partition's deep copy takes a second)
     model = model.transform(InsertBranchFIFOs(), make_deepcopy=False)
     model = model.transform(InsertDataWidthConverters(), make_deepcopy=False)
+    if moves is not None:
+        for node_name in moves[name]:
+            getCustomOp(model.get_node_from_name(node_name)).set_nodeattr("ram_style", "ultra")
+        est = estimate(model, device, fclk, folding={"mode": "auto", **summary})
+        return summary, est["resources"], [], (est, balance_report(model))
     candidates = uram_candidates(model, device) if device["URAM"] else []
-    return summary, total_resources(model, device), candidates, (model if keep else None)
+    return summary, total_resources(model, device), candidates, None
 
 
 def _next_rate(fails: list[tuple[float, float]], fits: float | None) -> float:
@@ -259,9 +275,8 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
     summary per partition.
     """
     from ..errors import UsageError
-    from .estimates import estimate
     from .fast_qonnx import fast_qonnx
-    from .folding import RESOURCE_KEYS, balance_report, device_budget
+    from .folding import RESOURCE_KEYS, device_budget
 
     if config not in TARGETS:
         raise UsageError(f"unknown config '{config}'; known: {', '.join(TARGETS)}")
@@ -296,20 +311,19 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
     t = time.time()
     say("fold")
     with fast_qonnx():
-        folded, summaries, fps, fastest_fps, never = joint_fold(lowered, fclk, part, progress=say)
+        reports, summaries, fps, fastest_fps, never = joint_fold(lowered, fclk, part, progress=say)
     result["seconds"]["fold"] = round(time.time() - t, 2)
 
     t = time.time()
-    say("estimate")
+    say("estimate")  # (the workers estimated the chosen folding)
     parts_out, frame_fps, total = {}, None, dict.fromkeys(RESOURCE_KEYS, 0)
-    for name, model in folded.items():  # FIFOs and converters are in already
-        est = estimate(model, device, fclk, folding={"mode": "auto", **summaries[name]})
+    for name, (est, balance_detail) in reports.items():
         total = {k: total[k] + est["resources"][k] for k in RESOURCE_KEYS}
         per_frame = est["fps"] / PARTS[name]
         frame_fps = per_frame if frame_fps is None else min(frame_fps, per_frame)
         parts_out[name] = {"runs_per_frame": PARTS[name], "fps": est["fps"],
                            "cycles_per_frame": est["cycles_per_frame"], "balance": est["balance"],
-                           "balance_detail": balance_report(model),
+                           "balance_detail": balance_detail,
                            "latency_cycles": est["latency_cycles"], "bottleneck": est["bottleneck"],
                            "layers": len(est["layers"]), "resources": est["resources"]}
     result["seconds"]["estimate"] = round(time.time() - t, 2)
