@@ -16,7 +16,6 @@ from __future__ import annotations
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from ..errors import UsageError
 from .folding import base_op
 
 MEMORY_OPS = ("MVAU", "ConvolutionInputGenerator", "StreamingFIFO")
