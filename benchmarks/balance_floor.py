@@ -1,0 +1,81 @@
+"""How balanced a config's partitions can be folded at all; prints one JSON object.
+
+    .venv/bin/python benchmarks/balance_floor.py [--config edge] [--part xczu7ev] [--work /tmp/balance]
+
+Exports the config (or reuses ``WORK/<config>_export``), lowers each encoder partition and folds it for its own
+fastest rate with no resource budget (``auto_fold`` with a zero estimate: resources never relax it), FIFOs
+and data-width converters inserted as a build has them. Per partition: the cycles per frame of that fastest
+folding and its ``balance_report``: ``balance`` (slowest layer's cycles over the mean), ``best_possible``
+(the same if every layer were folded to exactly the bottleneck, or left at PE = SIMD = 1 where it is faster
+even then: the floor no folding can go below at this rate) and ``parallel``. The fastest rate gives the
+lowest floor (a slower bottleneck leaves more layers below it at PE = 1). The data-width converters exist
+because of this folding's widths, so ``best_possible_without_converters`` leaves them out: the floor of any
+folding of the graph. ``bound_for_any_folding``, the worst partition's, bounds the config's balance (issue
+3's goal: 1.25). ``below_half`` counts, per op type, the layers at under half the bottleneck's cycles: what
+keeps the floor up.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="edge")
+    ap.add_argument("--part", default=None, help="the config's target part by default (edge: xczu7ev)")
+    ap.add_argument("--work", default=None, help="work directory (default: a temporary one)")
+    args = ap.parse_args(argv)
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from bidrn_hw.flow.fast_qonnx import copy_model, fast_qonnx
+    from bidrn_hw.flow.fifos import InsertBranchFIFOs
+    from bidrn_hw.flow.folding import (RESOURCE_KEYS, InsertDataWidthConverters, auto_fold, balance_report, base_op,
+                                       device_budget, fold_slowest, layer_cycles_of)
+    from bidrn_hw.flow.frame_estimate import PARTS, TARGETS, _export
+    from bidrn_hw.flow.lower import lower_to_hw
+    from bidrn_hw.rtlgen.layers_compute import set_target_family
+
+    if args.config not in TARGETS:
+        print(json.dumps({"error": f"unknown config {args.config}; known: {', '.join(TARGETS)}"}))
+        return 2
+    part, fclk, _ = TARGETS[args.config]
+    part = args.part or part
+    work = Path(args.work or tempfile.mkdtemp(prefix="balance_"))
+    exp = work / f"{args.config}_export"
+    _export(args.config, exp)
+    zero = dict.fromkeys(RESOURCE_KEYS, 0)
+    out = {"config": args.config, "part": part, "fclk_mhz": fclk, "partitions": {}}
+    for name in PARTS:
+        hw = lower_to_hw(ModelWrapper(str(exp / name / "model.onnx")))
+        set_target_family(hw, device_budget(part)["family"])
+        with fast_qonnx():
+            folded, info = auto_fold(hw, 1e12, fclk, part, estimate=lambda m: zero)
+            folded = folded.transform(InsertBranchFIFOs()).transform(InsertDataWidthConverters())
+            report = balance_report(folded)
+        cycles = {n.name: layer_cycles_of(folded, n) for n in folded.graph.node}
+        bottleneck = max(cycles.values())
+        below = Counter(base_op(folded.get_node_from_name(n)) for n, c in cycles.items() if 0 < c < bottleneck / 2)
+        # The converters exist because of this folding's widths: the floor without them (a folding whose
+        # neighbours' widths all match) is the bound for any folding of the graph.
+        probe = copy_model(folded)
+        fold_slowest(probe)
+        floor = [min(layer_cycles_of(probe, n), bottleneck) for n in probe.graph.node
+                 if cycles[n.name] > 0 and base_op(n) != "StreamingDataWidthConverter"]
+        out["partitions"][name] = {"fastest_cycles_per_frame": bottleneck,
+                                   "runs_per_s": round(fclk * 1e6 / bottleneck, 1), **report,
+                                   "best_possible_without_converters": round(bottleneck / (sum(floor) / len(floor)), 3),
+                                   "below_half": dict(sorted(below.items()))}
+    # the config's balance is its worst partition's
+    out["bound_for_any_folding"] = max(p["best_possible_without_converters"] for p in out["partitions"].values())
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
