@@ -200,18 +200,20 @@ def thresholding_params(model, node, inst) -> dict:
 
 def mvau_params(model, node, inst) -> dict:
     """The parameters ``rtlgen.layers_compute.mvau`` gives mvau.sv, without building its memory files."""
-    from ..rtlgen.layers_compute import WEIGHT_WORD_BITS, mvau_widths, pack_products
+    from ..rtlgen.layers_compute import mvau_widths, pack_products
+    from ..rtlgen.stitch import WEIGHT_WORD_BITS
 
     wd = mvau_widths(inst)
+    style = rtl_ram_style(node)
     if inst.get_nodeattr("noActivation") == 0:
         search = _search_params(model, node, inst)
     else:
         search = dict(N_STEPS=0, THR_BITS=wd["ACC_BITS"] + 1, SHARED=0, BASE_BITS=0)
     return dict(**{k: inst.get_nodeattr(k) for k in ("MW", "MH", "SIMD", "PE")},
                 **{k: wd[k] for k in ("XNOR", "IN_BITS", "W_BITS", "ACC_BITS")},
-                OUT_BITS=_bits(inst.get_output_datatype(0)), **search, RAM_STYLE=rtl_ram_style(node),
+                OUT_BITS=_bits(inst.get_output_datatype(0)), **search, RAM_STYLE=style,
                 **({"PACK": 1} if pack_products(model, inst, wd) else {}),
-                **({"W_LOAD": 1, "W_WORD_BITS": WEIGHT_WORD_BITS} if rtl_ram_style(node) == "ultra" else {}))
+                **({"W_LOAD": 1, "W_WORD_BITS": WEIGHT_WORD_BITS} if style == "ultra" else {}))
 
 
 def _mvau(model, node, inst, family, part) -> tuple[dict, str]:

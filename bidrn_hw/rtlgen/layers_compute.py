@@ -15,7 +15,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from ..errors import UnsupportedError
 from ..flow.memory_styles import ram_style, rtl_ram_style
-from .stitch import LayerRTL
+from .stitch import WEIGHT_WORD_BITS, LayerRTL
 from .threshold_lines import ThresholdLines, line_files, line_params, lines_for
 
 
@@ -213,7 +213,6 @@ def node_threshold_lines(model, node, inst=None) -> ThresholdLines | None:
 # The compile's target family, kept in the model's metadata (set by bidrn_hw.flow.build.fold and the whole-frame
 # estimate before folding) so that the generator and the estimator see the same target.
 TARGET_FAMILY = "bidrn_hw_target_family"
-WEIGHT_WORD_BITS = 32  # the weight stream of W_LOAD MVAUs (s_axis_w)
 DSP48E2_FAMILIES = ("zynq_us+", "alveo")  # UltraScale+: 27 x 18-bit multipliers
 
 

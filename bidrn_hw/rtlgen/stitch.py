@@ -76,8 +76,10 @@ def _stream_info(model: ModelWrapper, tensor: str, node, index: int, is_input: b
             "datatype": dt.name, "elems_per_beat": elems, "beats_per_frame": beats, "shape": [int(s) for s in shape]}
 
 
-WEIGHT_WORD_BITS = 32  # = layers_compute.WEIGHT_WORD_BITS
-WEIGHT_PORT = "s_axis_w"  # the top's weight stream (W_LOAD layers), named like FINN's streams
+# The top's weight stream (W_LOAD layers, named like FINN's streams) and its word width: the generator gives
+# W_LOAD MVAUs this W_WORD_BITS, weights.bin holds words of it (little-endian 32-bit, "<u4").
+WEIGHT_PORT = "s_axis_w"
+WEIGHT_WORD_BITS = 32
 
 
 def _weight_ports(params: dict, index: int) -> list[str]:
@@ -104,7 +106,7 @@ def _weight_stream(loaders: list, out_dir: Path) -> dict:
         lines = text.split()
         for line in lines:
             value = int(line, 16)
-            words.extend((value >> (WEIGHT_WORD_BITS * k)) & 0xFFFFFFFF for k in range(per_line))
+            words.extend((value >> (WEIGHT_WORD_BITS * k)) & ((1 << WEIGHT_WORD_BITS) - 1) for k in range(per_line))
         chain.append({"layer": name, "lines": len(lines), "line_bits": line_bits, "words_per_line": per_line})
     np.asarray(words, dtype="<u4").tofile(out_dir / "weights.bin")
     return {"name": WEIGHT_PORT, "word_bits": WEIGHT_WORD_BITS, "words": len(words), "file": "weights.bin",
