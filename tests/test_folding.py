@@ -337,10 +337,13 @@ def test_weights_move_to_ultraram_where_block_ram_is_short(lowered):
     candidates = uram_candidates(model, real)
     assert candidates and all(c[3]["BRAM_18K"] == -c[0] and c[3]["URAM"] == c[1] for c in candidates)
     short = dict(real, BRAM_18K=before["BRAM_18K"] - 1)  # one RAMB18 too few
-    chosen = choose_uram_weights(candidates, short, before["BRAM_18K"], before["URAM"])
-    assert len(chosen) == 1 and chosen[0][0] / chosen[0][1] == max(c[0] / c[1] for c in candidates)
-    assert choose_uram_weights(candidates, dict(short, URAM=0), before["BRAM_18K"], 0) == []
-    assert choose_uram_weights(candidates, real, before["BRAM_18K"], 0) == []  # fits already: nothing moves
+    tagged = [(model, c) for c in candidates]
+    picked = choose_uram_weights(tagged, short, before["BRAM_18K"], before["URAM"])
+    chosen = [c for _, c in picked]
+    assert len(chosen) == 1 and picked[0][0] is model
+    assert chosen[0][0] / chosen[0][1] == max(c[0] / c[1] for c in candidates)
+    assert choose_uram_weights(tagged, dict(short, URAM=0), before["BRAM_18K"], 0) == []
+    assert choose_uram_weights(tagged, real, before["BRAM_18K"], 0) == []  # fits already: nothing moves
     moved = move_weights_to_uram([model], short, before["BRAM_18K"], before["URAM"])
     assert moved == [chosen[0][2]] and ram_style(model.get_node_from_name(moved[0])) == "ultra"
     after = total_resources(model, real)

@@ -146,12 +146,11 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None) -> tuple[di
         if moves is not None:  # the chosen folding: its estimates, resources with the moves made
             return {name: r[3] for name, r in results.items()}, summaries, total
         # Weights that block RAM cannot hold go to UltraRAM where the part has it (loaded after reset).
-        candidates = [(name, c) for name, r in results.items() for c in r[2]]
-        owner = {id(c): name for name, c in candidates}
+        tagged = [(name, c) for name, r in results.items() for c in r[2]]
         chosen = {name: [] for name in lowered}
-        for c in choose_uram_weights([c for _, c in candidates], device, total["BRAM_18K"], total["URAM"]):
-            total = {k: total[k] + c[3][k] for k in RESOURCE_KEYS}
-            chosen[owner[id(c)]].append(c[2])
+        for name, (_, _, node_name, delta) in choose_uram_weights(tagged, device, total["BRAM_18K"], total["URAM"]):
+            total = {k: total[k] + delta[k] for k in RESOURCE_KEYS}
+            chosen[name].append(node_name)
         return chosen, summaries, total
 
     try:

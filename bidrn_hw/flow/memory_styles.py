@@ -88,20 +88,21 @@ def uram_candidates(model, device: dict) -> list[tuple[int, int, str, dict]]:
     return out
 
 
-def choose_uram_weights(candidates: list, device: dict, bram: int, uram: int) -> list:
-    """The candidates (:func:`uram_candidates`) to move so that the block RAM need ``bram`` fits ``device``'s
-    budget: best block RAMs saved per URAM first, while the URAM need ``uram`` stays within its budget."""
+def choose_uram_weights(tagged: list, device: dict, bram: int, uram: int) -> list:
+    """Of ``tagged`` candidates ((owner, candidate) pairs; the owner names the graph a candidate is from, as node
+    names repeat across partitions; candidates from :func:`uram_candidates`), the pairs to move so that the
+    block RAM need ``bram`` fits ``device``'s budget: best block RAMs saved per URAM first, while the URAM need
+    ``uram`` stays within its budget."""
     if not device.get("URAM") or bram <= device["BRAM_18K"]:
         return []
     chosen = []
-    for cand in sorted(candidates, key=lambda c: (-c[0] / c[1], c[2])):
+    for owner, (saved, cost, name, delta) in sorted(tagged, key=lambda t: (-t[1][0] / t[1][1], t[1][2])):
         if bram <= device["BRAM_18K"]:
             break
-        saved, cost = cand[0], cand[1]
         if uram + cost > device["URAM"]:
             continue
         bram, uram = bram - saved, uram + cost
-        chosen.append(cand)
+        chosen.append((owner, (saved, cost, name, delta)))
     return chosen
 
 
@@ -110,16 +111,10 @@ def move_weights_to_uram(models: list, device: dict, bram: int, uram: int) -> li
     ``bram`` fits ``device``'s budget (:func:`choose_uram_weights`). Returns the moved nodes' names; the
     caller estimates again."""
     if not device.get("URAM") or bram <= device["BRAM_18K"]:
-        return []
-    owner = {}  # id(candidate) -> its model (node names repeat across partitions)
-    candidates = []
-    for model in models:
-        for cand in uram_candidates(model, device):
-            candidates.append(cand)
-            owner[id(cand)] = model
+        return []  # (before the candidates: each costs two layer estimates)
+    tagged = [(model, cand) for model in models for cand in uram_candidates(model, device)]
     moved = []
-    for cand in choose_uram_weights(candidates, device, bram, uram):
-        node = owner[id(cand)].get_node_from_name(cand[2])
-        getCustomOp(node).set_nodeattr("ram_style", "ultra")
-        moved.append(cand[2])
+    for model, (_, _, name, _) in choose_uram_weights(tagged, device, bram, uram):
+        getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "ultra")
+        moved.append(name)
     return moved
