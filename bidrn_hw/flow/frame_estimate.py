@@ -183,7 +183,7 @@ def _search(fold_all, lowered, bounds, device, fclk, progress):
 
     fastest_fps = min(fclk * 1e6 / bounds[n][0] / PARTS[n] for n in lowered)
     fps = fastest_fps
-    folded, summaries, total = fold_all(fps)
+    moves, summaries, total = fold_all(fps)  # moves: the UltraRAM moves of the folding for fps
     over = over_budget(total)
     fails: list[tuple[float, float]] = []  # (rate, need ratio) of rates over the budget, latest last
     while over and not slowest_everywhere(summaries):
@@ -191,7 +191,7 @@ def _search(fold_all, lowered, bounds, device, fclk, progress):
             progress(f"fold: {fps:.1f} frames/s needs {over} on {device['name']}; relaxing")
         fails.append((fps, need(total)))
         fps = _next_rate(fails, fits=None)
-        folded, summaries, total = fold_all(fps)
+        moves, summaries, total = fold_all(fps)
         over = over_budget(total)
     if fails and not over:
         fit = fps  # the fastest rate known to fit; the slowest known not to is fails[-1][0]
@@ -201,11 +201,11 @@ def _search(fold_all, lowered, bounds, device, fclk, progress):
             if over_budget(trial[2]):
                 fails.append((trial_fps, need(trial[2])))
             else:
-                fit = trial_fps
+                fit, moves = trial_fps, trial[0]
         if progress:
             progress(f"fold: {fit:.1f} frames/s fits, {fails[-1][0]:.1f} does not")
         fps = fit
-    moves, _, _ = fold_all(fps)  # the chosen folding's UltraRAM moves (the search keeps no graphs)
+    # the chosen folding once more, with its moves made, for its estimates (the search keeps no graphs)
     reports, summaries, total = fold_all(fps, moves=moves)
     # With UltraRAM, block RAM need is not least at PE = SIMD = 1 (narrow deep weights fill URAM poorly): a
     # resource "never fits" only if the chosen folding does not fit it either.
