@@ -235,9 +235,7 @@ def _mvau(model, node, inst, family, part) -> tuple[dict, str]:
     cost["DSP"] = int(finn.dsp_estimation(part))
     if p.get("PACK"):  # FINN's formula counts one DSP per product
         cost["DSP"] = mvau_multipliers(p)
-        cost["LUT"] += PACK_LUT_PER_BIT * packed_correction_bits(p)
-    if p.get("W_LOAD"):
-        cost = _add(cost, weight_loader_cost(p))
+    cost = _add(cost, mvau_outside_fit(p))
     style = inst.get_nodeattr("ram_style")
     cost = _add(cost, memory_cost(p["PE"] * p["SIMD"] * p["W_BITS"], nf * sf, style, family, rom=True))
     in_width = p["SIMD"] * p["IN_BITS"]
@@ -681,6 +679,14 @@ def weight_loader_cost(p: dict) -> dict:
     return cost
 
 
+def mvau_outside_fit(p: dict) -> dict:
+    """What an MVAU costs beyond the calibrated model and FINN's formula: the packed products' corrections
+    (PACK) and the weight loader (W_LOAD); zero for neither."""
+    cost = weight_loader_cost(p) if p.get("W_LOAD") else dict.fromkeys(RESOURCE_KEYS, 0)
+    cost["LUT"] += PACK_LUT_PER_BIT * packed_correction_bits(p)
+    return cost
+
+
 def mvau_multipliers(p: dict) -> int:
     """Multipliers of an integer MVAU: one per product, or one per two lanes' products where PACK = 1."""
     lanes = p["PE"] // 2 + p["PE"] % 2 if p.get("PACK") else p["PE"]
@@ -710,9 +716,8 @@ def calibrated_cost(module: str, p: dict, family: str = "zynq7000", content: dic
     if module == "mvau" and not p["XNOR"] and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2:
         # Yosys maps every product of the integer dot product to a DSP48 (even 8 x 2 bits: CNV's first layer)
         cost["DSP"] = mvau_multipliers(p)
-        cost["LUT"] += PACK_LUT_PER_BIT * packed_correction_bits(p)
-    if p.get("W_LOAD"):
-        cost = _add(cost, weight_loader_cost(p))
+    if module == "mvau":
+        cost = _add(cost, mvau_outside_fit(p))
     if p.get("LINES"):
         cost["DSP"] += p["PE"] * line_dsps(_thresholded_bits(module, p), p)
     return cost
