@@ -557,11 +557,13 @@ def _swg_counter_bits(p: dict) -> int:
 
 def _swg_parallel_counter_bits(p: dict) -> int:
     """Bits of swg_parallel.sv's position counters (x, y, the two stride waits, output x/y)."""
+    from ..rtlgen.layers_dataflow import swg_parallel_geometry
+
+    g = swg_parallel_geometry(p)
     kext_h, kext_w = (p["K_H"] - 1) * p["DIL_H"] + 1, (p["K_W"] - 1) * p["DIL_W"] + 1
-    oh = (p["IFM_H"] - kext_h) // p["STRIDE_H"] + 1
-    ow = (p["IFM_W"] - kext_w) // p["STRIDE_W"] + 1
     wait = _clog2(max(kext_w, kext_h) + max(p["STRIDE_W"], p["STRIDE_H"]) + 1)
-    return max(1, _clog2(p["IFM_W"])) + max(1, _clog2(p["IFM_H"])) + 2 * wait + _clog2(ow + 1) + _clog2(oh + 1)
+    return (max(1, _clog2(p["IFM_W"])) + max(1, _clog2(p["IFM_H"])) + 2 * wait
+            + _clog2(g["ow"] + 1) + _clog2(g["oh"] + 1))
 
 
 def swg_parallel_registers(p: dict) -> int:

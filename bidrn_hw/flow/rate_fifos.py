@@ -59,14 +59,15 @@ class InsertGeneratorInputFIFOs(Transformation):
             if arrive <= own:
                 continue
             module, p = layers_dataflow.rtl_module(inst)
-            if module == "swg_parallel":  # one window (of all channels) per beat: the geometry of SIMD = CH
-                p = {**p, "SIMD": p["CH"], "DEPTHWISE": 0}
-            g = layers_dataflow.swg_geometry(p)
-            beats_per_window = 1 if module == "swg_parallel" else g["kk"] * g["cf"]
+            if module == "swg_parallel":  # one window of all channels per beat
+                g, simd, beats_per_window = layers_dataflow.swg_parallel_geometry(p), p["CH"], 1
+            else:
+                g, simd = layers_dataflow.swg_geometry(p), p["SIMD"]
+                beats_per_window = g["kk"] * g["cf"]
             row_cycles = max(g["ow"] * beats_per_window, downstream[node.name] / g["oh"])
             depth = min(g["n_in"], math.ceil(self.ROWS * row_cycles * g["n_in"] / arrive)) + self.MARGIN
             shape = list(model.get_tensor_shape(node.input[0]))
-            insert_input_fifo(model, node, depth, shape[:-1] + [g["cf"], p["SIMD"]])
+            insert_input_fifo(model, node, depth, shape[:-1] + [g["cf"], simd])
         return model, False
 
 

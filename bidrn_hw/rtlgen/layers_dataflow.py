@@ -178,6 +178,11 @@ def _cycles_swg(p: dict) -> int:
     return max(g["n_in"], g["n_out"] + stalls)
 
 
+def swg_parallel_geometry(p: dict) -> dict:
+    """:func:`swg_geometry` of swg_parallel.sv's parameters: a beat holds all channels (SIMD = CH, CF = 1)."""
+    return swg_geometry({**p, "SIMD": p["CH"], "DEPTHWISE": 0})
+
+
 def _cycles_swg_parallel(p: dict) -> int:
     """swg_parallel.sv takes one pixel per cycle and never waits on itself: a frame is its input pixels."""
     return p["IFM_H"] * p["IFM_W"]
