@@ -18,7 +18,10 @@
    ``bidrn_hw/flow/calibration.json``, which the estimator reads.
 5. Prints JSON: per module, the LUT error before (formulas) and after (calibrated) on the held-out rows.
 
-``--no-synth`` refits from the committed calibration_data.json alone (no builds, no Yosys).
+``--no-synth`` refits from the committed calibration_data.json alone (no builds, no Yosys). ``--modules M ..``
+re-measures only those modules' layers and keeps the other rows of the committed data: for a change to one
+module's RTL (the synthesis cache is keyed by every library source, so a full run would synthesize every
+layer again for the same figures).
 """
 from __future__ import annotations
 
@@ -88,7 +91,7 @@ def _plain(params: dict) -> dict:
     return {k: v for k, v in params.items() if not k.endswith("_FILE")}
 
 
-def collect(work: Path, cache: Path, designs=DESIGNS, cached_only: bool = False) -> list[dict]:
+def collect(work: Path, cache: Path, designs=DESIGNS, cached_only: bool = False, modules=None) -> list[dict]:
     from qonnx.core.modelwrapper import ModelWrapper
 
     from bidrn_hw.flow.estimates import formula_resources, rtl_content
@@ -107,6 +110,8 @@ def collect(work: Path, cache: Path, designs=DESIGNS, cached_only: bool = False)
         # and thresholds here, change the count by a few LUTs only, so they are not worth another run)
         names, keys = [], set()
         for ly in accel["layers"]:
+            if modules and ly["module"] not in modules:
+                continue
             key = json.dumps([ly["module"], _plain(ly["parameters"])], sort_keys=True)
             if key not in seen and key not in keys:
                 keys.add(key)
@@ -241,6 +246,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--markdown", action="store_true",
                     help="print the held-out tables of the committed calibration_data.json and exit")
     ap.add_argument("--cached-only", action="store_true", help="use only layers already in --cache (no Yosys)")
+    ap.add_argument("--modules", nargs="*", help="re-measure only these modules (e.g. dwc); the other rows come "
+                                                 "from the committed calibration_data.json")
     args = ap.parse_args(argv)
 
     from bidrn_hw.flow import estimates
@@ -253,6 +260,12 @@ def main(argv=None) -> dict:
     if args.no_synth:
         data = json.loads(DATA.read_text())
         rows = data["rows"]
+    elif args.modules:
+        data = json.loads(DATA.read_text())
+        designs = [d for d in DESIGNS if d[0] in {x["name"] for x in data["designs"]}]
+        kept = [r for r in data["rows"] if r["module"] not in args.modules]
+        rows = kept + collect(args.work, args.cache, designs, args.cached_only, set(args.modules))
+        data["rows"] = rows
     else:
         designs = [d for d in DESIGNS if not args.designs or d[0] in args.designs]
         rows = collect(args.work, args.cache, designs, args.cached_only)

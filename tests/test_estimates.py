@@ -19,7 +19,7 @@ from qonnx.custom_op.registry import getCustomOp  # noqa: E402
 
 from bidrn_hw.cli import main as cli_main  # noqa: E402
 from bidrn_hw.flow.build import compile_partition  # noqa: E402
-from bidrn_hw.flow.estimates import (RESOURCE_KEYS, bram18, calibrated_cost, dwc_capacity,  # noqa: E402
+from bidrn_hw.flow.estimates import (RESOURCE_KEYS, bram18, calibrated_cost, dwc_capacity, dwc_kind,  # noqa: E402
                                      layer_resources, memory_cost, rtl_content, rtl_params, threshold_cost)
 from bidrn_hw.flow.folding import base_op, device_budget  # noqa: E402
 
@@ -151,7 +151,9 @@ def test_memory_and_dwc_formulas():
     assert memory_cost(36, 1024, "auto")["BRAM_18K"] == 2
     assert memory_cost(72, 8192, "ultra")["URAM"] == 2
     assert memory_cost(72, 8192, "ultra", family="zynq7000")["URAM"] == 0  # no URAM there: block RAM
-    assert dwc_capacity(4, 1) == 8 and dwc_capacity(2, 3) == 6
+    # hls/dwc.sv: two words of the wider side for an integer ratio, 2*in + out - 1 elements otherwise
+    assert dwc_capacity(4, 1) == 8 and dwc_capacity(1, 8) == 16 and dwc_capacity(2, 3) == 6
+    assert [dwc_kind(*r) for r in [(4, 1), (2, 6), (4, 6), (3, 3)]] == ["down", "up", "any", "any"]
 
 
 def test_estimate_command(builds, tmp_path, capsys):

@@ -31,8 +31,12 @@ from bidrn_hw.rtlgen.layers_dwc import dwc_params  # noqa: E402
 
 SEED = 4242
 DTYPES = ["BIPOLAR", "BINARY", "INT2", "UINT3", "INT4", "INT7", "UINT8"]
-# (kind, channels): the elements per beat are drawn from the divisors of the channel count.
-CASES = {"up": 12, "down": 16, "ratio_2_3": 6, "ratio_3_2": 6, "wide_down": 32}
+# (kind, channels): the elements per beat are drawn from the divisors of the channel count, or fixed (FIXED:
+# the converter has one implementation per kind of ratio: up or down by an integer, and any other ratio).
+CASES = {"up": 12, "down": 16, "ratio_2_3": 6, "ratio_3_2": 6, "wide_down": 32, "up_by_3": 12, "down_by_3": 12,
+         "wide_up": 64, "ratio_4_6": 12}
+FIXED = {"ratio_2_3": (2, 3), "ratio_3_2": (3, 2), "up_by_3": (2, 6), "down_by_3": (6, 2), "wide_up": (1, 64),
+         "ratio_4_6": (4, 6)}
 
 
 def dwc_node(shape, a: int, b: int, dt: DataType):
@@ -52,10 +56,8 @@ def case_config(kind: str) -> dict:
     rng = np.random.default_rng([SEED, list(CASES).index(kind)])
     ch = CASES[kind]
     divs = [d for d in range(1, ch + 1) if ch % d == 0]
-    if kind == "ratio_2_3":
-        a, b = 2, 3
-    elif kind == "ratio_3_2":
-        a, b = 3, 2
+    if kind in FIXED:
+        a, b = FIXED[kind]
     else:
         a, b = sorted(rng.choice(divs, size=2, replace=False).tolist())
         if kind in ("down", "wide_down"):
@@ -113,8 +115,9 @@ def test_dwc_rejects_frames_not_a_multiple_of_lcm():
 
 @pytest.mark.parametrize("params", [{}, dict(IN_ELEMS=1, OUT_ELEMS=8, ELEM_BITS=1),
                                     dict(IN_ELEMS=16, OUT_ELEMS=2, ELEM_BITS=7),
-                                    dict(IN_ELEMS=3, OUT_ELEMS=2, ELEM_BITS=8)],
-                         ids=["defaults", "up1to8", "down16to2", "ratio3to2"])
+                                    dict(IN_ELEMS=3, OUT_ELEMS=2, ELEM_BITS=8), dict(IN_ELEMS=2, OUT_ELEMS=6, ELEM_BITS=3),
+                                    dict(IN_ELEMS=6, OUT_ELEMS=2, ELEM_BITS=3)],
+                         ids=["defaults", "up1to8", "down16to2", "ratio3to2", "up2to6", "down6to2"])
 def test_dwc_lint(params):
     """``verilator --lint-only -Wall`` is clean (the byte padding of the input bus is waived in the source)."""
     args = ["verilator", "--lint-only", "-Wall", "--top-module", "dwc", *[f"-G{k}={v}" for k, v in params.items()],

@@ -304,21 +304,48 @@ def _dataflow(model, node, inst, family, part) -> tuple[dict, str]:
     return cost, "own"
 
 
+def dwc_kind(in_elems: int, out_elems: int) -> str:
+    """Which of hls/dwc.sv's implementations a converter gets: "down" or "up" by an integer, or "any"."""
+    if in_elems > out_elems and in_elems % out_elems == 0:
+        return "down"
+    if out_elems > in_elems and out_elems % in_elems == 0:
+        return "up"
+    return "any"
+
+
 def dwc_capacity(in_elems: int, out_elems: int) -> int:
-    """Elements hls/dwc.sv buffers: enough to take an input beat whenever an output beat can leave."""
-    return 2 * in_elems + out_elems - 1
+    """Elements hls/dwc.sv buffers: enough to take an input beat whenever an output beat can leave (two
+    words of the wider side for an integer ratio, a shift buffer of 2*in + out - 1 elements otherwise)."""
+    kind = dwc_kind(in_elems, out_elems)
+    return 2 * max(in_elems, out_elems) if kind != "any" else 2 * in_elems + out_elems - 1
+
+
+def dwc_terms(in_elems: int, out_elems: int, bits: int) -> dict:
+    """hls/dwc.sv's structure: ``mux`` (LUTs of its data path: one per bit of the down-converter's shifting
+    word, one slot enable per input beat of the up-converter's word, several per buffered bit of the
+    general shift buffer, whose slots each take one of several input elements), ``counters`` (state bits)
+    and ``regs`` (buffered bits)."""
+    a, b = in_elems, out_elems
+    cap = dwc_capacity(a, b)
+    kind = dwc_kind(a, b)
+    if kind == "down":
+        mux, counters = a * bits, _clog2(a // b) + 2
+    elif kind == "up":
+        mux, counters = b // a, _clog2(b // a) + 2
+    else:
+        sources = min(a, (cap - a) // math.gcd(a, b) + 1) + 1  # input elements that can land in a slot, + shift
+        mux, counters = cap * bits * math.ceil(sources / 4), _clog2(cap + 1)
+    return {"mux": mux, "counters": counters, "regs": cap * bits}
 
 
 def _dwc(model, node, inst, family, part) -> tuple[dict, str]:
     bits = inst.get_input_datatype().bitwidth()
     a, b = inst.get_nodeattr("inWidth") // bits, inst.get_nodeattr("outWidth") // bits
-    cap = dwc_capacity(a, b)
-    g = math.gcd(a, b)
-    sources = min(a, (cap - a) // g + 1) + 1  # input elements that can land in a slot, plus the shifted slot
+    t = dwc_terms(a, b, bits)
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
-    cost["FF"] = cap * bits + _clog2(cap + 1)
-    cost["LUT"] = cap * bits * math.ceil(sources / 4) + 2 * _clog2(cap + 1)
-    return cost, "own (buffer of 2*in + out - 1 elements)"
+    cost["FF"] = t["regs"] + t["counters"]
+    cost["LUT"] = t["mux"] + 2 * t["counters"]
+    return cost, f"own ({dwc_kind(a, b)} converter, {dwc_capacity(a, b)} elements buffered)"
 
 
 def _fifo(model, node, inst, family, part) -> tuple[dict, str]:
@@ -635,12 +662,7 @@ def rtl_terms(module: str, p: dict, content: dict | None = None) -> tuple[dict, 
         t["counters"] = _clog2(depth + 1)
         t["regs"] = width * depth if depth <= 2 else 0
     elif module == "dwc":
-        a, b, bits = p["IN_ELEMS"], p["OUT_ELEMS"], p["ELEM_BITS"]
-        cap = dwc_capacity(a, b)
-        sources = min(a, (cap - a) // math.gcd(a, b) + 1) + 1
-        t["mux"] = cap * bits * math.ceil(sources / 4)
-        t["counters"] = _clog2(cap + 1)
-        t["regs"] = cap * bits
+        t.update(dwc_terms(p["IN_ELEMS"], p["OUT_ELEMS"], p["ELEM_BITS"]))
     elif module == "fmpadding":
         width = p["SIMD"] * p["ELEM_BITS"]
         t["mux"] = width
