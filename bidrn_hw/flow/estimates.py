@@ -321,21 +321,23 @@ def dwc_capacity(in_elems: int, out_elems: int) -> int:
 
 
 def dwc_terms(in_elems: int, out_elems: int, bits: int) -> dict:
-    """hls/dwc.sv's structure: ``mux`` (LUTs of its data path: one per bit of the down-converter's shifting
-    word, one slot enable per input beat of the up-converter's word, several per buffered bit of the
-    general shift buffer, whose slots each take one of several input elements), ``counters`` (state bits)
-    and ``regs`` (buffered bits)."""
+    """hls/dwc.sv's structure: ``shift`` (the down-converter's shifting word: each bit chooses among its
+    shifted neighbour, the waiting word and the input), ``mux`` (the up-converter's slot enables, one per
+    input beat of its word; the general shift buffer's selection, several LUTs per buffered bit, as its
+    slots each take one of several input elements), ``counters`` (state bits) and ``regs`` (buffered
+    bits)."""
     a, b = in_elems, out_elems
     cap = dwc_capacity(a, b)
     kind = dwc_kind(a, b)
+    shift = 0
     if kind == "down":
-        mux, counters = a * bits, _clog2(a // b) + 2
+        mux, shift, counters = 0, a * bits, _clog2(a // b) + 2
     elif kind == "up":
         mux, counters = b // a, _clog2(b // a) + 2
     else:
         sources = min(a, (cap - a) // math.gcd(a, b) + 1) + 1  # input elements that can land in a slot, + shift
         mux, counters = cap * bits * math.ceil(sources / 4), _clog2(cap + 1)
-    return {"mux": mux, "counters": counters, "regs": cap * bits}
+    return {"mux": mux, "shift": shift, "counters": counters, "regs": cap * bits}
 
 
 def _dwc(model, node, inst, family, part) -> tuple[dict, str]:
@@ -344,7 +346,7 @@ def _dwc(model, node, inst, family, part) -> tuple[dict, str]:
     t = dwc_terms(a, b, bits)
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     cost["FF"] = t["regs"] + t["counters"]
-    cost["LUT"] = t["mux"] + 2 * t["counters"]
+    cost["LUT"] = t["mux"] + 2 * t["shift"] + 2 * t["counters"]  # (two LUTs per bit of the shifting word)
     return cost, f"own ({dwc_kind(a, b)} converter, {dwc_capacity(a, b)} elements buffered)"
 
 
