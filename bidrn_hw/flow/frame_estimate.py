@@ -104,8 +104,7 @@ def lower_partitions(paths: dict, say, workers: int | None = None) -> tuple[dict
     return lowered, {name: passes[name] for name in paths}, {name: seconds[name] for name in paths}
 
 
-def joint_fold(lowered: dict, fclk: float, part: str, progress=None,
-               also_at: float | None = None) -> tuple[dict, dict, float, float, dict]:
+def joint_fold(lowered: dict, fclk: float, part: str, progress=None, also_at: float | None = None) -> tuple:
     """Fold every lowered partition for a common frame rate under ``part``'s budget (see the module doc).
 
     The resources that decide it are those of the whole build: the branch FIFOs and data-width converters the

@@ -8,7 +8,8 @@
 // the throughput is one input beat and one output beat per cycle, i.e. max(input beats, output beats)
 // cycles per frame:
 // - down by an integer K = IN_ELEMS / OUT_ELEMS: a word register that shifts OUT_ELEMS elements out per
-//   beat, and one input word waiting behind it (2 * IN_ELEMS elements of registers, one LUT per bit);
+//   beat, and one input word waiting behind it (2 * IN_ELEMS elements of registers, about two LUTs per bit
+//   of the shifting word: it takes its shifted self, the waiting word or the input);
 // - up by an integer K = OUT_ELEMS / IN_ELEMS: K slots filled in turn, then moved whole to an output
 //   register so that the next word can fill while it waits (2 * OUT_ELEMS elements, no data multiplexers);
 // - any other ratio: a shift buffer of CAP = 2*IN_ELEMS + OUT_ELEMS - 1 elements. An output beat is the
