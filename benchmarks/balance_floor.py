@@ -125,11 +125,7 @@ def _grouped_balance(model, cycles: dict, fuse_adds: bool) -> dict:
             q = upstream(n.input[0])
             if q is not None and base_op(q) in ("FMPadding", "ConvolutionInputGenerator") \
                     and len(model.find_consumers(q.output[0])) == 1:
-                r = p
-                while r is not q:  # the converters in between belong to the convolution too
-                    union(r.name, n.name)
-                    r = model.find_producer(r.input[0])
-                union(q.name, n.name)
+                union(q.name, n.name)  # (the converters in between are in q's layer already: rule above)
         if fuse_adds and op == "ElementwiseAdd":
             for tensor in n.input:
                 q = upstream(tensor)

