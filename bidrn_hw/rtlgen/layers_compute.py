@@ -180,6 +180,12 @@ def mvau_widths(inst) -> dict:
         w_bits, w_signed = (2, 1) if wdt == DataType["BIPOLAR"] else _dtype_bits(wdt)
         products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
         acc_lo, acc_hi = int(min(products)) * mw, int(max(products)) * mw
+        # The flow's accumulator type (flow.lower.MinimizeOutputWidth: the range the actual weights reach
+        # with the input's type) bounds it further; two's-complement accumulation wraps harmlessly in between,
+        # so ACC_BITS holding the final value is exact. FINN's default INT32 changes nothing.
+        adt = DataType[inst.get_nodeattr("accDataType")]
+        if adt.is_integer() and adt.bitwidth() < _signed_bits(min(acc_lo, 0), acc_hi):
+            acc_lo, acc_hi = max(acc_lo, int(adt.min())), min(acc_hi, int(adt.max()))
     return dict(XNOR=int(bool(xnor)), IN_BITS=in_bits, IN_SIGNED=in_signed, W_BITS=w_bits, W_SIGNED=w_signed,
                 ACC_LO=acc_lo, ACC_HI=acc_hi, ACC_BITS=_signed_bits(min(acc_lo, 0), acc_hi))
 
