@@ -1,4 +1,5 @@
-"""The classic FINN BNN-PYNQ networks (Brevitas ``bnn_pynq`` TFC-w1a1, CNV-w1a1) as QONNX models for our flow.
+"""The classic FINN BNN-PYNQ networks (Brevitas ``bnn_pynq`` TFC/SFC/LFC/CNV in every shipped bit width) as QONNX
+models for our flow.
 
 :func:`build_bnn_pynq` builds the network with seeded random weights and random BatchNorm statistics
 (running mean/var, affine weight/bias, TensorNorm included), so that every threshold, sign flip and final
@@ -17,7 +18,12 @@ from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
-NETWORKS = {"tfc-w1a1": ("tfc_1w1a", (1, 1, 28, 28)), "cnv-w1a1": ("cnv_1w1a", (1, 3, 32, 32))}
+# Every fully connected and convolutional network brevitas_examples.bnn_pynq ships a config for:
+# name -> (its config name, input shape). TFC/SFC/LFC read MNIST (1x28x28), CNV CIFAR-10 (3x32x32).
+NETWORKS = {f"{arch}-w{w}a{a}": (f"{arch}_{w}w{a}a", (1, 3, 32, 32) if arch == "cnv" else (1, 1, 28, 28))
+            for arch, w, a in (("tfc", 1, 1), ("tfc", 1, 2), ("tfc", 2, 2), ("sfc", 1, 1), ("sfc", 1, 2),
+                               ("sfc", 2, 2), ("lfc", 1, 1), ("lfc", 1, 2), ("cnv", 1, 1), ("cnv", 1, 2),
+                               ("cnv", 2, 2))}
 
 
 def _randomize(net, seed: int) -> None:
@@ -44,7 +50,8 @@ def _randomize(net, seed: int) -> None:
 
 
 def build_bnn_pynq(network: str, seed: int = 0):
-    """A Brevitas ``bnn_pynq`` network (``tfc-w1a1`` or ``cnv-w1a1``) in eval mode with random parameters."""
+    """A Brevitas ``bnn_pynq`` network (a key of :data:`NETWORKS`, e.g. ``cnv-w2a2``) in eval mode with random
+    parameters."""
     from brevitas_examples.bnn_pynq.models import model_with_cfg
 
     if network not in NETWORKS:
