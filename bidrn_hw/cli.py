@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
+    from . import builddir
+
+    builddir.set_command_line(sys.argv[1:] if argv is None else argv)  # recorded in the folders we write
     try:
         result = args._module.run(args)
     except BidrnError as exc:

@@ -3,8 +3,9 @@
 It mirrors what the RTL generator writes (``rtl/*.sv``, ``rtl/filelist.f``, ``accel.json`` with ``layers``,
 ``estimates.json``) without depending on it: a two-layer AXI-Stream pipeline
 
-* ``fx_mac``: ``LANES`` int8 elements per beat times int8 weights read from a ROM (``$readmemh`` of an
-  absolute path, as the stitcher writes memory files), summed by an adder tree -> one signed word per beat;
+* ``fx_mac``: ``LANES`` int8 elements per beat times int8 weights read from a ROM (``$readmemh`` of a file
+  named relative to ``rtl/``, as the stitcher writes memory files), summed by an adder tree -> one signed
+  word per beat;
 * ``fx_bias``: a registered adder that adds a constant.
 
 Both follow the port convention (``ap_clk``, ``ap_rst_n``, ``s_axis_0_*``, ``m_axis_0_*``) with a
@@ -17,6 +18,8 @@ import json
 import math
 import random
 from pathlib import Path
+
+from bidrn_hw.builddir import seal
 
 FX_MAC = r"""
 module fx_mac #(
@@ -157,8 +160,8 @@ def write_design(build_dir: Path | str, lanes: int = 4, depth: int = 512, bias: 
     (rtl / "fx_mac.sv").write_text(FX_MAC)
     (rtl / "fx_bias.sv").write_text(FX_BIAS)
     (rtl / f"{top}.sv").write_text(TOP.format(top=top, in_bits=lanes * 8, out_bits=ob, lanes=lanes, depth=depth,
-                                              weights=weights.resolve(), bias=bias))
-    (rtl / "filelist.f").write_text(f"fx_mac.sv\n{(rtl / 'fx_bias.sv').resolve()}\n{top}.sv\n")
+                                              weights=weights.name, bias=bias))
+    (rtl / "filelist.f").write_text(f"fx_mac.sv\nfx_bias.sv\n{top}.sv\n")
     accel = {
         "top": top, "clock": "ap_clk", "reset": "ap_rst_n", "reset_active_low": True,
         "inputs": [{"name": "s_axis_0", "tdata_bits": lanes * 8, "elem_bits": 8, "elem_signed": True,
@@ -167,7 +170,7 @@ def write_design(build_dir: Path | str, lanes: int = 4, depth: int = 512, bias: 
                      "elems_per_beat": 1, "beats_per_frame": depth, "shape": [1, depth, 1]}],
         "layers": [
             {"name": "MAC_0", "op_type": "FxMac", "module": "fx_mac", "instance": "u_mac0",
-             "parameters": {"LANES": lanes, "DEPTH": depth, "WEIGHT_FILE": str(weights.resolve()), "OUT_BITS": ob}},
+             "parameters": {"LANES": lanes, "DEPTH": depth, "WEIGHT_FILE": weights.name, "OUT_BITS": ob}},
             {"name": "Bias_0", "op_type": "FxBias", "module": "fx_bias", "instance": "u_bias0",
              "parameters": {"BITS": ob, "BIAS": bias}},
         ],
@@ -179,4 +182,5 @@ def write_design(build_dir: Path | str, lanes: int = 4, depth: int = 512, bias: 
         {"name": "Bias_0", "LUT": ob, "FF": ob + 1, "BRAM_18K": 0, "URAM": 0, "DSP": 0, "cycles": depth},
     ]}
     (d / "estimates.json").write_text(json.dumps(estimates, indent=2))
+    seal(d)  # format and the sha256 of every file, as a compile writes them
     return d

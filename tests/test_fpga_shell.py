@@ -10,6 +10,7 @@ import json
 import random
 from pathlib import Path
 
+from bidrn_hw.builddir import simulation_sources
 from bidrn_hw.fpga.design import load_design
 from bidrn_hw.fpga.shell import SHELL_SV, board_top_sv, load_board
 from bidrn_hw.rtl_sim import verilator
@@ -37,7 +38,7 @@ def test_board_top_roundtrip(tmp_path):
     design = load_design(d)
     top = tmp_path / "bidrn_board_top.sv"
     top.write_text(board_top_sv(design, load_board("ulx3s"), None))
-    build = verilator.build([*design.sources, *SHELL_SV, top], "bidrn_board_top")
+    build = verilator.build([*simulation_sources(d), *SHELL_SV, top], "bidrn_board_top")
 
     weights = [int(ln, 16) for ln in (d / "rtl" / "mac0_weights.mem").read_text().split()]
     rng = random.Random(5)

@@ -97,5 +97,5 @@ def test_bad_build_directories_and_inputs(design, tmp_path):
     nolist = tmp_path / "nolist"
     (nolist / "rtl").mkdir(parents=True)
     (nolist / "accel.json").write_text(json.dumps(accel))
-    with pytest.raises(InputFileError, match="filelist.f not found"):
+    with pytest.raises(InputFileError, match=r"accel_top.sv is missing \(accel.json lists it\)"):
         accelerator.load_design(nolist)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 def add_arguments(parser):
     parser.add_argument("model", help="QONNX model (.onnx), e.g. DIR/body_encoder/model.onnx from `export`")
-    parser.add_argument("--out", required=True, help="build directory")
+    parser.add_argument("--out", required=True, help="build directory (new, empty, or an earlier build)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a non-empty folder that is not a build (nothing of yours is removed)")
     parser.add_argument("--no-check", action="store_true",
                         help="skip the pass-by-pass exactness check on one reference frame")
     parser.add_argument("--folding", default=None, metavar="F.json",
@@ -56,5 +58,5 @@ def run(args) -> dict:
         check = [rng.integers(int(dt.min()), int(dt.max()) + 1, size=shape).astype(np.float32)]
     result = compile_partition(path, Path(args.out), check_inputs=check, folding=args.folding,
                                target_fps=args.target_fps, fclk_mhz=args.fclk_mhz, part=args.part,
-                               rtl=not args.no_rtl)
+                               rtl=not args.no_rtl, force=args.force)
     return {"top": result["top"], "layers": result["layers"], "estimates": result["estimates"], "out": result["dir"]}

@@ -1,14 +1,14 @@
 """Export BiDRN's FPGA partitions (hardware-variant encoders) to QONNX with reference inputs and outputs."""
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 
 def add_arguments(parser):
     parser.add_argument("--config", default="tiny", help="paper | edge | tiny (default: tiny)")
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, help="output directory (new, empty, or an earlier export)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a non-empty folder that is not an export (nothing of yours is removed)")
     parser.add_argument("--checkpoint", help="trained checkpoint (default: random initialization)")
     parser.add_argument("--frames", type=int, default=16, help="reference frames per partition (default 16)")
     parser.add_argument("--residual-bits", type=int, default=8, help="R, the residual stream width (default 8)")
@@ -18,7 +18,8 @@ def add_arguments(parser):
 def run(args) -> dict:
     import torch
 
-    from ..errors import UsageError
+    from ..builddir import OutputDir
+    from ..errors import InputFileError, UsageError
     from ..model.configs import get_config
     from ..model.network import WholeBodyNet
     from ..partition import export_partitions
@@ -28,6 +29,10 @@ def run(args) -> dict:
         raise UsageError(f"--residual-bits must be in 2..16, got {args.residual_bits}")
     if args.frames < 1:
         raise UsageError(f"--frames must be >= 1, got {args.frames}")
+    output = OutputDir(args.out, "export", force=args.force)  # before the slow work
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise InputFileError(f"--checkpoint {args.checkpoint}: not found" if not Path(args.checkpoint).exists()
+                             else f"--checkpoint {args.checkpoint}: not a file")
     torch.manual_seed(args.seed)
     if args.checkpoint:
         from ..train.checkpoint import load_model
@@ -37,16 +42,8 @@ def run(args) -> dict:
         model = WholeBodyNet(cfg, "bidrn")
     model.eval()
     out = Path(args.out)
-    # Build in a sibling temp dir and move into place: a failed export leaves no partial DIR.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
-    try:
+    with output as tmp:  # a sibling folder swapped in on success: a failed export leaves DIR as it was
         summary = export_partitions(model, tmp, frames=args.frames, bits=args.residual_bits, seed=args.seed)
-        if out.exists():
-            shutil.rmtree(out)
-        shutil.move(str(tmp), str(out))
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     parts = {name: {**info, "qonnx": str(out / name / "model.onnx")} for name, info in summary["partitions"].items()}
     return {"config": cfg.name, "out": str(out), "qonnx": [p["qonnx"] for p in parts.values()],
             "nodes": {name: p["nodes"] for name, p in parts.items()}, "partitions": parts}

@@ -10,9 +10,11 @@ def add_arguments(parser):
     parser.add_argument("--out", default=None, help="output folder (default: DIR/vivado)")
     parser.add_argument("--freq-mhz", type=float, default=200.0, help="clock constraint on ap_clk (default: 200)")
     parser.add_argument("--jobs", type=int, default=4, help="parallel jobs of the Vivado runs (default: 4)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a non-empty folder that is not a Vivado export (nothing of yours is removed)")
 
 
 def run(args) -> dict:
     from ..fpga.vivado import export_vivado
 
-    return export_vivado(args.dir, part=args.part, out=args.out, freq_mhz=args.freq_mhz, jobs=args.jobs)
+    return export_vivado(args.dir, part=args.part, out=args.out, freq_mhz=args.freq_mhz, jobs=args.jobs, force=args.force)

@@ -9,20 +9,22 @@ DIR/estimates.json, DIR/report.md, DIR/estimates.png   per-layer cycles and reso
 
 Folding: pixel folding by default (``pixel_folding``), a FINN-format JSON (``folding=``), or automatic for
 ``target_fps`` at ``fclk_mhz`` under ``part``'s budget (``bidrn_hw.flow.folding``).
-The directory is built under a temporary name and renamed at the end: a failed compile leaves no DIR that
-looks complete and keeps an earlier DIR untouched.
+The directory is written by :class:`bidrn_hw.builddir.OutputDir`: under a temporary name, swapped in only
+when the compile succeeded (an interrupted or failed compile keeps an earlier DIR untouched), with a marker
+saying it is ours; a DIR that is not ours and not empty is refused unless ``force``, which removes nothing
+of the user's. ``accel.json`` records the sha256 of every file (:func:`bidrn_hw.builddir.seal`); every path
+inside the directory is relative to it.
 """
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from ..builddir import OutputDir, seal
 from ..errors import InputFileError, UsageError
 from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
@@ -115,7 +117,8 @@ def accel_host_ops(model: ModelWrapper, hw: ModelWrapper) -> dict:
 
 def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs: list[np.ndarray] | None = None,
                       log=None, folding: Path | str | dict | None = None, target_fps: float | None = None,
-                      fclk_mhz: float | None = None, part: str | None = None, rtl: bool = True) -> dict:
+                      fclk_mhz: float | None = None, part: str | None = None, rtl: bool = True,
+                      force: bool = False) -> dict:
     """Lower, fold, generate RTL (unless ``rtl=False``) and estimate into ``out_dir`` (see the module doc)."""
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
@@ -130,13 +133,12 @@ def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs:
     device = device_budget(part)
     if not qonnx_path.exists():
         raise InputFileError(f"{qonnx_path} not found")
+    output = OutputDir(out_dir, "compile", force=force)  # refuse a folder that is not ours before the slow work
     model = ModelWrapper(str(qonnx_path))
     hw = lower_to_hw(model, check_inputs=check_inputs, log=log)
     with fast_qonnx():
         hw, fold_info = fold(hw, folding, target_fps, fclk_mhz, part, log=log)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with output as tmp:
         hw.save(str(tmp / "hw.onnx"))
         (tmp / "folding.json").write_text(json.dumps(folding_config(hw), indent=2))
         specialized = hw.transform(SpecializeLayers(SPECIALIZE_PART))
@@ -145,19 +147,14 @@ def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs:
         accel = {"top": None}
         if rtl:
             host_ops = accel_host_ops(model, hw)
-            accel = generate(specialized, tmp, host_ops=host_ops, final_dir=out_dir)
+            accel = generate(specialized, tmp, host_ops=host_ops)
             for stream in accel["inputs"]:  # the host's layout op before streaming (e.g. NCHW -> NHWC, flatten)
                 if stream["tensor"] in host_ops:
                     stream["host_ops"] = host_ops[stream["tensor"]]
             accel["estimated_cycles_per_frame"] = estimates["cycles_per_frame"]
-            (tmp / "accel.json").write_text(json.dumps(accel, indent=2))
         write_report(estimates, tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        if rtl:  # last: the sha256 of every file written above
+            seal(tmp, accel)
     summary = {k: estimates[k] for k in ("part", "fclk_mhz", "cycles_per_frame", "fps", "latency_cycles", "balance",
                                          "resources", "fits")}
     summary["folding"] = fold_info

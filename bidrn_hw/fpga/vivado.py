@@ -3,17 +3,26 @@ the project, packages the top as an IP with AXI-Stream interfaces, and runs synt
 with utilization and timing reports. Vivado is not available here; the script is checked by a Tcl parser
 test with the Vivado commands stubbed (tests/test_fpga_vivado.py).
 
-Memory files: the stitcher passes ``$readmemh`` files as absolute paths; the export copies them next to the
-sources, rewrites the paths to bare file names and adds the files to the project as Memory Initialization
-Files, which is how Vivado synthesis finds them.
+Memory files: the sources name them relative to the build's ``rtl/``; the export copies them next to the
+sources under bare file names and adds them to the project as Memory Initialization Files, which is how
+Vivado synthesis finds them.
+
+The output folder is written like every folder of ours (:class:`bidrn_hw.builddir.OutputDir`): a marker,
+a temporary sibling swapped in on success, and a folder that is not ours refused unless ``force``. Every
+name written into the Tcl/XDC is checked by :mod:`bidrn_hw.names` (the build's names when it is loaded,
+the part against the known parts here).
 """
 from __future__ import annotations
 
+import math
+import shlex
 import shutil
 from pathlib import Path
 
+from .. import names
+from ..builddir import OutputDir, rewrite_data_names
 from ..errors import UsageError
-from .design import Design, load_design, rewrite_paths
+from .design import Design, load_design
 from .xilinx import PARTS
 
 _TEMPLATE = Path(__file__).resolve().parent.parent / "platforms" / "vivado_build.tcl.in"
@@ -58,7 +67,7 @@ def _copy_rtl(design: Design, rtl: Path) -> tuple[list[str], list[str]]:
     for src in design.sources:
         name = src.name if src.name not in seen else f"{len(seen):03d}_{src.name}"
         seen.add(name)
-        (rtl / name).write_text(rewrite_paths(src.read_text(errors="replace"), data_name))
+        (rtl / name).write_text(rewrite_data_names(src.read_text(errors="replace"), design.data_names, data_name))
         sources.append(f"rtl/{name}")
     return sources, [f"rtl/{n}" for n in data.values()]
 
@@ -70,7 +79,12 @@ def xdc_text(design: Design, freq_mhz: float) -> str:
 
 
 def build_tcl(design: Design, part: str, freq_mhz: float, sources: list[str], data: list[str], jobs: int) -> str:
-    streams = [s.name for s in (*design.inputs, *design.outputs)]
+    streams = [names.identifier(s.name, "stream name") for s in (*design.inputs, *design.outputs)]
+    for what, value in (("top", design.top), ("clock", design.clock), ("reset", design.reset)):
+        names.identifier(value, f"accel.json {what}")
+    names.word(part, "part", UsageError)
+    for p in (*sources, *data):
+        names.file_name(Path(p).name, "file name")
     values = {"TOP": design.top, "PART": part, "CLOCK": design.clock, "RESET": design.reset, "JOBS": str(jobs),
               "FREQ_HZ": str(int(round(freq_mhz * 1e6))), "FREQ_MHZ": f"{freq_mhz:g}", "STREAMS": " ".join(streams),
               "SOURCES": _tcl_list(sources), "DATA": _tcl_list(data)}
@@ -81,21 +95,19 @@ def build_tcl(design: Design, part: str, freq_mhz: float, sources: list[str], da
 
 
 def export_vivado(build_dir: Path | str, part: str, out: Path | str | None = None, freq_mhz: float = 200.0,
-                  jobs: int = 4) -> dict:
+                  jobs: int = 4, force: bool = False) -> dict:
     full_part = vivado_part(part)
-    if not 10.0 <= freq_mhz <= 1000.0:
+    if not isinstance(freq_mhz, (int, float)) or not math.isfinite(freq_mhz) or not 10.0 <= freq_mhz <= 1000.0:
         raise UsageError(f"--freq-mhz {freq_mhz}: expected a clock between 10 and 1000 MHz")
+    if not 1 <= jobs <= 256:
+        raise UsageError(f"--jobs {jobs}: expected 1..256")
     design = load_design(build_dir)
     out = Path(out) if out is not None else design.dir / "vivado"
-    out.mkdir(parents=True, exist_ok=True)
-    rtl = out / "rtl"
-    if rtl.exists():
-        shutil.rmtree(rtl)
-    sources, data = _copy_rtl(design, rtl)
-    xdc = out / "constraints.xdc"
-    xdc.write_text(xdc_text(design, freq_mhz))
-    tcl = out / "build.tcl"
-    tcl.write_text(build_tcl(design, full_part, freq_mhz, sources, data, jobs))
-    return {"out": str(out.resolve()), "tcl": str(tcl.resolve()), "xdc": str(xdc.resolve()), "part": full_part,
+    with OutputDir(out, "vivado", force=force) as tmp:
+        sources, data = _copy_rtl(design, tmp / "rtl")
+        (tmp / "constraints.xdc").write_text(xdc_text(design, freq_mhz))
+        (tmp / "build.tcl").write_text(build_tcl(design, full_part, freq_mhz, sources, data, jobs))
+    out = out.resolve()
+    return {"out": str(out), "tcl": str(out / "build.tcl"), "xdc": str(out / "constraints.xdc"), "part": full_part,
             "top": design.top, "freq_mhz": freq_mhz, "sources": sources, "memory_files": data,
-            "run": f"cd {out.resolve()} && vivado -mode batch -source build.tcl"}
+            "run": f"cd {shlex.quote(str(out))} && vivado -mode batch -source build.tcl"}

@@ -211,7 +211,7 @@ class _Synth:
             if entry.is_file():
                 data = json.loads(entry.read_text())
                 return {k: int(v) for k, v in data["cells"].items()}, float(data["seconds"]), True
-        cells, seconds = self.run(f"layer_{_key(layer.name)}", layer.module, tool_parameters(layer, self.out), label)
+        cells, seconds = self.run(f"layer_{_key(layer.name)}", layer.module, tool_parameters(self.design, layer, self.out), label)
         if entry is not None:
             tmp = entry.with_name(entry.name + ".tmp")
             tmp.write_text(json.dumps({"module": layer.module, "parameters": layer.parameters, "part": self.part,

@@ -6,47 +6,19 @@ frame include the pipeline's overlap between frames.
 """
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import numpy as np
 
+from .. import builddir
 from ..errors import InputFileError, UsageError
-from ..rtlgen.stitch import ACCEL_FORMAT_VERSION
 from . import streams
 
 
 def load_design(build_dir: Path | str) -> dict:
-    """accel.json of ``build_dir``, checked: right format version, filelist present, sources present."""
-    build_dir = Path(build_dir)
-    accel_file = build_dir / "accel.json"
-    if not accel_file.exists():
-        raise InputFileError(f"{accel_file} not found: is {build_dir} a compiled build directory "
-                             f"(bidrn-hw compile ... --out {build_dir})?")
-    try:
-        accel = json.loads(accel_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{accel_file} is not valid JSON: {exc}") from None
-    if accel.get("format") != ACCEL_FORMAT_VERSION:
-        raise InputFileError(f"{accel_file} has format {accel.get('format')!r} (written by bidrn-hw "
-                             f"{accel.get('bidrn_hw_version', '?')}); this version reads format "
-                             f"{ACCEL_FORMAT_VERSION}: recompile the design")
-    filelist = build_dir / "rtl" / "filelist.f"
-    if not filelist.exists():
-        raise InputFileError(f"{filelist} not found: the build directory has no RTL (recompile it)")
-    missing = [line for line in filelist.read_text().split() if not (build_dir / "rtl" / line).exists()]
-    if missing:
-        raise InputFileError(f"{filelist} lists missing sources: {', '.join(missing)}")
-    top_file = build_dir / "rtl" / f"{accel['top']}.sv"
-    if top_file.exists():
-        memfiles = re.findall(r'"([^"]+\.mem)"', top_file.read_text())
-        gone = [m for m in memfiles if not Path(m).exists()]
-        if gone:
-            raise InputFileError(f"{top_file} reads memory files that do not exist (was the build directory moved "
-                                 f"or copied? recompile it where it lives): {gone[0]}"
-                                 + (f" and {len(gone) - 1} more" if len(gone) > 1 else ""))
-    return accel
+    """accel.json of ``build_dir``, checked by the one build-directory reader (:func:`bidrn_hw.builddir.load_design`:
+    format, every listed file present and unchanged, names, filelist)."""
+    return builddir.load_design(build_dir).accel
 
 
 def weight_words(build_dir: Path | str, accel: dict) -> np.ndarray:
@@ -63,8 +35,8 @@ def weight_words(build_dir: Path | str, accel: dict) -> np.ndarray:
 
 
 def sources(build_dir: Path | str) -> list[Path]:
-    rtl = Path(build_dir) / "rtl"
-    return [rtl / line for line in (rtl / "filelist.f").read_text().split()]
+    """Sources ready for the simulator: copies with the memory files resolved where the build now lives."""
+    return builddir.simulation_sources(build_dir)
 
 
 def check_frames(accel: dict, frames: list[np.ndarray]) -> None:

@@ -19,7 +19,7 @@ from qonnx.custom_op.registry import getCustomOp
 from ..errors import UnsupportedError
 from ..rtl_sim.verilator import HLS_DIR
 
-ACCEL_FORMAT_VERSION = 1
+from ..builddir import ACCEL_FORMAT_VERSION, seal  # noqa: F401  (accel.json's format: builddir reads it)
 
 
 @dataclass
@@ -117,11 +117,11 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
              final_dir: Path | str | None = None) -> dict:
     """Write ``out_dir/rtl/`` (top, library modules, memory files, filelist.f) and ``out_dir/accel.json``.
 
-    ``final_dir``: where ``out_dir`` will be renamed to once complete (the memory file paths written into the
-    top name files there)."""
+    Memory files are named relative to ``rtl/`` (the build directory is self-contained: it can be moved or
+    copied); :func:`bidrn_hw.builddir.stage_sources` resolves them for each tool. ``final_dir`` is unused
+    (kept for callers)."""
     out_dir = Path(out_dir)
     rtl = out_dir / "rtl"
-    final_rtl = (Path(final_dir) if final_dir is not None else out_dir).resolve() / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
     producers, consumers = {}, {}
     for node in model.graph.node:
@@ -165,11 +165,10 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
         if params.get("W_LOAD"):
             loaders.append((node.name, rtl_layer.memfiles["weights.mem"], params))
         for fname, text in rtl_layer.memfiles.items():
-            # One file per instance; parameters naming it get its absolute path ($readmemh resolves paths
-            # against the simulator's working directory). The Vivado export rewrites them.
+            # One file per instance, named relative to rtl/ in the parameters; each tool gets the sources with
+            # the names resolved for it (builddir.stage_sources).
             (rtl / f"{node.name}_{fname}").write_text(text)
-            path = final_rtl / f"{node.name}_{fname}"
-            params = {k: (str(path) if v == fname else v) for k, v in params.items()}
+            params = {k: (f"{node.name}_{fname}" if v == fname else v) for k, v in params.items()}
         sources.update(rtl_layer.sources or [rtl_layer.module])
         ports = ["    .ap_clk(ap_clk)", "    .ap_rst_n(ap_rst_n)"]
         stream_inputs = [t for t in node.input if model.get_initializer(t) is None]
@@ -230,5 +229,4 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
              "reset": "ap_rst_n", "reset_active_low": True, "inputs": inputs, "outputs": outputs, "layers": layers}
     if weights:
         accel["weights"] = weights
-    (out_dir / "accel.json").write_text(json.dumps(accel, indent=2))
-    return accel
+    return seal(out_dir, accel)  # accel.json with the sha256 of every file in out_dir
