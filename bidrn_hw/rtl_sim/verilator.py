@@ -7,6 +7,11 @@ content of every source file, the toplevel, the parameters, the Verilator versio
 configuration share one build and any change to the RTL rebuilds. A file lock makes concurrent pytest
 workers wait for one build instead of racing.
 
+A cache entry is complete only when its ``.built`` marker is there: written last and atomically
+(:func:`mark_complete`), it lists every file of the entry with its size. An entry whose marker is missing,
+unreadable or names another key, or whose files are missing or of another size (an interrupted build, a
+full disk, a deleted object file) is removed and rebuilt, never reused (:func:`entry_complete`).
+
 The cache is bounded: after each new build, builds not used for an hour are removed, least recently used
 first, while the cache holds more than ``$BIDRN_HW_CACHE_MAX_GB`` (default 20) gigabytes
 (:func:`evict_cache`; a build's size is kept in its ``.built`` marker, whose time stamp is its last use).
@@ -98,21 +103,60 @@ def build(sources: Sequence[Path | str], toplevel: str, parameters: Mapping[str,
     key = build_hash(sources, toplevel, parameters, [*build_args, *map(str, includes)])
     build_dir = cache_root() / f"{toplevel}-{key}"
     build_dir.parent.mkdir(parents=True, exist_ok=True)
-    done = build_dir / ".built"
     built = False
     with FileLock(str(build_dir) + ".lock"):
-        if not done.exists():
+        if not entry_complete(build_dir, key, required=(toplevel,)):
+            # never reuse a half-written or damaged entry (an interrupted build, a deleted or truncated file):
+            # start again from an empty folder
+            shutil.rmtree(build_dir, ignore_errors=True)
             runner = get_runner("verilator")
             runner.build(sources=sources, hdl_toplevel=toplevel, parameters=parameters,
                          build_args=[*_BUILD_ARGS, *build_args], includes=list(includes),
                          build_dir=build_dir, always=True, log_file=build_dir.parent / f"{build_dir.name}.log")
-            done.write_text(json.dumps({"key": key, "bytes": _dir_bytes(build_dir)}))
+            mark_complete(build_dir, key)
             built = True
         else:
-            os.utime(done)  # last use, for the eviction order
+            os.utime(build_dir / DONE)  # last use, for the eviction order
     if built:
         evict_cache(keep=build_dir)
     return build_dir
+
+
+DONE = ".built"
+
+
+def mark_complete(build_dir: Path, key: str) -> None:
+    """Mark a cache entry complete: its marker, written last and atomically (a temporary file renamed over
+    it), records the key and the size of every file, so a later use can tell a whole entry from a damaged one."""
+    files = {}
+    for f in sorted(Path(build_dir).rglob("*")):
+        if f.is_file() and not f.is_symlink() and not f.name.startswith(DONE):
+            files[f.relative_to(build_dir).as_posix()] = f.stat().st_size
+    tmp = Path(build_dir) / f"{DONE}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump({"key": key, "bytes": sum(files.values()), "files": files}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, Path(build_dir) / DONE)
+
+
+def entry_complete(build_dir: Path, key: str, required: Sequence[str] = ()) -> bool:
+    """True when the entry's marker is whole, names ``key``, and every file it lists is there with its size
+    (a marker from before the sizes were kept: the ``required`` files are there and not empty)."""
+    build_dir = Path(build_dir)
+    try:
+        data = json.loads((build_dir / DONE).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict) or data.get("key") != key:
+        return False
+    files = data.get("files")
+    try:
+        if not isinstance(files, dict):
+            return bool(required) and all((build_dir / r).stat().st_size > 0 for r in required)
+        return all((build_dir / rel).stat().st_size == size for rel, size in files.items())
+    except (OSError, TypeError):
+        return False
 
 
 def _dir_bytes(path: Path) -> int:
@@ -134,8 +178,10 @@ def _build_bytes(build_dir: Path) -> int:
     except (ValueError, KeyError, TypeError):
         size = _dir_bytes(build_dir)
         stamp = done.stat().st_mtime
-        done.write_text(json.dumps({"key": done.read_text().strip(), "bytes": size}))
-        os.utime(done, (stamp, stamp))
+        tmp = build_dir / f"{DONE}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"key": done.read_text().strip(), "bytes": size}))
+        os.utime(tmp, (stamp, stamp))
+        os.replace(tmp, done)  # atomically: a reader never sees half a marker
         return size
 
 
