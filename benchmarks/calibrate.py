@@ -94,8 +94,8 @@ def _plain(params: dict) -> dict:
 def collect(work: Path, cache: Path, designs=DESIGNS, cached_only: bool = False, modules=None) -> list[dict]:
     from qonnx.core.modelwrapper import ModelWrapper
 
+    from bidrn_hw.devices import device_budget
     from bidrn_hw.flow.estimates import formula_resources, rtl_content
-    from bidrn_hw.flow.folding import device_budget
     from bidrn_hw.fpga.xilinx import measure_layers
 
     device = device_budget(PART)
@@ -143,6 +143,10 @@ def collect(work: Path, cache: Path, designs=DESIGNS, cached_only: bool = False,
     return rows
 
 
+COEF_RTOL = 1e-6  # a term contributing less than this share of the largest measured value is noise
+LOO_TIE = 1e-6  # leave-one-out errors (mean relative error) closer than this are a tie
+
+
 def _fit_one(terms: list[dict], y: np.ndarray, allowed, iters: int = 30) -> dict:
     """Non-negative fit of y = sum_k c_k * term_k over the terms in ``allowed`` that vary, minimizing the
     sum of |relative error| (iteratively reweighted least squares): a robust fit, since Yosys maps a few deep
@@ -156,9 +160,16 @@ def _fit_one(terms: list[dict], y: np.ndarray, allowed, iters: int = 30) -> dict
         for _ in range(iters):
             coef, *_ = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)
             w = rel / np.sqrt(np.maximum(np.abs(x @ coef - y) * rel, 0.02))
-        if (coef >= 0).all():
-            return {k: round(float(c), 5) for k, c in zip(names, coef) if c > 0}
-        names.pop(int(np.argmin(coef)))
+        # A coefficient whose whole contribution is below COEF_RTOL of the largest row is rounding noise
+        # of the solver (its sign depends on the BLAS kernel and thread count): it counts as zero, the
+        # term is dropped and the fit repeated, as for a negative one.
+        if (coef < 0).any():
+            names.pop(int(np.argmin(coef)))
+            continue
+        noise = coef * np.abs(x).max(axis=0) <= COEF_RTOL * max(float(np.abs(y).max()), 1.0)
+        if not noise.any():
+            return {k: round(float(c), 5) for k, c in zip(names, coef)}
+        names.pop(int(np.argmax(noise)))
     return {}
 
 
@@ -181,8 +192,13 @@ def _fit_selected(terms: list[dict], y: np.ndarray, allowed) -> dict:
     whether a module has one."""
     if "one" not in allowed:
         return _fit_one(terms, y, allowed)
-    variants = [allowed, allowed - {"one"}]
-    best = min(variants, key=lambda a: _loo_error(terms, y, a))
+    with_one, without = _loo_error(terms, y, allowed), _loo_error(terms, y, allowed - {"one"})
+    # Only a leave-one-out error lower by more than LOO_TIE drops the constant. On a tie (fewer than three
+    # rows, or both models fit every row exactly, e.g. 0.0 against 0.0) the data cannot tell them apart, so
+    # the full model is fitted and its constant decides: a constant of rounding-noise size counts as zero in
+    # _fit_one (COEF_RTOL), which leaves the model with fewer terms. No float comparison of near-equal
+    # values decides the term set.
+    best = allowed - {"one"} if without < with_one - LOO_TIE else allowed
     return _fit_one(terms, y, best)
 
 
@@ -250,7 +266,7 @@ def main(argv=None) -> dict:
                                                  "from the committed calibration_data.json")
     args = ap.parse_args(argv)
 
-    from bidrn_hw.flow import estimates
+    from bidrn_hw.layers import memory
 
     if args.markdown:
         text = markdown(json.loads(DATA.read_text()))
@@ -280,7 +296,7 @@ def main(argv=None) -> dict:
                      "data_sha256": hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16]},
              "models": models}
     COEFFS.write_text(json.dumps(calib, indent=1) + "\n")
-    estimates._CALIBRATION = None  # reload
+    memory._CALIBRATION = None  # reload
     held = errors(rows, "heldout")
     train = errors(rows, "fit")
     data["heldout"] = {m: {k: v for k, v in e.items()} for m, e in held.items()}
