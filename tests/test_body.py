@@ -332,7 +332,7 @@ def broken_files(generated, tmp_path_factory):
 @pytest.mark.parametrize("case, message", [
     ("missing", "not found.*nothing_here.npz.*smpl-x.is.tue.mpg.de"),
     ("text", "notes.npz is not an .npz archive"),
-    ("pkl", "not an .npz archive.*download the .npz version"),
+    ("pkl", "is a pickle.*not loaded.*SMPLX_NEUTRAL.npz.*--trust-pickle"),
     ("posedirs", "key 'posedirs' is missing"),
     ("J_regressor", r"key 'J_regressor' has shape \(54, 10475\)"),
     ("lmk_bary_coords", "key 'lmk_bary_coords' is missing"),

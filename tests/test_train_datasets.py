@@ -126,7 +126,7 @@ def test_ehf_missing_files_are_named(ehf_tree, tmp_path):
 
 
 def test_agora_loader(agora_tree, cam_mesh):
-    ds = open_dataset("agora", agora_tree, CFG)
+    ds = open_dataset("agora", agora_tree, CFG, trust_pickle=True)  # the frames are pickles
     assert isinstance(ds, AGORADataset) and len(ds) == 3  # persons with isValid
     item = ds[0]
     assert item["image"].shape == (3, 128, 96)
@@ -147,12 +147,12 @@ def test_agora_missing_image_and_column(agora_tree, tmp_path):
                    "gt_joints_3d": [np.zeros((127, 3))], "gt_verts": [np.zeros((NV, 3))]}]).to_pickle(
         frames / "x_withjv.pkl")
     with pytest.raises(InputFileError, match="nope.png"):
-        AGORADataset(tmp_path, CFG)
+        AGORADataset(tmp_path, CFG, trust_pickle=True)
     pd.DataFrame([{"imgPath": "nope.png"}]).to_pickle(frames / "x_withjv.pkl")
     with pytest.raises(InputFileError, match="gt_verts"):
-        AGORADataset(tmp_path, CFG)
+        AGORADataset(tmp_path, CFG, trust_pickle=True)
     with pytest.raises(InputFileError, match="withjv"):
-        AGORADataset(agora_tree / "validation_images_1280x720", CFG)  # images but no data frame
+        AGORADataset(agora_tree / "validation_images_1280x720", CFG, trust_pickle=True)  # images but no data frame
 
 
 def test_train_and_evaluate_commands(tmp_path, ehf_tree, capsys):
@@ -188,6 +188,6 @@ def test_train_and_evaluate_commands(tmp_path, ehf_tree, capsys):
 
 def test_training_on_agora_layout(agora_tree, tmp_path, capsys):
     assert cli_main(["train", "--out", str(tmp_path / "run"), "--data", f"agora:{agora_tree}", "--steps", "1",
-                     "--batch-size", "2", "--variant", "fp", "--no-progress", "--json"]) == 0
+                     "--batch-size", "2", "--variant", "fp", "--no-progress", "--trust-pickle", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["steps_run"] == 1 and np.isfinite(result["final_loss"])

@@ -110,8 +110,7 @@ def _npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        hint = " (SMPL-X's .pkl files are not supported: download the .npz version)" \
-            if path.suffix == ".pkl" else ""
+        hint = f" ({PICKLE_HINT})" if path.suffix == ".pkl" else ""
         raise InputFileError(f"{path} is not an .npz archive: {exc}{hint}") from exc
     headers = {}
     with archive:
@@ -170,11 +169,64 @@ class ModelFileInfo:
     standin: bool
 
 
+PICKLE_HINT = ("the real SMPL-X is distributed as SMPLX_NEUTRAL.npz too (use that), or pass --trust-pickle if you "
+               "trust this file")
+
+
+TRUST_PICKLE_ENV = "BIDRN_HW_TRUST_PICKLE"
+
+
+def pickle_trusted() -> bool:
+    """Whether the user asked for pickles to be loaded (``--trust-pickle`` sets ``BIDRN_HW_TRUST_PICKLE=1`` for
+    the command it is given to)."""
+    return os.environ.get(TRUST_PICKLE_ENV) == "1"
+
+
+@contextlib.contextmanager
+def trusting_pickle(trust: bool):
+    """``BIDRN_HW_TRUST_PICKLE=1`` for the duration of the block when ``trust`` (a command's --trust-pickle)."""
+    if not trust:
+        yield
+        return
+    old = os.environ.get(TRUST_PICKLE_ENV)
+    os.environ[TRUST_PICKLE_ENV] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(TRUST_PICKLE_ENV, None)
+        else:
+            os.environ[TRUST_PICKLE_ENV] = old
+
+
+def _refuse_pickle(path: Path) -> None:
+    if path.suffix.lower() in (".pkl", ".pickle"):
+        raise InputFileError(f"{path} is a pickle: loading it can run code stored in it, so it is not loaded; "
+                             f"{PICKLE_HINT}")
+
+
+def _load_without_pickle(path: Path, headers: dict) -> None:
+    """Every array of the archive read with ``allow_pickle=False`` before smplx (which loads .npz files with
+    ``allow_pickle=True``) sees it: an array of Python objects would run code when unpickled."""
+    for key, (_, dtype) in headers.items():
+        if dtype.hasobject:
+            raise InputFileError(f"{path}: array '{key}' holds pickled Python objects, which could run code when "
+                                 f"loaded; refusing the file (a SMPL-X .npz holds numeric arrays only)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for key in npz.files:
+                npz[key]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputFileError(f"{path}: unreadable .npz ({exc})") from None
+
+
 def check_model_file(path: str | os.PathLike, use_face_contour: bool = True) -> ModelFileInfo:
-    """Check that ``path`` is a SMPL-X .npz that smplx.SMPLX can load; raise InputFileError naming the problem."""
+    """Check that ``path`` is a SMPL-X .npz that smplx.SMPLX can load, reading every array with
+    ``allow_pickle=False``; raise InputFileError naming the problem."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"SMPL-X model file not found: {path}; {DOWNLOAD_HINT}")
+    _refuse_pickle(path)
     headers = _npz_headers(path)
     if "v_template" not in headers:
         raise InputFileError(f"{path}: key 'v_template' is missing; not a SMPL-X model file")
@@ -193,6 +245,7 @@ def check_model_file(path: str | os.PathLike, use_face_contour: bool = True) -> 
     if num_verts <= MAX_KEYPOINT_VERTEX:
         raise InputFileError(f"{path}: v_template has {num_verts} vertices, but smplx reads its SMPL-X keypoints "
                              f"at fixed vertex indices up to {MAX_KEYPOINT_VERTEX}")
+    _load_without_pickle(path, headers)
     return ModelFileInfo(path=path, num_vertices=num_verts, num_faces=headers["f"][0][0],
                          num_shape_components=headers["shapedirs"][0][2], standin="standin_version" in headers)
 
@@ -213,22 +266,29 @@ class BodyModel(torch.nn.Module):
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, *, seed: int = 0, use_face_contour: bool = True,
-                 flat_hand_mean: bool = False, dtype: torch.dtype = torch.float32):
+                 flat_hand_mean: bool = False, dtype: torch.dtype = torch.float32, trust_pickle: bool = False):
         super().__init__()
         import smplx
 
         path, self.source = resolve_model_path(model_path, seed)
-        self.info = check_model_file(path, use_face_contour)
+        pickled = path.suffix.lower() in (".pkl", ".pickle")
+        if pickled and not (trust_pickle or pickle_trusted()):
+            _refuse_pickle(path)
+        self.info = None if pickled else check_model_file(path, use_face_contour)
         self.use_face_contour = use_face_contour
         # smplx prints its "only 10 shape coefficients" warnings on stdout, which would corrupt `--json` output.
         with contextlib.redirect_stdout(io.StringIO()):
             self.smplx = smplx.SMPLX(
-                model_path=str(path), ext="npz", use_pca=False, flat_hand_mean=flat_hand_mean,
+                model_path=str(path), ext="pkl" if pickled else "npz", use_pca=False, flat_hand_mean=flat_hand_mean,
                 use_face_contour=use_face_contour, num_betas=PARAMETERS["shape"],
                 num_expression_coeffs=PARAMETERS["expr"], batch_size=1, dtype=dtype,
                 create_global_orient=False, create_body_pose=False, create_left_hand_pose=False,
                 create_right_hand_pose=False, create_jaw_pose=False, create_leye_pose=False,
                 create_reye_pose=False, create_betas=False, create_expression=False, create_transl=False)
+        if self.info is None:  # a trusted pickle: its sizes from the loaded model
+            self.info = ModelFileInfo(path=path, num_vertices=int(self.smplx.v_template.shape[0]),
+                                      num_faces=int(self.smplx.faces.shape[0]),
+                                      num_shape_components=int(self.smplx.shapedirs.shape[2]), standin=False)
 
     @property
     def path(self) -> Path:

@@ -12,18 +12,30 @@ def add_arguments(parser):
     what.add_argument("--check", metavar="PATH", help="load a SMPL-X .npz (or a folder holding SMPLX_NEUTRAL.npz) "
                                                       "through smplx and report its sizes")
     parser.add_argument("--seed", type=int, default=0, help="seed of the stand-in (default: 0)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="with --check: load a .pkl model file (pickles can run code; the real SMPL-X also "
+                             "ships SMPLX_NEUTRAL.npz, which needs no trust)")
+    parser.add_argument("--force", action="store_true", help="with --out: replace an existing file")
 
 
 def run(args) -> dict:
     if args.out is not None:
-        return _write(args.out, args.seed)
-    return _check(args.check)
+        return _write(args.out, args.seed, args.force)
+    return _check(args.check, args.trust_pickle)
 
 
-def _write(out: str, seed: int) -> dict:
+def _write(out: str, seed: int, force: bool = False) -> dict:
+    from pathlib import Path
+
     from ..body.standin import write_standin
-    from ..errors import InputFileError
+    from ..errors import InputFileError, UsageError
 
+    if not out.endswith(".npz"):
+        raise UsageError(f"--out {out}: the body model is an .npz file; give a name ending in .npz")
+    if Path(out).is_dir():
+        raise UsageError(f"--out {out}: is a folder; give the .npz file's name")
+    if Path(out).exists() and not force:
+        raise UsageError(f"--out {out}: exists; refusing to replace it (--force replaces it)")
     try:
         model = write_standin(out, seed)
     except OSError as exc:
@@ -32,12 +44,12 @@ def _write(out: str, seed: int) -> dict:
             "joints": int(model.joints.shape[0]), "seed": seed, "standin": True}
 
 
-def _check(path: str) -> dict:
+def _check(path: str, trust_pickle: bool = False) -> dict:
     import torch
 
     from ..body.smplx_layer import PARAMETERS, BodyModel
 
-    model = BodyModel(path)
+    model = BodyModel(path, trust_pickle=trust_pickle)
     with torch.no_grad():
         out = model(**{name: torch.zeros(1, size) for name, size in PARAMETERS.items()})
     info = model.info

@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", default=None, help="synthetic data cache root")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="read pickle files (AGORA's data frames, a .pkl body model): they can run code, so "
+                             "they are refused unless you trust them")
 
 
 def run(args) -> dict:
@@ -30,7 +33,9 @@ def run(args) -> dict:
 
     if args.frames < 1:
         raise UsageError("--frames must be positive")
-    body = BodyModel()
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be positive, got {args.batch_size}")
+    body = BodyModel(trust_pickle=args.trust_pickle)
     net = load_model(args.checkpoint, body_model=None, with_body_model=False)
     info = net.checkpoint_info
     kind, _, path = args.data.partition(":")
@@ -39,7 +44,7 @@ def run(args) -> dict:
         dataset = cached_dataset(net.config, args.frames, seed, "val", root=args.cache_dir,
                                  progress=not args.no_progress, generator=SyntheticGenerator(net.config, body))
     elif kind in ("agora", "ehf") and path:
-        dataset = open_dataset(kind, path, net.config)
+        dataset = open_dataset(kind, path, net.config, trust_pickle=args.trust_pickle)
     else:
         raise UsageError(f"invalid --data {args.data!r}: use synthetic, agora:PATH or ehf:PATH")
     device = pick_device(args.device)

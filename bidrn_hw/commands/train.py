@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (on a busy 2-core machine, 1 is several times faster than 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="read pickle files (AGORA's data frames, a .pkl body model): they can run code, so "
+                             "they are refused unless you trust them")
 
 
 def run(args) -> dict:
@@ -55,4 +58,7 @@ def run(args) -> dict:
                         train_size=args.train_size, eval_frames=args.eval_frames,
                         checkpoint_every=args.checkpoint_every, device=args.device, cache_dir=args.cache_dir,
                         progress=not args.no_progress)
-    return train(opts)
+    from ..body.smplx_layer import trusting_pickle
+
+    with trusting_pickle(args.trust_pickle):
+        return train(opts)

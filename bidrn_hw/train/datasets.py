@@ -11,7 +11,9 @@ AGORA (https://agora.is.tue.mpg.de): the images (``<imgPath>`` at 3840x2160, or 
 the camera data frames "with SMPL-X joints and vertices" (pandas pickles, e.g. ``validation_*_withjv.pkl``),
 one row per image with per-person lists: ``gt_joints_2d`` (127 SMPL-X joints in 3840x2160 pixels),
 ``gt_joints_3d`` and ``gt_verts`` (camera space), ``isValid``, ``occlusion``, ``gt_path_smplx``. Files are
-looked up anywhere under the given folder. The data frames are pickles: only open files you trust.
+looked up anywhere under the given folder. The data frames are pickles, which can run code when loaded:
+they are read only when the user asks for it (``--trust-pickle``, i.e. ``BIDRN_HW_TRUST_PICKLE=1``, or
+``trust_pickle=True``); otherwise the AGORA reader refuses with an error naming the file.
 
 Each sample is a person cropped around its 2D keypoints (extended 1.2x to the network's aspect ratio) and
 resized to ``config.image_input``; keys as the synthetic data's (:mod:`.data`) where the data set has them:
@@ -188,8 +190,11 @@ class EHFDataset(Dataset):
 class AGORADataset(Dataset):
     """AGORA people (``isValid``): ``image``, camera-space ``vertices``, ``joints_cam``, ``joints_img``."""
 
-    def __init__(self, root: str | os.PathLike, config: ModelConfig, frames: list[Path] | None = None):
+    def __init__(self, root: str | os.PathLike, config: ModelConfig, frames: list[Path] | None = None,
+                 trust_pickle: bool | None = None):
         import pandas as pd
+
+        from ..body.smplx_layer import pickle_trusted
 
         self.root, self.out_hw = _require_dir(root), config.image_input
         frames = frames or sorted(p for p in self.root.rglob("*.pkl") if "withjv" in p.name)
@@ -199,6 +204,9 @@ class AGORADataset(Dataset):
         self.images = {}
         for p in self.root.rglob("*.png"):
             self.images.setdefault(p.name, p)
+        if not (pickle_trusted() if trust_pickle is None else trust_pickle):
+            raise InputFileError(f"{frames[0]} is a pickle (an AGORA pandas data frame): loading it can run code "
+                                 f"stored in it, so it is not read; pass --trust-pickle if you trust the data set")
         self.people = []
         for frame in frames:
             try:
@@ -245,9 +253,9 @@ class AGORADataset(Dataset):
         return [self[int(i)] for i in indices]
 
 
-def open_dataset(kind: str, path: str | os.PathLike, config: ModelConfig) -> Dataset:
+def open_dataset(kind: str, path: str | os.PathLike, config: ModelConfig, trust_pickle: bool | None = None) -> Dataset:
     if kind == "ehf":
         return EHFDataset(path, config)
     if kind == "agora":
-        return AGORADataset(path, config)
+        return AGORADataset(path, config, trust_pickle=trust_pickle)
     raise UsageError(f"unknown data set {kind!r}; use agora or ehf")
