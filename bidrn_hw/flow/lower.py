@@ -36,7 +36,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from ..errors import MismatchError, UnsupportedError
-from . import host_ops
+from . import fuse_residual, host_ops
 from .fast_qonnx import fast_qonnx, readable_tensor_names, unique_parameters
 from .layout import AbsorbPadIntoIm2Col, ConvertToNHWC, RemapXnorPadValue
 
@@ -274,6 +274,7 @@ def residual_passes():
             ("Streamline (after XNOR)", FastStreamline()),
             *[(type(t).__name__, t) for t in _convert_to_hw_passes()],
             ("MinimizeAddWidth", MinimizeAddWidth()), ("MinimizeWeightWidth", MinimizeWeightWidth()),
+            ("FuseResidualMVAU", fuse_residual.FuseResidualMVAU()),  # flow/fuse_residual.py (BIDRN_HW_FUSE_RESIDUAL=0: off)
             ("ExtractHostOps", host_ops.ExtractHostOps()),
             ("GiveUniqueNodeNames", GiveUniqueNodeNames())]
 
