@@ -1,0 +1,289 @@
+// Vector-vector activation unit: FINN's VVAU (VectorVectorActivation), the depthwise convolution: each
+// output channel c is the dot product of channel c's K2 = K_H*K_W window elements with its own K2 weights,
+// optionally followed by thresholds.
+//
+// Folding (FINN's VVAU): PE channels in parallel, SIMD kernel elements in parallel. One output pixel arrives
+// as NF*SF beats, NF = CH/PE channel folds (outer) by SF = K2/SIMD kernel folds (inner); a beat holds
+// SIMD*PE elements, element s*PE + p (s < SIMD, p < PE) being kernel element sf*SIMD + s of channel
+// nf*PE + p. This is FINN's folded input order (Channels/PE, K2, PE) cut into beats of SIMD*PE: what the
+// depthwise sliding window generator (swg.sv DEPTHWISE=1, SIMD = PE) produces one kernel position a beat,
+// and, through a data-width converter, SIMD positions a beat. Every input element is used once: one fold
+// step per cycle, NF*SF cycles per pixel (FINN's get_exp_cycles). Each channel fold ends with one output
+// beat of PE elements (channel nf*PE + p at p).
+//
+// Arithmetic: XNOR=1: inputs and weights are 1-bit {0,1} codes of bipolar {-1,+1}; each product is
+// (x == w) and the accumulator is the popcount (FINN's (x.w + K2)/2 for BIPOLAR x BIPOLAR). XNOR=0:
+// integer products; IN_BIPOLAR / W_BIPOLAR = 1 read a 1-bit code as -1 (0) or +1 (1) (a BIPOLAR operand
+// times an integer one), otherwise values are IN_BITS / W_BITS wide, signed where IN_SIGNED / W_SIGNED.
+// RES_TYPE: "dsp" writes each product as a multiplication (Yosys maps it to a DSP block where both operands
+// are 2 bits or wider), "lut" as the sum of the weight's shifted partial products (adders and gates only:
+// FINN's resType "lut"). N_STEPS > 0: the output is the number of thresholds T[c][k] <= acc plus ACT_VAL
+// (threshold_search.sv, or threshold_lines.sv where LINES > 0, as mvau.sv); N_STEPS = 0: the accumulator.
+//
+// Weight memory: WEIGHT_FILE has NF*SF lines, line nf*SF + sf holds the PE*SIMD weights of that fold step
+// (element p*SIMD + s = W[nf*PE + p][sf*SIMD + s], W_BITS each, element 0 in the low bits); read
+// synchronously (block RAM where deep), its RAM_STYLE synthesis attribute being FINN's ram_style.
+//
+// Pipeline (mvau.sv's, without its input buffer): issue (counters, weight line index) -> operands (weight
+// read, input beat registered) -> operand register -> dot product per lane (registered) -> accumulate; a
+// finished fold's accumulators wait in a result register for the activation (or the output). The whole
+// pipeline holds while the step about to finish a fold finds the result register full.
+module vvau #(
+    parameter int CH = 4,
+    parameter int K2 = 9,           // kernel elements, K_H * K_W
+    parameter int SIMD = 1,
+    parameter int PE = 2,
+    parameter int IN_BITS = 4,
+    parameter int IN_SIGNED = 1,
+    parameter int IN_BIPOLAR = 0,   // 1: the 1-bit input code is -1/+1 (integer mode)
+    parameter int W_BITS = 4,
+    parameter int W_SIGNED = 1,
+    parameter int W_BIPOLAR = 0,    // 1: the 1-bit weight code is -1/+1 (integer mode)
+    parameter int XNOR = 0,
+    parameter int ACC_BITS = 16,
+    parameter int N_STEPS = 0,
+    parameter int THR_BITS = 17,
+    parameter int OUT_BITS = 16,
+    parameter int ACT_VAL = 0,
+    parameter int SHARED = 0,       // threshold_search.sv: one threshold row for all channels
+    parameter int BASE_BITS = 0,    // threshold_search.sv: per-channel base counts
+    parameter int LINES = 0,        // > 0: thresholds computed by threshold_lines.sv from LINES lines per channel
+    parameter int M_BITS = 1,       // threshold_lines.sv: slope width
+    parameter int C_BITS = 1,       // threshold_lines.sv: offset width
+    parameter int SHIFT = 0,        // threshold_lines.sv: fraction bits
+    parameter WEIGHT_FILE = "",
+    parameter THRESH_FILE = "",
+    parameter RAM_STYLE = "auto",   // the weight ROM's synthesis attribute: "auto", "block" or "logic" (LUTs)
+    parameter RES_TYPE = "dsp",     // the products: "dsp" (multiplications) or "lut" (shift and add)
+    localparam int SF = K2 / SIMD,
+    localparam int NF = CH / PE,
+    localparam int IN_BUS = (SIMD * PE * IN_BITS + 7) / 8 * 8,
+    localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
+) (
+    input  logic               ap_clk,
+    input  logic               ap_rst_n,
+    input  logic [IN_BUS-1:0]  s_axis_0_tdata,
+    input  logic               s_axis_0_tvalid,
+    output logic               s_axis_0_tready,
+    output logic [OUT_BUS-1:0] m_axis_0_tdata,
+    output logic               m_axis_0_tvalid,
+    input  logic               m_axis_0_tready
+);
+    localparam int WL = PE * SIMD * W_BITS;
+    localparam int XL = SIMD * PE * IN_BITS;
+    localparam int SFB = SF > 1 ? $clog2(SF) : 1;
+    localparam int NFB = NF > 1 ? $clog2(NF) : 1;
+    localparam int WIB = NF * SF > 1 ? $clog2(NF * SF) : 1;
+    localparam int LEVELS = SIMD > 1 ? $clog2(SIMD) : 0;
+    localparam int XV_BITS = IN_BIPOLAR != 0 ? 2 : IN_BITS + 1;   // an input's value, signed
+    localparam int WV_BITS = W_BIPOLAR != 0 ? 2 : W_BITS + 1;     // a weight's value, signed
+    localparam int PROD_BITS = XV_BITS + WV_BITS;
+    localparam int DOT_FULL = XNOR != 0 ? $clog2(SIMD + 1) + 1 : PROD_BITS + LEVELS;
+    localparam int DOT_BITS = DOT_FULL < ACC_BITS ? DOT_FULL : ACC_BITS;
+
+    initial begin
+        /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
+        if (RAM_STYLE != "auto" && RAM_STYLE != "block" && RAM_STYLE != "logic" && RAM_STYLE != "distributed")
+            $error("vvau: RAM_STYLE (the weight ROM) must be auto, block, distributed or logic");
+        if (RES_TYPE != "dsp" && RES_TYPE != "lut")
+            $error("vvau: RES_TYPE must be dsp or lut");
+        /* verilator lint_on WIDTHEXPAND */
+        if (K2 % SIMD != 0 || CH % PE != 0)
+            $error("vvau: SIMD must divide K2 and PE must divide CH");
+    end
+
+    (* ram_style = RAM_STYLE *) logic [WL-1:0] wmem [NF*SF];
+    initial $readmemh(WEIGHT_FILE, wmem);
+
+    // ---- issue: every beat is one fold step
+    logic [SFB-1:0] sf;
+    logic [NFB-1:0] nf;
+    logic [WIB-1:0] widx;                  // nf*SF + sf
+    wire last_sf = (32'(sf) == SF - 1);
+    wire en;                               // the pipeline advances
+    wire issue = en && s_axis_0_tvalid;
+    assign s_axis_0_tready = en;
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            sf <= '0;
+            nf <= '0;
+            widx <= '0;
+        end else if (issue) begin
+            widx <= (32'(widx) == NF * SF - 1) ? '0 : widx + 1'b1;
+            if (last_sf) begin
+                sf <= '0;
+                nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
+            end else begin
+                sf <= sf + 1'b1;
+            end
+        end
+    end
+
+    // ---- operands: the registered weight read (block RAM) and the input beat beside it
+    logic v1, first1, last1;
+    logic [NFB-1:0] nf1;
+    logic [WL-1:0] w1;
+    logic [XL-1:0] x1;
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) v1 <= 1'b0;
+        else if (en) v1 <= issue;
+    end
+    always_ff @(posedge ap_clk) begin
+        if (issue) begin
+            w1 <= wmem[widx];
+            x1 <= s_axis_0_tdata[XL-1:0];
+            first1 <= (sf == 0);
+            last1 <= last_sf;
+            nf1 <= nf;
+        end
+    end
+
+    // ---- operand register (the block RAM's output register)
+    logic vo, firsto, lasto;
+    logic [NFB-1:0] nfo;
+    logic [WL-1:0] wo;
+    logic [XL-1:0] xo;
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) vo <= 1'b0;
+        else if (en) vo <= v1;
+    end
+    always_ff @(posedge ap_clk) begin
+        if (en) begin
+            wo <= w1;
+            xo <= x1;
+            firsto <= first1;
+            lasto <= last1;
+            nfo <= nf1;
+        end
+    end
+
+    // ---- dot product per lane (registered), then accumulate
+    logic v2, first2, last2;
+    logic [NFB-1:0] nf2;
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) v2 <= 1'b0;
+        else if (en) v2 <= vo;
+    end
+    always_ff @(posedge ap_clk) begin
+        if (en) begin
+            first2 <= firsto;
+            last2 <= lasto;
+            nf2 <= nfo;
+        end
+    end
+
+    // Result register: the accumulators of the last finished fold.
+    logic res_valid;
+    logic [NFB-1:0] res_nf;
+    logic [PE*ACC_BITS-1:0] res_acc;
+    wire res_ready;
+    wire finish = v2 && last2;             // the accumulate stage finishes a fold at this edge if en
+    assign en = !(finish && res_valid && !res_ready);
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            res_valid <= 1'b0;
+        end else begin
+            if (res_ready && res_valid) res_valid <= 1'b0;
+            if (en && finish) res_valid <= 1'b1;
+        end
+    end
+    always_ff @(posedge ap_clk)
+        if (en && finish) res_nf <= nf2;
+
+    // One product: x * w as a multiplication (RES_TYPE "dsp") or as the weight's shifted partial products
+    // summed (RES_TYPE "lut"; the top bit of the signed weight value weighs negative).
+    function automatic logic signed [PROD_BITS-1:0] product(input logic [IN_BITS-1:0] xr, input logic [W_BITS-1:0] wr);
+        logic signed [XV_BITS-1:0] xv;
+        logic signed [WV_BITS-1:0] wv;
+        logic signed [PROD_BITS-1:0] xe, sum;
+        if (IN_BIPOLAR != 0) xv = xr[0] ? XV_BITS'(1) : -XV_BITS'(1);
+        else xv = (IN_SIGNED != 0) ? XV_BITS'($signed(xr)) : XV_BITS'($unsigned(xr));
+        if (W_BIPOLAR != 0) wv = wr[0] ? WV_BITS'(1) : -WV_BITS'(1);
+        else wv = (W_SIGNED != 0) ? WV_BITS'($signed(wr)) : WV_BITS'($unsigned(wr));
+        /* verilator lint_off WIDTHEXPAND */
+        if (RES_TYPE == "lut") begin
+        /* verilator lint_on WIDTHEXPAND */
+            xe = PROD_BITS'(xv);
+            sum = '0;
+            for (int b = 0; b < WV_BITS; b++) begin
+                if (b == WV_BITS - 1) sum = sum - ((xe <<< b) & {PROD_BITS{wv[b]}});
+                else sum = sum + ((xe <<< b) & {PROD_BITS{wv[b]}});
+            end
+            product = sum;
+        end else begin
+            product = PROD_BITS'(xv * wv);
+        end
+    endfunction
+
+    // Dot product of one fold step for lane p: SIMD terms summed by a balanced adder tree.
+    function automatic logic signed [DOT_BITS-1:0] dot(input logic [XL-1:0] x, input logic [WL-1:0] w, input int p);
+        logic signed [DOT_BITS-1:0] t [SIMD];
+        for (int s = 0; s < SIMD; s++) begin
+            logic [IN_BITS-1:0] xr;
+            logic [W_BITS-1:0] wr;
+            xr = x[(s*PE + p)*IN_BITS +: IN_BITS];
+            wr = w[(p*SIMD + s)*W_BITS +: W_BITS];
+            if (XNOR != 0) t[s] = (xr[0] == wr[0]) ? DOT_BITS'(1) : DOT_BITS'(0);
+            else t[s] = DOT_BITS'(product(xr, wr));
+        end
+        for (int l = 0; l < LEVELS; l++)
+            for (int s = 0; s < SIMD; s++)
+                if (s % (2 << l) == 0 && s + (1 << l) < SIMD) t[s] = t[s] + t[s + (1 << l)];
+        dot = t[0];
+    endfunction
+
+    // One process per PE lane (small processes: Yosys' proc pass is slow on one process holding them all).
+    for (genvar p = 0; p < PE; p++) begin : lane
+        logic signed [DOT_BITS-1:0] d2;
+        logic signed [ACC_BITS-1:0] acc, res;
+        always_ff @(posedge ap_clk)
+            if (en) d2 <= dot(xo, wo, p);
+        always_ff @(posedge ap_clk) begin
+            if (en && v2) begin
+                logic signed [ACC_BITS-1:0] acc_next;
+                acc_next = (first2 ? ACC_BITS'(0) : acc) + ACC_BITS'(d2);
+                acc <= acc_next;
+                if (last2) res <= acc_next;
+            end
+        end
+        assign res_acc[p*ACC_BITS +: ACC_BITS] = res;
+    end
+
+    if (N_STEPS == 0) begin : no_activation
+        logic [PE*OUT_BITS-1:0] out_data;
+        always_comb
+            for (int p = 0; p < PE; p++) out_data[p*OUT_BITS +: OUT_BITS] = OUT_BITS'($signed(res_acc[p*ACC_BITS +: ACC_BITS]));
+        assign res_ready = m_axis_0_tready;
+        // Waiver: the fold index of a result only selects thresholds, and there are none here.
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire unused_nf = ^res_nf;
+        /* verilator lint_on UNUSEDSIGNAL */
+        assign m_axis_0_tvalid = res_valid;
+        assign m_axis_0_tdata = OUT_BUS'(out_data);
+    end else begin : activation
+        logic search_valid;
+        logic [PE*OUT_BITS-1:0] search_data;
+        assign res_ready = !search_valid || m_axis_0_tready;
+        if (LINES > 0) begin : lines
+            threshold_lines #(
+                .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .OUT_BITS(OUT_BITS), .ACT_VAL(ACT_VAL),
+                .LINES(LINES), .M_BITS(M_BITS), .C_BITS(C_BITS), .SHIFT(SHIFT), .THRESH_FILE(THRESH_FILE)
+            ) search (
+                .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
+                .out_valid(search_valid), .out_data(search_data)
+            );
+        end else begin : table_search
+            threshold_search #(
+                .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
+                .ACT_VAL(ACT_VAL), .SHARED(SHARED), .BASE_BITS(BASE_BITS), .THRESH_FILE(THRESH_FILE)
+            ) search (
+                .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
+                .out_valid(search_valid), .out_data(search_data)
+            );
+        end
+        assign m_axis_0_tvalid = search_valid;
+        assign m_axis_0_tdata = OUT_BUS'(search_data);
+    end
+endmodule
