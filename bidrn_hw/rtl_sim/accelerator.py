@@ -6,6 +6,7 @@ frame include the pipeline's overlap between frames.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,12 +73,69 @@ def _decode(values: np.ndarray, stream: dict) -> np.ndarray:
     return 2 * values - 1 if stream["datatype"] == "BIPOLAR" else values
 
 
+ENGINES = ("compiled", "cocotb")
+
+
+def _watchdog(accel: dict, loading: int, watchdog_cycles: int | None) -> int:
+    est = accel.get("estimated_cycles_per_frame") or 0
+    return watchdog_cycles or max(20000, 4 * int(est)) + 4 * loading
+
+
 def simulate(build_dir: Path | str, frames: list[np.ndarray], stall: float = 0.0, seed: int = 0,
-             run_dir: Path | str | None = None, watchdog_cycles: int | None = None) -> dict:
+             run_dir: Path | str | None = None, watchdog_cycles: int | None = None, engine: str = "compiled",
+             jobs: int = 1) -> dict:
     """Run ``frames`` (one array (N, *shape) per input stream) through the RTL; returns the output frames
-    (one array per output stream, same layout) and measured cycles."""
-    accel = load_design(build_dir)
+    (one array per output stream, same layout) and measured cycles.
+
+    ``engine``: "compiled" (the C++ stream driver of :mod:`.compiled`, no VPI) or "cocotb" (:mod:`.tb_stream`).
+    ``jobs`` > 1 (compiled engine) splits the frames into that many batches of consecutive frames, each run by
+    its own simulator process from reset; ``frame_done_cycles`` and ``cycles`` are then per batch (lists), and
+    ``cycles_per_frame`` the steady state over all batches (the sum of each batch's span between its first and
+    last frame over the sum of its frame intervals)."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown simulation engine {engine!r} (one of {', '.join(ENGINES)})")
+    build = builddir.load_design(build_dir)
+    accel = build.accel
     check_frames(accel, frames)
+    if engine == "cocotb":
+        if jobs != 1:
+            raise UsageError("--jobs needs the compiled engine")
+        return _simulate_cocotb(build_dir, accel, frames, stall, seed, run_dir, watchdog_cycles)
+    from . import compiled
+
+    n = frames[0].shape[0]
+    if jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {jobs}")
+    jobs = min(jobs, n)
+    weights = weight_words(build_dir, accel) if accel.get("weights") else None
+    exe = compiled.build(sources(build_dir), accel)
+    words = [compiled.pack_words(_encode(x, s), s["elem_bits"], s["elems_per_beat"], s["tdata_bits"])
+             .reshape(n, -1, compiled.words_per_beat(s["tdata_bits"]))
+             for s, x in zip(accel["inputs"], frames)]
+    bounds = np.linspace(0, n, jobs + 1).round().astype(int)
+    batches = [(int(b - a), [w[a:b].reshape(-1, w.shape[2]) for w in words]) for a, b in zip(bounds, bounds[1:])]
+    watchdog = _watchdog(accel, 0 if weights is None else weights.size, watchdog_cycles)
+    t0 = time.perf_counter()
+    results = compiled.simulate_jobs(exe, accel, batches, stall=stall, seed=seed, watchdog=watchdog,
+                                     weights=weights, run_dir=run_dir)
+    sim_s = time.perf_counter() - t0
+    outputs = []
+    for s in accel["outputs"]:
+        flat = np.concatenate([compiled.unpack_words(r["outputs"][s["name"]], s["elem_bits"], s["elems_per_beat"],
+                                                     s["elem_signed"]) for r in results])
+        outputs.append(_decode(flat, s).reshape(n, *s["shape"][1:]))
+    first = accel["outputs"][0]["name"]
+    done = [r["frame_done_cycles"][first] for r in results]
+    spans = [(d[-1] - d[0], len(d) - 1) for d in done if len(d) >= 2]
+    cpf = sum(s for s, _ in spans) / sum(k for _, k in spans) if spans else None
+    if jobs == 1:
+        return {"outputs": outputs, "cycles": results[0]["cycles"], "frame_done_cycles": done[0],
+                "cycles_per_frame": cpf, "engine": engine, "simulation_s": sim_s}
+    return {"outputs": outputs, "cycles": [r["cycles"] for r in results], "frame_done_cycles": done,
+            "cycles_per_frame": cpf, "engine": engine, "jobs": jobs, "simulation_s": sim_s}
+
+
+def _simulate_cocotb(build_dir, accel, frames, stall, seed, run_dir, watchdog_cycles) -> dict:
     n = frames[0].shape[0]
     ins = [streams.Stream(s["name"], s["tdata_bits"], streams.pack(_encode(x, s), s["elem_bits"], s["elems_per_beat"]))
            for s, x in zip(accel["inputs"], frames)]
@@ -88,14 +146,15 @@ def simulate(build_dir: Path | str, frames: list[np.ndarray], stall: float = 0.0
         words = weight_words(build_dir, accel)
         ins.append(streams.Stream(accel["weights"]["name"], accel["weights"]["word_bits"], [int(w) for w in words]))
         loading = len(words)
-    est = accel.get("estimated_cycles_per_frame") or 0
-    watchdog = watchdog_cycles or max(20000, 4 * int(est)) + 4 * loading
-    result = streams.simulate(sources(build_dir), accel["top"], ins, outs, stall=stall, seed=seed,
-                              watchdog_cycles=watchdog, run_dir=run_dir)
+    srcs = sources(build_dir)
+    t0 = time.perf_counter()
+    result = streams.simulate(srcs, accel["top"], ins, outs, stall=stall, seed=seed,
+                              watchdog_cycles=_watchdog(accel, loading, watchdog_cycles), run_dir=run_dir)
+    sim_s = time.perf_counter() - t0  # with the build cache check and cocotb's start-up
     outputs = []
     for s in accel["outputs"]:
         flat = streams.unpack(result.outputs[s["name"]], s["elem_bits"], s["elems_per_beat"], s["elem_signed"])
         outputs.append(_decode(flat, s).reshape(n, *s["shape"][1:]))
     first = accel["outputs"][0]["name"]
     return {"outputs": outputs, "cycles": result.cycles, "frame_done_cycles": result.frame_done_cycles[first],
-            "cycles_per_frame": result.cycles_per_frame(first)}
+            "cycles_per_frame": result.cycles_per_frame(first), "engine": "cocotb", "simulation_s": sim_s}
