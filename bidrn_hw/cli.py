@@ -19,7 +19,7 @@ COMMANDS = {
     "export": "Brevitas -> QONNX per FPGA partition, with reference inputs/outputs",
     "compile": "QONNX model -> FINN dataflow graph, folding, RTL and estimates",
     "estimate": "latency, throughput and resources of a compiled design",
-    "simulate": "Verilator + cocotb run of a compiled design against the Python reference",
+    "simulate": "Verilator run of a compiled design (compiled C++ driver or cocotb) against FINN's execution",
     "bitstream": "Yosys + nextpnr-ecp5 + ecppack bitstream",
     "synth": "Yosys synth_xilinx resource measurement",
     "vivado": "Vivado project/IP export",
@@ -39,10 +39,15 @@ def _load(name: str):
         raise
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``only`` of that command alone (the others are listed by name and
+    help but their modules are not imported: some import torch, which costs seconds)."""
     parser = argparse.ArgumentParser(prog="bidrn-hw", description="BiDRN from quantization-aware training to FPGA")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
         module = _load(name)
         if module is None:
             continue
@@ -65,7 +70,9 @@ def _print_human(result: dict, indent: str = "") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    chosen = next((w for w in words if not w.startswith("-")), None)
+    parser = build_parser(only=chosen if chosen in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):
         parser.print_help()

@@ -1,5 +1,11 @@
-"""Simulate a compiled design in Verilator + cocotb and compare every output with FINN's execution of the
-same compiled graph (DIR/hw.onnx), integer for integer."""
+"""Simulate a compiled design in Verilator and compare every output with FINN's execution of the same
+compiled graph (DIR/hw.onnx), integer for integer.
+
+The default engine is the compiled C++ stream driver (:mod:`bidrn_hw.rtl_sim.compiled`); ``--engine cocotb``
+runs the cocotb testbench instead. FINN's outputs for a build and its inputs are computed once and cached by a
+hash of ``hw.onnx`` and the frames (``$BIDRN_HW_CACHE/reference``), so a repeated call imports neither qonnx
+nor FINN. Imports are made where they are needed: a cached call loads numpy and the simulator driver only.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +20,11 @@ def add_arguments(parser):
     parser.add_argument("--stall", type=float, default=0.0,
                         help="probability of a tvalid gap / tready stall per cycle (default 0)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--engine", choices=["compiled", "cocotb"], default="compiled",
+                        help="compiled: C++ Verilator stream driver (default, fast); cocotb: the cocotb testbench")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="split the frames into N batches simulated by parallel processes, each from reset "
+                             "(compiled engine; default 1)")
 
 
 def _to_stream(x, stream):
@@ -34,9 +45,55 @@ def _to_stream(x, stream):
     return x
 
 
-def run(args) -> dict:
+def reference_cache_dir() -> Path:
+    """Where FINN's reference outputs are cached: ``$BIDRN_HW_CACHE/reference`` (default ~/.cache/bidrn-hw)."""
+    from ..rtl_sim import verilator
+
+    return verilator.cache_root().parent / "reference"
+
+
+def reference_outputs(build: Path, frames):
+    """FINN's execution of ``build/hw.onnx`` on ``frames`` (stream layout) and the graph's host ops (its
+    metadata), cached by a hash of the graph and the frames: (outputs, host ops, whether from the cache)."""
+    import hashlib
+    import json
+    import os
+    import tempfile
+
     import numpy as np
+
+    frames = np.ascontiguousarray(frames)
+    h = hashlib.sha256(b"finn-execute-onnx|1|")
+    h.update((build / "hw.onnx").read_bytes())
+    h.update(f"{frames.dtype.str}|{frames.shape}|".encode())
+    h.update(frames.tobytes())
+    path = reference_cache_dir() / f"{h.hexdigest()[:32]}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as cached:
+            return cached["expected"], json.loads(str(cached["host_ops"])), True
+    except (OSError, ValueError, KeyError):
+        pass
+    from finn.core.onnx_exec import execute_onnx
     from qonnx.core.modelwrapper import ModelWrapper
+
+    from ..flow import host_ops
+
+    hw = ModelWrapper(str(build / "hw.onnx"))
+    iname, oname = hw.graph.input[0].name, hw.graph.output[0].name
+    expected = np.stack([execute_onnx(hw, {iname: f[None].astype(np.float32)})[oname][0] for f in frames])
+    ops = host_ops.get(hw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        np.savez(fh, expected=expected, host_ops=np.array(json.dumps(ops)))
+    os.replace(tmp, path)  # whole or not at all: a concurrent reader never sees half a file
+    return expected, ops, False
+
+
+def run(args) -> dict:
+    import time
+
+    import numpy as np
 
     from ..errors import InputFileError, MismatchError, UsageError
     from ..rtl_sim import accelerator
@@ -45,6 +102,10 @@ def run(args) -> dict:
     accel = accelerator.load_design(build)
     if not 0.0 <= args.stall < 1.0:
         raise UsageError(f"--stall must be in [0, 1), got {args.stall}")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.jobs > 1 and args.engine != "compiled":
+        raise UsageError("--jobs needs the compiled engine (--engine compiled)")
     stream = accel["inputs"][0]
     shape = stream["shape"]
     if args.inputs:
@@ -60,27 +121,34 @@ def run(args) -> dict:
         hi = (1 << (stream["elem_bits"] - (1 if stream["elem_signed"] else 0))) - 1
         frames = np.random.default_rng(args.seed).integers(lo, hi + 1, size=(args.frames, *shape[1:]))
     accelerator.check_frames(accel, [frames])
-    result = accelerator.simulate(build, [frames], stall=args.stall, seed=args.seed)
+    result = accelerator.simulate(build, [frames], stall=args.stall, seed=args.seed, engine=args.engine,
+                                  jobs=args.jobs)
 
-    from finn.core.onnx_exec import execute_onnx
-
-    hw = ModelWrapper(str(build / "hw.onnx"))
-    iname, oname = hw.graph.input[0].name, hw.graph.output[0].name
-    expected = np.stack([execute_onnx(hw, {iname: f[None].astype(np.float32)})[oname][0] for f in frames])
+    t0 = time.perf_counter()
+    expected, ops, cached = reference_outputs(build, frames)
+    reference_s = time.perf_counter() - t0
     produced = result["outputs"][0]
-    mismatches = int((produced != expected).sum())
+    mismatches = int((produced != expected.reshape(produced.shape)).sum()) if expected.size == produced.size \
+        else int(max(expected.size, produced.size))
     if args.outputs:
-        from ..flow import host_ops
-
         # the model's own values: host float ops the lowering moved off the FPGA (e.g. TensorNorm's final
         # scale/bias), recorded in hw.onnx's metadata
-        out = host_ops.from_stream(host_ops.get(hw), produced)
+        out = produced
+        if ops.get("output"):
+            from ..flow import host_ops
+
+            out = host_ops.from_stream(ops, produced)
         out = out.transpose(0, 3, 1, 2) if out.ndim == 4 else out
         np.save(args.outputs, out)
+    cycles = result["cycles"]
+    total = sum(cycles) if isinstance(cycles, list) else cycles
     summary = {"bit_exact": mismatches == 0, "frames": int(frames.shape[0]), "mismatches": mismatches,
                "cycles_per_frame": result["cycles_per_frame"],
                "estimated_cycles_per_frame": accel.get("estimated_cycles_per_frame"),
-               "total_cycles": result["cycles"], "stall": args.stall}
+               "total_cycles": cycles, "stall": args.stall, "engine": args.engine, "jobs": result.get("jobs", 1),
+               "simulation_s": round(result["simulation_s"], 3),
+               "cycles_per_s": round(total / result["simulation_s"]) if result["simulation_s"] > 0 else None,
+               "reference_cached": cached, "reference_s": round(reference_s, 3)}
     if mismatches:
         raise MismatchError(f"{mismatches} output values differ from FINN's execution of {build / 'hw.onnx'} "
                             f"({summary})")
