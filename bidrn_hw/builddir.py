@@ -93,8 +93,10 @@ def _our_entries(path: Path, kind: str) -> set[str]:
     return ours
 
 
-def check_output_dir(out: Path | str, kind: str, force: bool = False, option: str = "--out") -> Path:
-    """Refuse an output location we must not write to, before any work is done (see the module doc)."""
+def check_output_dir(out: Path | str, kind: str, force: bool = False, option: str = "--out",
+                     expected: tuple[str, ...] = ()) -> Path:
+    """Refuse an output location we must not write to, before any work is done (see the module doc).
+    ``expected``: names the command will write, refused early when a file of the user's has one of them."""
     out = Path(out)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise UsageError(f"{option} {out}: exists and is not a folder; refusing to replace it")
@@ -104,9 +106,11 @@ def check_output_dir(out: Path | str, kind: str, force: bool = False, option: st
         probe = probe.parent
     if not probe.is_dir():
         raise UsageError(f"{option} {out}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK) or (out.is_dir() and not os.access(out, os.W_OK | os.X_OK)):
-        where = out if out.is_dir() and not os.access(out, os.W_OK | os.X_OK) else probe
-        raise InputFileError(f"{option} {out}: {where} is not writable")
+    for where in ([probe, out] if out.is_dir() else [probe]):
+        try:  # really try (permissions, read-only mounts, root's /proc): os.access says yes to root
+            os.rmdir(tempfile.mkdtemp(prefix=".bidrn-hw-probe-", dir=where))
+        except OSError as exc:
+            raise InputFileError(f"{option} {out}: cannot write in {where} ({exc.strerror})") from None
     if out.is_dir():
         marker = read_marker(out)
         foreign = [e for e in _entries(out) if e.name not in _our_entries(out, kind)]
@@ -118,6 +122,10 @@ def check_output_dir(out: Path | str, kind: str, force: bool = False, option: st
             raise UsageError(f"{option} {out}: not empty and not made by bidrn-hw (no {MARKER}); refusing to "
                              f"write into it: choose a new or empty folder, or --force to add the {kind}'s "
                              f"files to it (nothing of yours is removed)")
+        clash = sorted({e.name for e in foreign} & set(expected))
+        if clash:
+            raise UsageError(f"{option} {out}: {out / clash[0]} is not ours and the {kind} would overwrite it; "
+                             f"move it away or choose another folder")
     return out
 
 
@@ -152,8 +160,8 @@ class OutputDir:
     block, ``tmp`` is removed and ``out`` is untouched."""
 
     def __init__(self, out: Path | str, kind: str, force: bool = False, command: str | None = None,
-                 option: str = "--out"):
-        self.out = check_output_dir(out, kind, force, option)
+                 option: str = "--out", expected: tuple[str, ...] = ()):
+        self.out = check_output_dir(out, kind, force, option, expected)
         self.kind, self.force, self.option = kind, force, option
         self.command = command or kind
         self.tmp: Path | None = None
@@ -482,21 +490,49 @@ def resolved_parameters(build: Build, layer: Layer, mapping=lambda p: str(p)) ->
 _staging: Path | None = None
 
 
+def _data_copy(build: Build) -> Path:
+    """The build's memory files copied into the cache under a name made of their sha256 alone
+    (``$BIDRN_HW_CACHE/data/<hash>``): a build and its copies anywhere name the same files, so their sources
+    are identical and share one Verilator model; a changed file makes another folder (and model)."""
+    from .rtl_sim.verilator import cache_root
+
+    files = build.accel["files"]
+    digests = sorted((p.name, files[p.relative_to(build.dir).as_posix()]) for p in build.data_files)
+    key = hashlib.sha256(json.dumps(digests).encode()).hexdigest()[:24]
+    dest = cache_root().parent / "data" / key
+    if dest.is_dir() and all((dest / name).is_file() and (dest / name).stat().st_size == (build.dir / "rtl" / name).stat().st_size
+                             for name, _ in digests):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=dest.parent))
+    for p in build.data_files:
+        shutil.copyfile(p, tmp / p.name)
+    shutil.rmtree(dest, ignore_errors=True)  # an incomplete copy: replaced whole
+    try:
+        os.rename(tmp, dest)
+    except OSError:  # another process put it there meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
 def simulation_sources(build_dir: Path | str) -> list[Path]:
     """The sources of a build directory ready for a simulator: staged copies (kept until the process exits)
-    with the memory files named by their absolute path in the build directory, wherever it lives now."""
+    whose memory files are named by absolute path in a content-addressed copy (:func:`_data_copy`), so the
+    simulation does not depend on where the build directory lives, and a moved or copied build reuses the
+    original's Verilator model."""
     global _staging
     import atexit
 
     build = load_design(build_dir)
+    data = _data_copy(build)
     if _staging is None:
         _staging = Path(tempfile.mkdtemp(prefix="bidrn-hw-src-"))
         atexit.register(shutil.rmtree, _staging, True)
-    key = hashlib.sha256(json.dumps([str(build.dir), build.accel.get("files")], sort_keys=True).encode()).hexdigest()
-    dest = _staging / key[:16]
+    key = hashlib.sha256(json.dumps([str(data), sorted(build.accel["files"].items())]).encode()).hexdigest()[:16]
+    dest = _staging / key
     if not dest.is_dir():
-        tmp = _staging / f".{key[:16]}.{os.getpid()}.{threading.get_ident()}"
-        stage_sources(build, tmp)
+        tmp = _staging / f".{key}.{os.getpid()}.{threading.get_ident()}"
+        stage_sources(build, tmp, lambda p: str(data / p.name))
         try:
             os.rename(tmp, dest)
         except OSError:  # staged meanwhile by another thread

@@ -32,7 +32,12 @@ def run(args) -> dict:
 
     from ..flow.folding import device_budget
 
-    if args.part:
+    import math
+
+    for option, value in (("--target-fps", args.target_fps), ("--fclk-mhz", args.fclk_mhz)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{option} must be a positive number, not {value}")
+    if args.part is not None:
         device_budget(args.part)  # unknown part: fail before the (slow) lowering
     if args.folding and args.target_fps is not None:
         raise UsageError("give either --folding or --target-fps, not both")
@@ -45,6 +50,8 @@ def run(args) -> dict:
         model = ModelWrapper(str(path))
     except Exception as exc:
         raise InputFileError(f"{path} is not an ONNX model: {exc}") from None
+    if not model.graph.input or not model.graph.node:
+        raise InputFileError(f"{path} is not an ONNX model: its graph has no {'input' if model.graph.node else 'node'}")
     inp = model.graph.input[0].name
     dt = model.get_tensor_datatype(inp)
     if not dt.is_integer():

@@ -17,7 +17,7 @@ def run(args) -> dict:
 
     est = load_estimates(args.dir)
     fclk = est["fclk_mhz"] if args.fclk_mhz is None else float(args.fclk_mhz)
-    if fclk <= 0:
+    if not fclk > 0 or fclk == float("inf"):
         raise UsageError(f"--fclk-mhz must be positive, not {fclk}")
     budget, part = est["budget"], est["part"]
     if args.part:

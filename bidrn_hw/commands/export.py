@@ -29,7 +29,8 @@ def run(args) -> dict:
         raise UsageError(f"--residual-bits must be in 2..16, got {args.residual_bits}")
     if args.frames < 1:
         raise UsageError(f"--frames must be >= 1, got {args.frames}")
-    output = OutputDir(args.out, "export", force=args.force)  # before the slow work
+    output = OutputDir(args.out, "export", force=args.force,
+                       expected=("body_encoder", "hand_encoder", "face_encoder", "partitions.json"))  # before the slow work
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise InputFileError(f"--checkpoint {args.checkpoint}: not found" if not Path(args.checkpoint).exists()
                              else f"--checkpoint {args.checkpoint}: not a file")

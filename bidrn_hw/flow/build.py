@@ -38,6 +38,10 @@ from .pixel_folding import ApplyPixelFolding
 DEFAULT_PART = "xc7z020"
 DEFAULT_FCLK_MHZ = 200.0
 
+# what a compile writes into its folder (a user's file of one of these names in a --force folder is refused)
+BUILD_ENTRIES = ("hw.onnx", "folding.json", "rtl", "accel.json", "weights.bin", "estimates.json", "report.md",
+                 "estimates.png")
+
 SPECIALIZE_PART = "xc7z020clg400-1"  # only picks FINN's backend classes (widths, shapes); no synthesis
 
 
@@ -133,7 +137,7 @@ def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs:
     device = device_budget(part)
     if not qonnx_path.exists():
         raise InputFileError(f"{qonnx_path} not found")
-    output = OutputDir(out_dir, "compile", force=force)  # refuse a folder that is not ours before the slow work
+    output = OutputDir(out_dir, "compile", force=force, expected=BUILD_ENTRIES)  # refused before the slow work
     model = ModelWrapper(str(qonnx_path))
     hw = lower_to_hw(model, check_inputs=check_inputs, log=log)
     with fast_qonnx():
