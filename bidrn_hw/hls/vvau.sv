@@ -103,6 +103,11 @@ module vvau #(
     wire en;                               // the pipeline advances
     wire issue = en && s_axis_0_tvalid;
     assign s_axis_0_tready = en;
+    if (IN_BUS > XL) begin : in_pad
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire unused_pad = ^s_axis_0_tdata[IN_BUS-1:XL];   // the bus's padding to whole bytes
+        /* verilator lint_on UNUSEDSIGNAL */
+    end
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
