@@ -34,6 +34,16 @@ def _base(node) -> str:
     return op[:-4] if op.endswith(("_hls", "_rtl")) else op
 
 
+# Joins: (op, its two joined stream inputs). A fused residual MVAU (flow.fuse_residual) joins its MVAU's input
+# (0) with the skip (3): the skip waits for the convolution's window as the add's bypass did.
+JOIN_INPUTS = {"ElementwiseAdd": (0, 1), "MVAUResidual": (0, 3)}
+
+
+def join_inputs(node) -> list[str]:
+    """The tensors a join node joins ([] for any other node)."""
+    return [node.input[i] for i in JOIN_INPUTS.get(_base(node), ())]
+
+
 def _input_h(model: ModelWrapper, node) -> int:
     shape = model.get_tensor_shape(node.input[0])
     return int(shape[1]) if len(shape) == 4 else 1
@@ -65,7 +75,7 @@ def _fork_of(model: ModelWrapper, add) -> object:
             stack.extend(t for t in node.input if not model.has_initializer(t))
         return forks
 
-    a, b = ancestors(add.input[0]), ancestors(add.input[1])
+    a, b = (ancestors(t) for t in join_inputs(add))
     common = [n for name, n in a.items() if name in b]
     if not common:
         raise UnsupportedError(f"join {add.name}: its inputs have no common DuplicateStreams fork")
@@ -79,7 +89,7 @@ def path_rows(model: ModelWrapper, tensor: str, fork, memo: dict) -> float:
     rows = 0.0
     node = model.find_producer(tensor)
     while node is not None and node.name != fork.name:
-        if _base(node) == "ElementwiseAdd":  # nested residual block: its slower branch
+        if join_inputs(node):  # nested residual block: its slower branch
             inner, inner_fork = join_rows(model, node, memo)
             rows += inner * fork_h / max(_input_h(model, inner_fork), 1)
             if inner_fork.name == fork.name:
@@ -98,7 +108,7 @@ def join_rows(model: ModelWrapper, add, memo: dict) -> tuple[float, object]:
     """(rows of its fork's map the slower branch of ``add`` needs, the fork)."""
     if add.name not in memo:
         fork = _fork_of(model, add)
-        memo[add.name] = (max(path_rows(model, t, fork, memo) for t in add.input), fork)
+        memo[add.name] = (max(path_rows(model, t, fork, memo) for t in join_inputs(add)), fork)
     return memo[add.name]
 
 
@@ -133,17 +143,17 @@ def branch_fifo_depths(model: ModelWrapper) -> dict[tuple[str, int], int]:
     model = _Indexed(model)
     depths, memo = {}, {}
     for add in model.graph.node:
-        if _base(add) != "ElementwiseAdd":
+        if not join_inputs(add):
             continue
         fork = _fork_of(model, add)
-        rows = [path_rows(model, t, fork, memo) for t in add.input]
-        fast = 0 if rows[0] <= rows[1] else 1
+        rows = [path_rows(model, t, fork, memo) for t in join_inputs(add)]
+        fast = JOIN_INPUTS[_base(add)][0 if rows[0] <= rows[1] else 1]
         shape = model.get_tensor_shape(add.input[fast])
         h, w, c = (int(v) for v in shape[1:]) if len(shape) == 4 else (1, 1, int(shape[-1]))
-        pe = getCustomOp(add).get_nodeattr("PE")
+        per_beat = int(getCustomOp(add).get_folded_input_shape(fast)[-1])  # PE of an add, SIMD of an MVAU's input
         join_rows_per_fork_row = h / max(_input_h(model, fork), 1)
         lag = (abs(rows[0] - rows[1]) + 1) * join_rows_per_fork_row
-        depths[(add.name, fast)] = math.ceil(lag * w * c / pe) + MARGIN_BEATS
+        depths[(add.name, fast)] = math.ceil(lag * w * c / per_beat) + MARGIN_BEATS
     return depths
 
 
