@@ -44,11 +44,12 @@ def main(argv=None) -> int:
 
     from bidrn_hw.flow.fast_qonnx import copy_model, fast_qonnx
     from bidrn_hw.flow.fifos import InsertBranchFIFOs
-    from bidrn_hw.flow.folding import (RESOURCE_KEYS, InsertDataWidthConverters, auto_fold, balance_report, base_op,
-                                       device_budget, fold_slowest, layer_cycles_of)
+    from bidrn_hw.devices import device_budget
+    from bidrn_hw.flow.folding import InsertDataWidthConverters, auto_fold, balance_report, fold_slowest
+    from bidrn_hw.layers import RESOURCE_KEYS, base_op, layer_cycles_of
     from bidrn_hw.flow.frame_estimate import PARTS, TARGETS, _export
     from bidrn_hw.flow.lower import lower_to_hw
-    from bidrn_hw.rtlgen.layers_compute import set_target_family
+    from bidrn_hw.layers.mvau import set_target_family
 
     if args.config not in TARGETS:
         print(json.dumps({"error": f"unknown config {args.config}; known: {', '.join(TARGETS)}"}))
@@ -96,7 +97,7 @@ PASS = ("StreamingFIFO", "StreamingDataWidthConverter")
 def _grouped_balance(model, cycles: dict, fuse_adds: bool) -> dict:
     """Slowest over mean cycles of the network's layers (see the module doc), each the slowest of its HW
     layers; with ``fuse_adds`` each residual add joins the convolution that feeds it."""
-    from bidrn_hw.flow.folding import base_op
+    from bidrn_hw.layers import base_op
 
     parent = {n.name: n.name for n in model.graph.node}
 

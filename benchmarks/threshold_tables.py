@@ -4,13 +4,13 @@
 
 Exports the config, lowers each encoder partition (``bidrn-hw compile --no-rtl --no-check``, default pixel
 folding: the tables do not depend on the folding) and reads every MVAU's and Thresholding's table as the RTL
-generator stores it (``rtlgen.layers_compute.threshold_table``). Per layer kind (integer MVAU, XNOR MVAU,
+generator stores it (``layers.thresholds.threshold_table``). Per layer kind (integer MVAU, XNOR MVAU,
 Thresholding): channels, threshold steps per channel in the model, steps reachable (the searched window),
 shared rows, channels with a per-channel base, and the bits stored against the full rows. ``slopes`` counts the
 channels whose window rises in steps of d or d + 1 (one slope: an affine function's thresholds) or has two such
 runs (two slopes: BN followed by RPReLU): the necessary condition for computing the thresholds instead of
 storing them. ``computed_layers`` and ``bits_generated`` say what the generator does now: layers whose
-thresholds it computes from lines (``rtlgen.layers_compute.node_threshold_lines``: one word per channel,
+thresholds it computes from lines (``layers.thresholds.node_threshold_lines``: one word per channel,
 exact), and the bits of all the layers' memories as generated (line words, or the stored table).
 """
 from __future__ import annotations
@@ -42,9 +42,9 @@ def tables(hw_onnx: Path) -> dict:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
-    from bidrn_hw.flow.folding import base_op
-    from bidrn_hw.rtlgen.layers_compute import node_threshold_lines, node_threshold_table, threshold_range
-    from bidrn_hw.rtlgen.threshold_lines import word_bits
+    from bidrn_hw.layers import base_op
+    from bidrn_hw.layers.threshold_lines import word_bits
+    from bidrn_hw.layers.thresholds import node_threshold_lines, node_threshold_table, threshold_range
 
     model = ModelWrapper(str(hw_onnx))
     out: dict = {}

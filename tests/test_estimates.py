@@ -19,9 +19,12 @@ from qonnx.custom_op.registry import getCustomOp  # noqa: E402
 
 from bidrn_hw.cli import main as cli_main  # noqa: E402
 from bidrn_hw.flow.build import compile_partition  # noqa: E402
-from bidrn_hw.flow.estimates import (RESOURCE_KEYS, bram18, calibrated_cost, dwc_capacity, dwc_kind,  # noqa: E402
-                                     layer_resources, memory_cost, rtl_content, rtl_params, threshold_cost)
-from bidrn_hw.flow.folding import base_op, device_budget  # noqa: E402
+from bidrn_hw.devices import device_budget  # noqa: E402
+from bidrn_hw.flow.estimates import calibrated_cost, layer_resources, rtl_content  # noqa: E402
+from bidrn_hw.layers import RESOURCE_KEYS, base_op, rtl_params  # noqa: E402
+from bidrn_hw.layers.dwc import dwc_capacity, dwc_kind  # noqa: E402
+from bidrn_hw.layers.memory import bram18, memory_cost  # noqa: E402
+from bidrn_hw.layers.thresholds import threshold_cost  # noqa: E402
 
 PART = "hand_encoder"
 
@@ -200,7 +203,6 @@ def test_estimator_parameters_equal_the_generated_rtl_parameters():
 
     from bidrn_hw.flow.bnn_pynq import export_bnn_pynq
     from bidrn_hw.flow.build import compile_partition
-    from bidrn_hw.flow.estimates import rtl_params
 
     with tempfile.TemporaryDirectory() as tmp:
         onnx = export_bnn_pynq("cnv-w1a1", f"{tmp}/cnv.onnx", seed=3)

@@ -18,8 +18,9 @@ from qonnx.custom_op.registry import getCustomOp  # noqa: E402
 from bidrn_hw.cli import main as cli_main  # noqa: E402
 from bidrn_hw.errors import UsageError  # noqa: E402
 from bidrn_hw.flow.build import fold, folding_config  # noqa: E402
-from bidrn_hw.flow.folding import (ApplyFoldingConfig, auto_fold, base_op, device_budget,  # noqa: E402
-                                   fold_limits, known_devices, layer_cycles_of, tied_pairs)
+from bidrn_hw.devices import device_budget, known_devices  # noqa: E402
+from bidrn_hw.flow.folding import ApplyFoldingConfig, auto_fold, tied_pairs  # noqa: E402
+from bidrn_hw.layers import base_op, fold_limits, layer_cycles_of  # noqa: E402
 from bidrn_hw.flow.lower import execute, lower_to_hw  # noqa: E402
 
 PART = "body_encoder"
@@ -293,8 +294,9 @@ def test_ram_style_from_the_folding_file_reaches_the_rtl_and_auto_is_resolved(lo
     parts (the estimate then follows the build) and stays "auto" on ECP5; an MVAU's "distributed" weight
     ROM is RAM_STYLE "logic" in the RTL (a ROM cannot be a LUT-RAM); "ultra" weights are loaded after reset
     (W_LOAD), on parts that have UltraRAM."""
-    from bidrn_hw.flow.estimates import memory_shape, rtl_params, yosys_block_ram
-    from bidrn_hw.flow.memory_styles import ram_style
+    from bidrn_hw.layers import memory_shape, rtl_params
+    from bidrn_hw.layers.base import ram_style
+    from bidrn_hw.layers.memory import yosys_block_ram
 
     swg = node_of(lowered, "ConvolutionInputGenerator").name
     mvau = node_of(lowered, "MVAU").name
@@ -326,7 +328,8 @@ def test_weights_move_to_ultraram_where_block_ram_is_short(lowered):
     after reset): most RAMB18 saved per URAM first, until block RAM fits, within the URAM budget; the
     resources estimated afterwards show exactly the changes the candidates announced."""
     from bidrn_hw.flow.estimates import total_resources
-    from bidrn_hw.flow.memory_styles import choose_uram_weights, move_weights_to_uram, ram_style, uram_candidates
+    from bidrn_hw.flow.memory_styles import choose_uram_weights, move_weights_to_uram, uram_candidates
+    from bidrn_hw.layers.base import ram_style
 
     model, _ = fold(copy(lowered), target_fps=100, fclk_mhz=200, part="xczu7ev")  # deep weight memories
     for node in model.graph.node:  # leave the memory choice to the flow again

@@ -7,7 +7,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
 
 from bidrn_hw.rtl_sim import streams, verilator
-from bidrn_hw.rtlgen.layers_compute import mvau, threshold_table, thresholding
+from bidrn_hw.layers import layer_rtl
+from bidrn_hw.layers.thresholds import threshold_table
 
 HW = dict(domain="finn.custom_op.fpgadataflow", backend="fpgadataflow")
 VECS = [1, 2, 3]
@@ -71,7 +72,7 @@ def test_mvau_packed_products_bit_exact(case, tmp_path):
 
 
 def check_mvau(case, tmp_path, family=None):
-    from bidrn_hw.rtlgen.layers_compute import set_target_family
+    from bidrn_hw.layers.mvau import set_target_family
 
     xnor, act, mw, mh, simd, pe, idt, wdt, odt, steps = case
     rng = np.random.default_rng(mw * mh + steps)
@@ -101,7 +102,7 @@ def check_mvau(case, tmp_path, family=None):
         else:
             thr = np.sort(rng.integers(lo, hi, (mh, steps)), 1)
         model.set_initializer("t", thr.astype(np.float32))
-    layer = mvau(model, model.graph.node[0])
+    layer = layer_rtl(model, model.graph.node[0])
     p = layer.parameters
     assert p.get("PACK", 0) == int(family is not None), p
     if steps == 31:
@@ -142,7 +143,7 @@ def test_thresholding_bit_exact(channels, pe, steps, rows, tmp_path):
     else:
         thr = np.sort(rng.integers(-200, 200, (channels, steps)), 1).astype(np.float32)
     model.set_initializer("t", thr.astype(np.float32))
-    layer = thresholding(model, model.graph.node[0])
+    layer = layer_rtl(model, model.graph.node[0])
     assert (layer.parameters["BASE_BITS"] > 0) == (rows == "window")
     x = rng.integers(-256, 256, shape).astype(np.float32)
     expected = finn_out(model, x)
@@ -175,7 +176,7 @@ def test_thresholding_random_shapes(seed, tmp_path):
     spread = int(rng.choice([2, hi - lo]))  # a few thresholds out of range, or about half of them
     thr = np.sort(rng.integers(lo - spread, hi + 1 + spread, (rows, steps)), 1).astype(np.float32)
     model.set_initializer("t", thr)
-    layer = thresholding(model, model.graph.node[0])
+    layer = layer_rtl(model, model.graph.node[0])
     in_bits = layer.parameters["IN_BITS"]
     assert layer.parameters["SHARED"] == int(rows == 1)
     x = rng.integers(lo, hi + 1, shape).astype(np.float32)
@@ -244,7 +245,7 @@ def test_mvau_threshold_lines_bit_exact(seed, tmp_path):
                                    int(max(i_dt.min() * w_dt.min(), i_dt.max() * w_dt.max()) * mw))
     segments = 1 + seed // 2
     model.set_initializer("t", line_thresholds(rng, mh, steps, lo, hi, segments).astype(np.float32))
-    layer = mvau(model, model.graph.node[0])
+    layer = layer_rtl(model, model.graph.node[0])
     p = layer.parameters
     assert layer.sources == ["mvau", "threshold_lines"] and 1 <= p["LINES"] <= segments, p
     for stall, sd in ((0.0, 1), (0.35, 2)):
@@ -273,7 +274,7 @@ def test_thresholding_lines_bit_exact(pe, segments, tmp_path):
     model.set_tensor_datatype("x", DataType["INT9"])
     model.set_tensor_datatype("y", DataType["INT6"])
     model.set_initializer("t", line_thresholds(rng, channels, steps, -256, 255, segments).astype(np.float32))
-    layer = thresholding(model, model.graph.node[0])
+    layer = layer_rtl(model, model.graph.node[0])
     assert layer.parameters["LINES"] in (1, segments) and layer.sources == ["thresholding", "threshold_lines"]
     x = rng.integers(-256, 256, shape).astype(np.float32)
     expected = finn_out(model, x)
@@ -288,7 +289,7 @@ def test_mvau_loaded_weights_bit_exact(xnor, pe, simd, tmp_path):
     words, a line's words least significant first), words after the layer's own leave on m_axis_w for the
     next loading layer; the outputs equal FINN's execution, with stalls on all four streams."""
     from bidrn_hw.rtl_sim.streams import Stream, bus_bits, pack, simulate, unpack
-    from bidrn_hw.rtlgen.layers_compute import set_target_family
+    from bidrn_hw.layers.mvau import set_target_family
 
     rng = np.random.default_rng(pe * simd)
     mw, mh = 2 * simd, 2 * pe
@@ -307,7 +308,7 @@ def test_mvau_loaded_weights_bit_exact(xnor, pe, simd, tmp_path):
     steps = int(DataType[odt].max() - DataType[odt].min())
     model.set_initializer("t", np.sort(rng.integers(lo, hi, (mh, steps)), 1).astype(np.float32))
     set_target_family(model, "zynq_us+")
-    layer = mvau(model, model.graph.node[0])
+    layer = layer_rtl(model, model.graph.node[0])
     p = layer.parameters
     assert (p["W_LOAD"], p["RAM_STYLE"]) == (1, "ultra") and "weight_loader" in layer.sources, p
     line_bits = pe * simd * p["W_BITS"]

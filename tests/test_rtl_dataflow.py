@@ -1,11 +1,11 @@
 """Bit-exact tests of the dataflow (non-MAC) RTL modules against FINN's python execution.
 
 Each case builds a one-node FINN graph (the HW abstraction op, as ``convert_to_hw`` emits it), runs
-``execute_onnx`` for the expected output, maps the node with ``bidrn_hw.rtlgen.layers_dataflow`` (so the
+``execute_onnx`` for the expected output, maps the node with its layer kind (``bidrn_hw/layers/<kind>.py``, so the
 attribute mapping is under test too), packs the input per FINN's folded shape and simulates the module with
 the generic stream testbench: random tvalid/tready stalls on most runs, integer equality always, and one
 stall-free multi-frame run per build whose steady-state cycles per frame must be within 5% of
-``layers_dataflow.estimate_cycles`` (equal to FINN's ``get_exp_cycles`` where FINN's formula describes a
+the kind's ``cycles`` (equal to FINN's ``get_exp_cycles`` where FINN's formula describes a
 streaming design; checked below).
 
 Configurations are drawn from a seeded generator per structural case (kernel/stride kinds, folding,
@@ -36,7 +36,17 @@ from finn.core.onnx_exec import execute_onnx  # noqa: E402
 from bidrn_hw.errors import UnsupportedError  # noqa: E402
 from bidrn_hw.rtl_sim.streams import Stream, bus_bits, pack, simulate, unpack  # noqa: E402
 from bidrn_hw.rtl_sim.verilator import hls_sources, verilator_env  # noqa: E402
-from bidrn_hw.rtlgen import layers_dataflow as ld  # noqa: E402
+from bidrn_hw.layers import kind_of  # noqa: E402
+
+
+class ld:  # the node's kind, asked as the flow asks it (these layers read no initializers: no model)
+    @staticmethod
+    def rtl_module(op):
+        return kind_of(op.onnx_node).rtl_params(None, op.onnx_node, op)
+
+    @staticmethod
+    def estimate_cycles(op):
+        return kind_of(op.onnx_node).cycles(None, op.onnx_node, op)
 
 BIPOLAR = DataType["BIPOLAR"]
 SEED = 2024

@@ -4,7 +4,7 @@ the flow's DWC insertion; lint.
 Each case draws an element width, a channel count and two different divisors of it as input/output
 elements per beat (up-, down- and non-integer conversion), builds a one-node FINN graph, executes it with
 FINN for the expected stream and simulates the RTL with random tvalid/tready stalls; a stall-free run
-checks the steady-state cycles per frame against ``folding.dwc_cycles`` (max of input and output beats).
+checks the steady-state cycles per frame against ``layers.dwc.dwc_cycles`` (max of input and output beats).
 """
 from __future__ import annotations
 
@@ -27,10 +27,9 @@ from qonnx.util.basic import qonnx_make_model  # noqa: E402
 from finn.core.onnx_exec import execute_onnx  # noqa: E402
 
 from bidrn_hw.errors import UnsupportedError  # noqa: E402
-from bidrn_hw.flow.folding import dwc_cycles  # noqa: E402
 from bidrn_hw.rtl_sim.streams import Stream, bus_bits, pack, simulate, unpack  # noqa: E402
 from bidrn_hw.rtl_sim.verilator import hls_sources, verilator_env  # noqa: E402
-from bidrn_hw.rtlgen.layers_dwc import dwc_params  # noqa: E402
+from bidrn_hw.layers.dwc import dwc_cycles, dwc_params  # noqa: E402
 
 SEED = 4242
 DTYPES = ["BIPOLAR", "BINARY", "INT2", "UINT3", "INT4", "INT7", "UINT8"]

@@ -1,8 +1,8 @@
-"""Thresholds computed from lines (rtlgen/threshold_lines.py): exact fits, counts equal to the table's."""
+"""Thresholds computed from lines (layers/threshold_lines.py): exact fits, counts equal to the table's."""
 import numpy as np
 import pytest
 
-from bidrn_hw.rtlgen.threshold_lines import fit_lines, line_words, lines_for, verify, word_bits
+from bidrn_hw.layers.threshold_lines import fit_lines, line_words, lines_for, verify, word_bits
 
 
 def line_thresholds(rng, channels, steps, lo, hi, segments):

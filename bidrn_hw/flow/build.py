@@ -29,8 +29,13 @@ from ..errors import InputFileError, UsageError
 from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
 from .rate_fifos import InsertGeneratorInputFIFOs, InsertMVAUInputFIFOs
-from .folding import (ApplyFoldingConfig, InsertDataWidthConverters, apply_fifo_depths,
-                      auto_fold, base_op, device_budget, layer_cycles_of, load_folding)
+from ..devices import device_budget
+from ..layers import base_op, layer_cycles_of
+from ..layers.base import ram_style
+from ..layers.mvau import set_target_family
+from ..rtlgen.stitch import generate
+from .estimates import estimate, write_report
+from .folding import ApplyFoldingConfig, InsertDataWidthConverters, apply_fifo_depths, auto_fold, load_folding
 from .lower import lower_to_hw
 from .memory_styles import ResolveMemoryStyles
 from .pixel_folding import ApplyPixelFolding
@@ -68,8 +73,6 @@ def fold(hw: ModelWrapper, folding: Path | str | dict | None = None, target_fps:
     """Fold a lowered HW graph, insert the branch FIFOs and the data-width converters; (graph, folding info)."""
     if folding is not None and target_fps is not None:
         raise UsageError("give either a folding file (--folding) or a target frame rate (--target-fps), not both")
-    from ..rtlgen.layers_compute import set_target_family
-
     set_target_family(hw, device_budget(part)["family"])  # an unknown part is an error whatever the folding
     pending = {}
     if target_fps is not None:
@@ -83,8 +86,6 @@ def fold(hw: ModelWrapper, folding: Path | str | dict | None = None, target_fps:
         info = {"mode": "file", "file": None if isinstance(folding, dict) else str(folding),
                 "ignored": applier.ignored}
         if not device_budget(part)["URAM"]:
-            from .memory_styles import ram_style
-
             for node in hw.graph.node:
                 if base_op(node) == "MVAU" and ram_style(node) == "ultra":
                     raise UsageError(f"{info['file'] or 'folding'}: node {node.name}: ram_style='ultra' puts its weights "
@@ -125,9 +126,6 @@ def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs:
                       force: bool = False) -> dict:
     """Lower, fold, generate RTL (unless ``rtl=False``) and estimate into ``out_dir`` (see the module doc)."""
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
-
-    from ..rtlgen.stitch import generate
-    from .estimates import estimate, write_report
 
     qonnx_path, out_dir = Path(qonnx_path), Path(out_dir)
     fclk_mhz = float(fclk_mhz if fclk_mhz is not None else DEFAULT_FCLK_MHZ)

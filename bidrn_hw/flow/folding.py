@@ -56,12 +56,15 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
+from ..devices import device_budget
 from ..errors import UsageError
+from ..layers import RESOURCE_KEYS, base_op, fold_limits, kind_of, layer_cycles_of
+from ..layers.base import LayerKind
+from .estimates import total_resources
 from .fast_qonnx import copy_model
+from .memory_styles import move_weights_to_uram
 from .pixel_folding import ApplyPixelFolding
 
-DEVICES_FILE = Path(__file__).resolve().parent.parent / "platforms" / "devices.json"
-RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 FOLD_ATTRS = ("PE", "SIMD")
 CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "depth", "parallel_window")
 # Attributes of FINN's HLS/RTL backends that FINN's folding files carry but our RTL has no use for: accepted
@@ -72,55 +75,8 @@ FINN_ONLY_ATTRS = {"resType", "mem_mode", "runtime_writeable_weights", "ram_styl
 RAM_STYLES = {"auto", "block", "distributed", "ultra"}
 
 
-def base_op(node) -> str:
-    op = node.op_type
-    return op[:-4] if op.endswith(("_hls", "_rtl")) else op
-
-
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
-
-
-# ------------------------------------------------------------------------------------------ devices
-def known_devices() -> dict:
-    return json.loads(DEVICES_FILE.read_text())["devices"]
-
-
-def device_budget(part: str) -> dict:
-    """The device entry (budgets and FINN part name) for a device name, part name or alias."""
-    devices = known_devices()
-    key = part.strip().lower()
-    for name, dev in devices.items():
-        if key == name or key in [a.lower() for a in dev.get("aliases", [])] or key == dev["part"].lower() \
-                and dev["family"] != "ecp5":
-            return {"name": name, **dev}
-    raise UsageError(f"unknown part '{part}'; known devices: {', '.join(devices)} "
-                     f"(or their part names: {', '.join(d['part'] for d in devices.values() if d['family'] != 'ecp5')})")
-
-
-# ------------------------------------------------------------------------------------------ limits per op
-def fold_limits(model: ModelWrapper, node) -> dict[str, int]:
-    """{attribute: the value it must divide} for the folding attributes of ``node``."""
-    inst = getCustomOp(node)
-    op = base_op(node)
-    if op == "MVAU":
-        limits = {"SIMD": inst.get_nodeattr("MW"), "PE": inst.get_nodeattr("MH")}
-        producer = model.find_producer(node.input[0])
-        if producer is not None and base_op(producer) == "ConvolutionInputGenerator" \
-                and not getCustomOp(producer).get_nodeattr("parallel_window"):
-            limits["SIMD"] = getCustomOp(producer).get_nodeattr("IFMChannels")
-        return limits
-    if op == "ConvolutionInputGenerator":
-        return {"SIMD": inst.get_nodeattr("IFMChannels")}
-    if op in ("FMPadding", "FMPadding_Pixel", "UpsampleNearestNeighbour"):
-        return {"SIMD": inst.get_nodeattr("NumChannels")}
-    if op in ("Thresholding", "DuplicateStreams", "GlobalAccPool"):
-        return {"PE": inst.get_nodeattr("NumChannels")}
-    if op == "ElementwiseAdd":
-        return {"PE": int(model.get_tensor_shape(node.input[0])[-1])}
-    if op == "Pool":
-        return {"PE": inst.get_nodeattr("Channels")}
-    return {}
 
 
 def _swg_consumer(model: ModelWrapper, swg):
@@ -151,11 +107,10 @@ def check_folding(model: ModelWrapper) -> None:
         for attr, limit in fold_limits(model, node).items():
             value = inst.get_nodeattr(attr)
             if value < 1 or limit % value:
-                what = {"MVAU": {"SIMD": "MW", "PE": "MH"}}.get(base_op(node), {}).get(attr)
+                what = _limit_name(node, attr)
                 if base_op(node) == "MVAU" and attr == "SIMD" and limit != inst.get_nodeattr("MW"):
                     what = "IFMChannels of the sliding window generator feeding it (parallel_window=0)"
-                raise UsageError(f"node {node.name}: {attr}={value} does not divide "
-                                 f"{what or _limit_name(node, attr)}={limit}")
+                raise UsageError(f"node {node.name}: {attr}={value} does not divide {what}={limit}")
     for swg, consumer, attr in tied_pairs(model):
         s_inst, c_inst = getCustomOp(swg), getCustomOp(consumer)
         a, b = s_inst.get_nodeattr("SIMD"), c_inst.get_nodeattr(attr)
@@ -185,8 +140,9 @@ def _check_parallel_window(swg, consumer) -> None:
 
 
 def _limit_name(node, attr) -> str:
-    return {"ConvolutionInputGenerator": "IFMChannels", "Pool": "Channels", "ElementwiseAdd": "channels"}.get(
-        base_op(node), "NumChannels")
+    """What a folding attribute must divide, by name (for messages)."""
+    kind = kind_of(node)
+    return kind.limit_names.get(attr, "NumChannels") if kind is not None else "NumChannels"
 
 
 # ------------------------------------------------------------------------------------------ FINN JSON
@@ -242,14 +198,7 @@ def _set_attr(model: ModelWrapper, node, attr: str, value, source: str) -> bool:
 
 
 def _limit_label(model, node, attr) -> str:
-    if base_op(node) == "MVAU":
-        producer = model.find_producer(node.input[0])
-        if attr == "SIMD" and producer is not None and base_op(producer) == "ConvolutionInputGenerator" \
-                and not getCustomOp(producer).get_nodeattr("parallel_window"):
-            return (f"IFMChannels of {producer.name} (or set parallel_window=1 there for SIMD = MW: one whole "
-                    f"window per beat)")
-        return "MW" if attr == "SIMD" else "MH"
-    return _limit_name(node, attr)
+    return kind_of(node).limit_name(model, node, attr)
 
 
 class ApplyFoldingConfig(Transformation):
@@ -381,41 +330,16 @@ def _is_hw(node) -> bool:
     return node.domain.startswith("finn.custom_op.fpgadataflow")
 
 
+_ANY_KIND = LayerKind()
+
+
 def elems_per_beat(inst, index: int, is_input: bool) -> int:
-    """Elements per stream beat of a node's input/output ``index`` (FINN's folded shape, last dim)."""
-    if base_op(inst.onnx_node) == "ConvolutionInputGenerator":
-        simd = int(inst.get_nodeattr("SIMD"))
-        k_h, k_w = inst.get_nodeattr("ConvKernelDim")
-        return simd * k_h * k_w if inst.get_nodeattr("parallel_window") and not is_input else simd
-    shape = inst.get_folded_input_shape(index) if is_input else inst.get_folded_output_shape(index)
-    return int(shape[-1])
+    """Elements per stream beat of a node's input/output ``index`` (its kind's ``elems_per_beat``: FINN's
+    folded shape, last dim, or a parallel-window generator's whole window)."""
+    return (kind_of(inst.onnx_node) or _ANY_KIND).elems_per_beat(inst, index, is_input)
 
 
 # ------------------------------------------------------------------------------------------ auto folding
-def layer_cycles_of(model: ModelWrapper, node) -> int:
-    """Cycles per frame of one node as our RTL runs it (the same model as build.layer_cycles)."""
-    from ..rtlgen import layers_dataflow
-
-    inst = getCustomOp(node)
-    op = base_op(node)
-    if op in layers_dataflow.supported_op_types():
-        return int(layers_dataflow.estimate_cycles(inst))
-    if op == "StreamingFIFO":
-        return 0
-    if op == "StreamingDataWidthConverter":
-        return dwc_cycles(inst)
-    return int(inst.get_exp_cycles())
-
-
-def dwc_cycles(inst) -> int:
-    """hls/dwc.sv takes one input beat and emits one output beat per cycle: max(input, output beats)."""
-    shape = inst.get_nodeattr("inShape")
-    total = math.prod(int(s) for s in shape)
-    bits = inst.get_input_datatype().bitwidth()
-    a, b = inst.get_nodeattr("inWidth") // bits, inst.get_nodeattr("outWidth") // bits
-    return max(total // a, total // b)
-
-
 def _fold_node(model: ModelWrapper, node, target: int) -> tuple[int, bool]:
     """Smallest parallelism of a single-attribute node meeting ``target``; (cycles, met)."""
     inst = getCustomOp(node)
@@ -577,12 +501,8 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
     """
     if target_fps <= 0 or fclk_mhz <= 0:
         raise UsageError(f"--target-fps ({target_fps}) and --fclk-mhz ({fclk_mhz}) must be positive")
-    from .memory_styles import move_weights_to_uram
-
     device = device_budget(part)
     if estimate is None:
-        from .estimates import total_resources
-
         def estimate(m):
             return total_resources(m, device)
     requested = max(1, int(fclk_mhz * 1e6 / target_fps))
@@ -626,8 +546,6 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
 
 def least_resources_over_budget(model: ModelWrapper, estimate, device: dict) -> dict[str, int]:
     """{resource: need} for the resources ``model`` needs beyond ``device`` even folded as far as it goes."""
-    from .memory_styles import move_weights_to_uram
-
     probe = copy_model(model)
     fold_slowest(probe)
     res = estimate(probe)

@@ -15,10 +15,25 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
+import queue as queue_mod
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
+
+from ..devices import device_budget
+from ..errors import UsageError
+from ..layers import RESOURCE_KEYS
+from ..layers.mvau import set_target_family
+from .estimates import estimate, total_resources
+from .fast_qonnx import fast_qonnx
+from .fifos import InsertBranchFIFOs
+from .folding import InsertDataWidthConverters, auto_fold, balance_report, cycle_bounds
+from .lower import lower_to_hw
+from .memory_styles import choose_uram_weights, uram_candidates
 
 # Default device and clock per config, and the whole-frame FPS goal (issue 3).
 TARGETS = {"edge": ("xczu7ev", 200.0, 200.0), "paper": ("xcu250", 200.0, 1000.0), "tiny": ("ecp5-85k", 50.0, 100.0)}
@@ -53,10 +68,6 @@ def _set_queue(queue) -> None:
 
 def _lower_one(name: str, path: str) -> tuple[str, bytes, dict, float]:
     """One partition's lowering in a worker: (name, serialized HW graph, seconds per pass, seconds)."""
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    from .lower import lower_to_hw
-
     start, times = time.time(), {}
 
     def log(line):
@@ -73,13 +84,6 @@ def lower_partitions(paths: dict, say, workers: int | None = None) -> tuple[dict
     """Lower each exported partition (name -> model.onnx), as many at a time as the machine has cores (at most
     two: the body and the hand encoder take nearly all of the time). Returns ({name: HW ModelWrapper},
     {name: seconds per pass}, {name: seconds}); progress messages reach ``say`` from the parent."""
-    import multiprocessing as mp
-    import os
-    import queue as queue_mod
-    from concurrent.futures import ProcessPoolExecutor
-
-    from qonnx.core.modelwrapper import ModelWrapper
-
     workers = workers or max(1, min(2, os.cpu_count() or 1, len(paths)))
     ctx = mp.get_context("fork")  # the workers need this process's imports, not a fresh interpreter
     messages = ctx.Queue()
@@ -118,12 +122,6 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None, also_at: fl
     ``also_at``: a frame rate to fold for as well (e.g. a goal below the fastest that fits); then a sixth item
     is {"resources": its resources with its UltraRAM moves made, "seconds": the time that took}.
     """
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    from .folding import RESOURCE_KEYS, device_budget
-    from .memory_styles import choose_uram_weights
-
     global _LOWERED
     device = device_budget(part)
     zero = dict.fromkeys(RESOURCE_KEYS, 0)
@@ -172,8 +170,6 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None, also_at: fl
 
 
 def _search(fold_all, lowered, bounds, device, fclk, progress):
-    from .folding import RESOURCE_KEYS
-
     # The least any folding needs: every partition at its slowest (PE = SIMD = 1).
     _, summaries, least = fold_all(1e-9)
     never = {k: least[k] for k in RESOURCE_KEYS if least[k] > device[k]}
@@ -226,8 +222,6 @@ _LOWERED: dict | None = None  # joint_fold's partitions, for the forked workers
 
 
 def _bounds_of(name: str) -> tuple[int, int]:
-    from .folding import cycle_bounds
-
     return cycle_bounds(_LOWERED[name])
 
 
@@ -235,11 +229,6 @@ def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds: dict,
     """Fold one of joint_fold's partitions for ``fps`` frames/s with its FIFOs and converters: (auto_fold
     summary, resources, UltraRAM candidates, None). With ``moves`` ({partition: [MVAU names]}, the chosen
     folding): those weights go to UltraRAM, and the last item is (estimate document, balance report)."""
-    from .estimates import estimate, total_resources
-    from .fifos import InsertBranchFIFOs
-    from .folding import RESOURCE_KEYS, InsertDataWidthConverters, auto_fold, balance_report, device_budget
-    from .memory_styles import uram_candidates
-
     device = device_budget(part)
     zero = dict.fromkeys(RESOURCE_KEYS, 0)
     model, summary = auto_fold(_LOWERED[name], fps * PARTS[name], fclk, part, estimate=lambda m: zero,
@@ -282,10 +271,6 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
     per-pass lowering seconds, whole-frame FPS, resources against the budget, pipeline balance and a
     summary per partition.
     """
-    from ..errors import UsageError
-    from .fast_qonnx import fast_qonnx
-    from .folding import RESOURCE_KEYS, device_budget
-
     if config not in TARGETS:
         raise UsageError(f"unknown config '{config}'; known: {', '.join(TARGETS)}")
     default_part, default_fclk, goal_fps = TARGETS[config]
@@ -311,8 +296,6 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
     result["slowest_pass"] = {n: dict(zip(("pass", "seconds"), max(p.items(), key=lambda kv: kv[1])))
                               for n, p in passes.items()}
     result["pass_seconds"] = passes
-
-    from ..rtlgen.layers_compute import set_target_family
 
     for model in lowered.values():
         set_target_family(model, device["family"])

@@ -3,7 +3,7 @@ buffer and a FIFO's buffer. The RTL takes it as its ``RAM_STYLE`` parameter, the
 ``(* ram_style *)`` on the memory, which Yosys and Vivado both obey.
 
 ``"auto"`` lets the synthesis tool choose. On Xilinx parts :class:`ResolveMemoryStyles` replaces it with the
-choice Yosys makes by its library costs (:func:`~bidrn_hw.flow.estimates.yosys_block_ram`), the way FINN's
+choice Yosys makes by its library costs (:func:`~bidrn_hw.layers.memory.yosys_block_ram`), the way FINN's
 ``StreamingFIFO.resolve_ram_style`` does: the estimate, ``folding.json`` and the synthesized design then say
 the same thing. Without it, Yosys' choice near a cost tie could go either way, and the estimate went
 with it (a window buffer of 101 x 24 bits: 128 against 129). ECP5 keeps ``"auto"``, because its
@@ -13,30 +13,17 @@ A node without the attribute counts as ``"auto"``. FINN's default for Convolutio
 """
 from __future__ import annotations
 
+import math
+
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from .folding import base_op
+from ..layers import base_op, memory_shape, rtl_params, styled_memory
+from ..layers.base import ram_style
+from ..layers.memory import CALIBRATED_FAMILIES, bram18, yosys_block_ram
+from .estimates import layer_resources
 
 MEMORY_OPS = ("MVAU", "ConvolutionInputGenerator", "StreamingFIFO")
-
-
-def ram_style(node) -> str:
-    """The node's ``ram_style`` as set on it (by a folding file or :class:`ResolveMemoryStyles`), else auto."""
-    for attr in node.attribute:
-        if attr.name == "ram_style":
-            return attr.s.decode()
-    return "auto"
-
-
-def rtl_ram_style(node) -> str:
-    """The RTL's RAM_STYLE for a node: its ``ram_style``, with an MVAU's ROM ``"distributed"`` mapped to
-    ``"logic"`` (a ROM cannot be a LUT-RAM in Yosys). An MVAU's ``"ultra"`` weights have no initial contents
-    (URAM has none): the generator gives it W_LOAD = 1, weights streamed in after reset."""
-    style = ram_style(node)
-    if base_op(node) == "MVAU":
-        return "logic" if style == "distributed" else style
-    return style
 
 
 class ResolveMemoryStyles(Transformation):
@@ -48,8 +35,6 @@ class ResolveMemoryStyles(Transformation):
         self.family = family
 
     def apply(self, model):
-        from .estimates import CALIBRATED_FAMILIES, memory_shape, rtl_params, yosys_block_ram
-
         for node in model.graph.node:
             if base_op(node) not in MEMORY_OPS or ram_style(node) != "auto":
                 continue
@@ -66,10 +51,6 @@ def uram_candidates(model, device: dict) -> list[tuple[int, int, str, dict]]:
     """The MVAUs whose weights could move to UltraRAM: in block RAM, style left to the flow (no ``ram_style``
     or ``"auto"``). Per node: (RAMB18 saved, URAMs used, name, the whole change of its resources: block RAM
     out, URAM and the weight loader in)."""
-    import math
-
-    from .estimates import bram18, layer_resources, memory_shape, rtl_params, styled_memory
-
     out = []
     for node in model.graph.node:
         if base_op(node) != "MVAU" or ram_style(node) != "auto":

@@ -17,8 +17,9 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
+from ..layers import base_op, layer_cycles_of
+from ..layers.swg import swg_geometry, swg_params, swg_parallel_geometry
 from .fifos import insert_input_fifo
-from .folding import base_op, layer_cycles_of
 
 
 class InsertGeneratorInputFIFOs(Transformation):
@@ -43,8 +44,6 @@ class InsertGeneratorInputFIFOs(Transformation):
     ROWS = 4
 
     def apply(self, model: ModelWrapper):
-        from ..rtlgen import layers_dataflow
-
         upstream = _upstream_cycles(model)
         downstream = _downstream_cycles(model)
         for node in list(model.graph.node):
@@ -58,11 +57,11 @@ class InsertGeneratorInputFIFOs(Transformation):
             arrive = upstream.get(producer.name, 0) if producer is not None else 0
             if arrive <= own:
                 continue
-            module, p = layers_dataflow.rtl_module(inst)
+            module, p = swg_params(inst)
             if module == "swg_parallel":  # one window of all channels per beat
-                g, simd, beats_per_window = layers_dataflow.swg_parallel_geometry(p), p["CH"], 1
+                g, simd, beats_per_window = swg_parallel_geometry(p), p["CH"], 1
             else:
-                g, simd = layers_dataflow.swg_geometry(p), p["SIMD"]
+                g, simd = swg_geometry(p), p["SIMD"]
                 beats_per_window = g["kk"] * g["cf"]
             row_cycles = max(g["ow"] * beats_per_window, downstream[node.name] / g["oh"])
             depth = min(g["n_in"], math.ceil(self.ROWS * row_cycles * g["n_in"] / arrive)) + self.MARGIN

@@ -29,7 +29,8 @@ from typing import Mapping, Sequence
 
 from filelock import FileLock, Timeout
 
-HLS_DIR = Path(__file__).resolve().parent.parent / "hls"
+from ..layers.base import HLS_DIR
+
 TB_DIR = Path(__file__).resolve().parent
 
 # Warnings that cocotb's own Verilator harness triggers and that say nothing about our RTL.

@@ -2,54 +2,25 @@
 
 Every node of the graph is a HW layer (FIFOs and data-width converters included, as the flow inserted
 them); every tensor between two nodes is one AXI-Stream with exactly one producer and one consumer (forks are
-DuplicateStreams nodes). The per-layer mapping from FINN node attributes to our RTL modules lives in
-``layers_compute`` / ``layers_dataflow``; this module only checks the stream widths, writes memory files,
-instantiates and wires, and writes ``rtl/filelist.f`` and ``accel.json`` (DESIGN.md "Accelerator interface").
+DuplicateStreams nodes). The per-layer mapping from FINN node attributes to our RTL modules lives in the
+layer kinds (``bidrn_hw/layers/<kind>.py``, :func:`bidrn_hw.layers.layer_rtl`); this module only checks the
+stream widths, writes memory files, instantiates and wires, and writes ``rtl/filelist.f`` and ``accel.json``
+(docs/architecture.md, "Build directory").
 """
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from ..errors import UnsupportedError
-from ..rtl_sim.verilator import HLS_DIR
+from ..layers import layer_rtl
+from ..layers.base import HLS_DIR
+from ..layers.mvau import WEIGHT_WORD_BITS
 
 from ..builddir import ACCEL_FORMAT_VERSION, seal  # noqa: F401  (accel.json's format: builddir reads it)
-
-
-@dataclass
-class LayerRTL:
-    """One instance: module name, parameters, memory files (name -> text) and the library files it needs."""
-
-    module: str
-    parameters: dict
-    memfiles: dict[str, str] = field(default_factory=dict)
-    sources: list[str] = field(default_factory=list)
-
-
-def base_op_type(node) -> str:
-    op = node.op_type
-    for suffix in ("_hls", "_rtl"):
-        if op.endswith(suffix):
-            return op[: -len(suffix)]
-    return op
-
-
-def layer_rtl(model: ModelWrapper, node) -> LayerRTL:
-    """The RTL of one HW node, from the per-op mapping functions."""
-    from . import registry
-
-    op = base_op_type(node)
-    fn = registry.MAPPERS.get(op)
-    if fn is None:
-        raise UnsupportedError(f"node {node.name} ({node.op_type}): no RTL module for this op type; "
-                               f"supported: {', '.join(sorted(registry.MAPPERS))}")
-    return fn(model, node)
 
 
 def _sv_value(v) -> str:
@@ -76,10 +47,9 @@ def _stream_info(model: ModelWrapper, tensor: str, node, index: int, is_input: b
             "datatype": dt.name, "elems_per_beat": elems, "beats_per_frame": beats, "shape": [int(s) for s in shape]}
 
 
-# The top's weight stream (W_LOAD layers, named like FINN's streams) and its word width: the generator gives
-# W_LOAD MVAUs this W_WORD_BITS, weights.bin holds words of it (little-endian 32-bit, "<u4").
+# The top's weight stream (W_LOAD layers, named like FINN's streams); its word width is the MVAU kind's
+# WEIGHT_WORD_BITS (the generator gives W_LOAD MVAUs that W_WORD_BITS; weights.bin holds words of it).
 WEIGHT_PORT = "s_axis_w"
-WEIGHT_WORD_BITS = 32
 
 
 def _weight_ports(params: dict, index: int) -> list[str]:
