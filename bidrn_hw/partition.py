@@ -16,10 +16,12 @@ import torch
 
 from .model.configs import ModelConfig
 from .model.export import export_hardware_encoder
-from .model.hardware import HardwareEncoder, to_hardware
+from .model.hardware import ENCODER_NAMES, HardwareEncoder, to_hardware
 from .model.network import WholeBodyNet
 
-FPGA_PARTITIONS = ("body_encoder", "hand_encoder", "face_encoder")
+FPGA_PARTITIONS = ENCODER_NAMES  # the hardware variant's encoders, in this order everywhere
+RUNS_PER_FRAME = {"body_encoder": 1, "hand_encoder": 2, "face_encoder": 1}  # the hand encoder runs for both hands
+assert tuple(RUNS_PER_FRAME) == FPGA_PARTITIONS
 
 
 def partition_input_hw(config: ModelConfig, name: str) -> tuple[int, int]:

@@ -28,6 +28,7 @@ from ..devices import device_budget
 from ..errors import UsageError
 from ..layers import RESOURCE_KEYS
 from ..layers.mvau import set_target_family
+from ..partition import RUNS_PER_FRAME as PARTS  # encoder runs per frame
 from .estimates import estimate, total_resources
 from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
@@ -37,7 +38,6 @@ from .memory_styles import choose_uram_weights, uram_candidates
 
 # Default device and clock per config, and the whole-frame FPS goal (issue 3).
 TARGETS = {"edge": ("xczu7ev", 200.0, 200.0), "paper": ("xcu250", 200.0, 1000.0), "tiny": ("ecp5-85k", 50.0, 100.0)}
-PARTS = {"body_encoder": 1, "hand_encoder": 2, "face_encoder": 1}  # encoder runs per frame
 
 
 def _export(config: str, exp: Path) -> bool:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..layers.base import RESOURCE_KEYS
+from ..partition import FPGA_PARTITIONS as PARTITIONS
 from . import figures
 
-PARTITIONS = ("body_encoder", "hand_encoder", "face_encoder")
-RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1240px;
