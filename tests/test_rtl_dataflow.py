@@ -307,7 +307,7 @@ def test_fmpadding_pixel():
 
 
 def test_fmpadding_pad_value_minus_one_with_stride():
-    """PAD_VAL (FINN's FMPadding always pads 0) for DESIGN.md's bipolar -1 padding, with zero insertion
+    """PAD_VAL (FINN's FMPadding always pads 0) for the bipolar -1 padding (docs/architecture.md), with zero insertion
     (STRIDE_W=2) and border padding in one module, against numpy."""
     rng = np.random.default_rng(5)
     dt = DataType["INT4"]

@@ -7,7 +7,7 @@ can run in NHWC instead: :class:`ConvertToNHWC` drops every Transpose and switch
 (MultiThreshold's ``data_layout``, Pad's pads, MaxPool -> MaxPoolNHWC) to NHWC. The graph input and output become NHWC; the host
 transposes.
 
-Binarized convs pad their sign input with -1 (DESIGN.md). :class:`AbsorbPadIntoIm2Col` moves the Pad into
+Binarized convs pad their sign input with -1 (docs/architecture.md). :class:`AbsorbPadIntoIm2Col` moves the Pad into
 the following Im2Col (``pad_amount``/``pad_value``); after qonnx's ``ConvertBipolarMatMulToXnorPopcount``
 the bipolar stream is encoded as {0, 1} with 0 meaning -1, and :class:`RemapXnorPadValue` turns the pad
 value -1 into 0 accordingly (qonnx leaves it at -1, which is wrong by up to the pad count per output).

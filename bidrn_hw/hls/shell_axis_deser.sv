@@ -4,7 +4,7 @@
 // accelerator input stream and one shell_axis_ser behind every output stream, so each stream needs only
 // 8 data pins + valid + ready on the board, and every accelerator output bit reaches a pin (nothing is
 // optimized away). Bytes travel little-endian: byte 0 of a beat holds tdata[7:0], matching the packing of
-// DESIGN.md (element 0 in the low bits). A beat of W bits takes ceil(W/8) byte transfers.
+// docs/architecture.md (element 0 in the low bits). A beat of W bits takes ceil(W/8) byte transfers.
 
 // Bytes -> one W-bit beat. Accepts bytes while not holding a full beat; presents the beat until taken.
 module shell_axis_deser #(

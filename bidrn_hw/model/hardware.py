@@ -1,6 +1,6 @@
 """Hardware variant of a BiDRN encoder: what the FPGA computes, as a Brevitas model that exports to QONNX.
 
-Numerics (DESIGN.md "Hardware numerics"):
+Numerics (README and docs/architecture.md, "Hardware numerics"):
 
 * The image enters as uint8 (0..255); the stem conv has int8 weights (per-channel scale folded away).
 * The residual stream is a signed R-bit integer ``r`` at one scale ``s`` per encoder (the residual chain):

@@ -1,6 +1,6 @@
 """Hand4Whole's heads: PositionNet, RotationNet (body, hand), FaceRegressor and BoxNet.
 
-Sizes follow Hand4Whole (see DESIGN.md): with the paper config they give its exact parameter count.
+Sizes follow Hand4Whole (see docs/table1.md): with the paper config they give its exact parameter count.
 BoxNet's deconvolutions and hidden linear layers are binarized in BiDRN (``spec.binary_boxnet``).
 """
 from __future__ import annotations

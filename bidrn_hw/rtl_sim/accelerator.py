@@ -1,7 +1,7 @@
 """Simulate a stitched accelerator (a build directory with ``accel.json`` and ``rtl/filelist.f``).
 
-Frames are integer tensors in the stream's own layout (``accel.json`` ``shape``, NHWC), packed as DESIGN.md
-says; all frames of a run go through one simulation back to back, so the measured steady-state cycles per
+Frames are integer tensors in the stream's own layout (``accel.json`` ``shape``, NHWC), packed as
+docs/architecture.md ("Accelerator interface") says; all frames of a run go through one simulation back to back, so the measured steady-state cycles per
 frame include the pipeline's overlap between frames.
 """
 from __future__ import annotations

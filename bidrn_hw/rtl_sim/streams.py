@@ -1,4 +1,4 @@
-"""AXI-Stream packing (DESIGN.md "Accelerator interface") and the host side of a stream simulation.
+"""AXI-Stream packing (docs/architecture.md, "Accelerator interface") and the host side of a stream simulation.
 
 Packing: elements little-endian within ``tdata`` (element 0 in the low bits), each element ``bits`` wide,
 two's complement when signed, the bus padded to a multiple of 8 bits; one folded chunk per beat.
