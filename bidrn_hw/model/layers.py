@@ -33,7 +33,8 @@ class BinaryConv2d(nn.Module):
     def __init__(self, spec: BinarySpec, cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0):
         super().__init__()
         self.binarize = activation_binarizer(spec, cin)
-        # Pad the sign output with -1 (docs/architecture.md, "Hardware numerics"): done explicitly so the padded value is a bipolar value.
+        # Pad the sign output with -1 (docs/architecture.md, "Hardware numerics"): done explicitly so the padded
+        # value is a bipolar value.
         self.pad = nn.ConstantPad2d(padding, -1.0 if spec.act == "sign" else 0.0) if padding else nn.Identity()
         self.conv = QuantConv2d(cin, cout, kernel, stride=stride, padding=0, bias=False,
                                 weight_quant=_WEIGHT_QUANT[spec.weight])

@@ -1,8 +1,8 @@
 """Simulate a stitched accelerator (a build directory with ``accel.json`` and ``rtl/filelist.f``).
 
 Frames are integer tensors in the stream's own layout (``accel.json`` ``shape``, NHWC), packed as
-docs/architecture.md ("Accelerator interface") says; all frames of a run go through one simulation back to back, so the measured steady-state cycles per
-frame include the pipeline's overlap between frames.
+docs/architecture.md ("Accelerator interface") says; all frames of a run go through one simulation back to
+back, so the measured steady-state cycles per frame include the pipeline's overlap between frames.
 """
 from __future__ import annotations
 
