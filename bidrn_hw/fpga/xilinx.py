@@ -18,20 +18,17 @@ import re
 import time
 from pathlib import Path
 
+from ..devices import known_devices
 from ..errors import InputFileError, UsageError
+from ..layers.base import RESOURCE_KEYS
 from .design import Design, load_design, source_aliases, stage_sources, tool_parameters
 from .tools import partial, run_tool, tool_path
 
-# part -> Yosys family, full Vivado part name and the device's resources (in the estimate's units)
-PARTS = {
-    "xc7z020": {"family": "xc7", "vivado_part": "xc7z020clg400-1",
-                "budget": {"LUT": 53200, "FF": 106400, "BRAM_18K": 280, "URAM": 0, "DSP": 220}},
-    "xczu7ev": {"family": "xcup", "vivado_part": "xczu7ev-ffvc1156-2-e",
-                "budget": {"LUT": 230400, "FF": 460800, "BRAM_18K": 624, "URAM": 96, "DSP": 1728}},
-    "xcu250": {"family": "xcup", "vivado_part": "xcu250-figd2104-2L-e",
-               "budget": {"LUT": 1728000, "FF": 3456000, "BRAM_18K": 5376, "URAM": 1280, "DSP": 12288}},
-}
-RESOURCES = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
+RESOURCES = RESOURCE_KEYS
+# part -> Yosys family, full Vivado part name and the device's resources (in the estimate's units), for the
+# parts of the one table (platforms/devices.json, bidrn_hw.devices) that synth_xilinx measures
+PARTS = {name: {"family": dev["yosys_family"], "vivado_part": dev["part"], "budget": {r: dev[r] for r in RESOURCES}}
+         for name, dev in known_devices().items() if "yosys_family" in dev}
 
 # primitive -> (resource, how many units of it one cell takes)
 _CELL_UNITS = {
