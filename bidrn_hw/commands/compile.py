@@ -30,7 +30,7 @@ def run(args) -> dict:
     from ..errors import InputFileError, UsageError
     from ..flow.build import compile_partition
 
-    from ..flow.folding import device_budget
+    from ..devices import device_budget
 
     import math
 

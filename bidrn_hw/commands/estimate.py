@@ -13,7 +13,7 @@ def add_arguments(parser):
 def run(args) -> dict:
     from ..errors import UsageError
     from ..flow.estimates import RESOURCE_KEYS, load_estimates
-    from ..flow.folding import device_budget
+    from ..devices import device_budget
 
     est = load_estimates(args.dir)
     fclk = est["fclk_mhz"] if args.fclk_mhz is None else float(args.fclk_mhz)
