@@ -116,7 +116,7 @@ def check_output_dir(out: Path | str, kind: str, force: bool = False, option: st
         foreign = [e for e in _entries(out) if e.name not in _our_entries(out, kind)]
         if marker is not None and marker.get("kind") != kind and not force:
             raise UsageError(f"{option} {out}: holds a bidrn-hw {marker.get('kind')} (made by "
-                             f"`{marker.get('command', '?')}`), not a {kind}; refusing to replace it: choose "
+                             f"`{marker.get('command', '?')}`), not the {kind} this command writes; refusing to replace it: choose "
                              f"another folder (--force adds the {kind}'s files beside it, removing nothing)")
         if marker is None and foreign and not force:
             raise UsageError(f"{option} {out}: not empty and not made by bidrn-hw (no {MARKER}); refusing to "

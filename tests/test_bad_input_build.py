@@ -173,7 +173,7 @@ def test_compile_refuses_an_export_folder(tfc, tmp_path, capsys):
     (exp / MARKER).write_text(json.dumps({"tool": "bidrn-hw", "kind": "export", "command": "bidrn-hw export",
                                           "entries": ["model.onnx"]}))
     before = snapshot(exp)
-    expect_error(capsys, "usage", ["holds a bidrn-hw export", "not a compile"], "compile", exp / "model.onnx",
+    expect_error(capsys, "usage", ["holds a bidrn-hw export", "not the compile"], "compile", exp / "model.onnx",
                  "--out", exp)
     assert snapshot(exp) == before
 

@@ -30,10 +30,10 @@ def _write(out: str, seed: int, force: bool = False) -> dict:
     from ..body.standin import write_standin
     from ..errors import InputFileError, UsageError
 
-    if not out.endswith(".npz"):
-        raise UsageError(f"--out {out}: the body model is an .npz file; give a name ending in .npz")
     if Path(out).is_dir():
         raise UsageError(f"--out {out}: is a folder; give the .npz file's name")
+    if not out.endswith(".npz"):
+        raise UsageError(f"--out {out}: the body model is an .npz file; give a name ending in .npz")
     if Path(out).exists() and not force:
         raise UsageError(f"--out {out}: exists; refusing to replace it (--force replaces it)")
     try:

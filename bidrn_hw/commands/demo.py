@@ -388,6 +388,9 @@ def run(args) -> dict:
         raise UsageError(f"--target-fps must be >= 0 (0: pixel folding), got {args.target_fps}")
     if args.freq_mhz is not None and not (0 < args.freq_mhz < float("inf")):
         raise UsageError(f"--freq-mhz must be a positive number, not {args.freq_mhz}")
+    from ..devices import device_budget
+
+    device_budget(args.device)  # an unknown part fails before anything is written
     if not 0.0 <= args.stall < 1.0:
         raise UsageError(f"--stall must be in [0, 1), got {args.stall}")
     configs = [] if args.estimates.strip().lower() in ("", "none") else [c.strip() for c in args.estimates.split(",")]

@@ -33,6 +33,9 @@ def run(args) -> dict:
 
     if args.frames < 1:
         raise UsageError("--frames must be positive")
+    from .train import check_device
+
+    check_device(args.device)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be positive, got {args.batch_size}")
     body = BodyModel(trust_pickle=args.trust_pickle)

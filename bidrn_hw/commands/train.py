@@ -48,7 +48,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "they are refused unless you trust them")
 
 
+def check_device(name: str) -> str:
+    """--device: auto, cpu, cuda or cuda:N of a GPU that is there."""
+    import re
+
+    from ..errors import UsageError
+
+    if name in ("auto", "cpu"):
+        return name
+    if not re.fullmatch(r"cuda(:\d+)?", name or ""):
+        raise UsageError(f"--device {name!r}: use auto, cpu, cuda or cuda:N")
+    import torch
+
+    index = int(name.split(":")[1]) if ":" in name else 0
+    if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: no such CUDA device here (use cpu or auto)")
+    return name
+
+
+def check_options(args) -> None:
+    """Every numeric option in its range, before any data is rendered or a model built."""
+    import math
+
+    from ..errors import UsageError
+
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise UsageError(f"--lr must be a positive number, not {args.lr}")
+    for option, value, low in (("--steps", args.steps, 1), ("--batch-size", args.batch_size, 1),
+                               ("--train-size", args.train_size, 1), ("--eval-frames", args.eval_frames, 0),
+                               ("--checkpoint-every", args.checkpoint_every, 0)):
+        if value < low:
+            raise UsageError(f"{option} must be >= {low}, got {value}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    check_device(args.device)
+
+
 def run(args) -> dict:
+    check_options(args)
     if args.threads:
         import torch
 
