@@ -1,6 +1,8 @@
 """Golden hashes of the flow's outputs, to show that a refactoring leaves its behaviour unchanged byte for byte.
 
-    .venv/bin/python benchmarks/golden.py [--skip paper] [--work DIR] > benchmarks/results/golden.json
+    .venv/bin/python benchmarks/golden.py [--skip paper] [--work DIR] [--compare benchmarks/results/golden.json]
+
+``--compare F`` names, per group, the files whose hashes differ from those in F (exit status 1 if any).
 
 Hashes (SHA-256, first 16 hex digits) of every file that these write, per file:
 - ``export --config tiny`` (QONNX per partition, reference frames, partition.json);
@@ -12,11 +14,21 @@ Hashes (SHA-256, first 16 hex digits) of every file that these write, per file:
 
 What is excluded, being legitimately not deterministic:
 - absolute paths: every occurrence of the work directory's absolute path in a file is replaced by ``<WORK>``
-  before hashing (``accel.json`` and the RTL name memory files by absolute path);
+  before hashing (``accel.json`` and the RTL named memory files by absolute path before format 2), and the
+  random name of the temporary sibling an output folder is built in (``.<name>.tmp-XXXXXXXX``, or
+  ``.<name>.XXXXXXXX`` before builddir.py) by the folder's own name (``partition.json`` records the path of
+  the model it wrote);
 - the estimate's wall-clock figures: the keys ``seconds``, ``pass_seconds``, ``slowest_pass`` (the pass that
   took longest, with its seconds) and ``exported`` (whether an earlier export was reused) of
   ``estimate_config``'s result;
-- ``estimates.png``: hashed as its decoded pixels (matplotlib's PNG metadata names its version), via Pillow.
+- ``estimates.png``: hashed as its decoded pixels (matplotlib's PNG metadata names its version), via Pillow;
+- the names of the tensors folding inserts (FIFOs, width converters: qonnx's ``make_new_valueinfo_name``, an
+  unseeded random string; a graph input the lowering exposes can have one): ``hw.onnx`` is hashed with every
+  tensor but the initializers renamed ``t<k>`` in order of appearance, ``accel.json`` with the same renaming
+  of the stream tensors it names and the sha256 it records of each file (format 2) replaced by the file's
+  hash here;
+- the build-directory marker's time stamp (``.bidrn-hw.json`` ``created``);
+- the repository's own path (``<ROOT>``: a folding file is recorded by its path).
 Compiles skip the pass-by-pass exactness check (``--no-check``: it checks, it writes nothing).
 """
 from __future__ import annotations
@@ -24,6 +36,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -35,10 +48,38 @@ sys.path.insert(0, str(ROOT))
 
 TINY_PARTS = ("body_encoder", "hand_encoder", "face_encoder")
 VOLATILE_ESTIMATE_KEYS = ("seconds", "pass_seconds", "slowest_pass", "exported")
+TEMP_SIBLING = re.compile(rb"<WORK>((?:/[^/\s\"]+)*)/\.([^/\s\"]+?)\.(?:tmp-)?[A-Za-z0-9_]{8}(?=/)")
 
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _tensor_names(model) -> dict[str, str]:
+    """Every tensor name but the initializers' -> t<k>, in order of appearance (inputs, then node by node)."""
+    g = model.graph
+    constant = {t.name for t in g.initializer}
+    names: dict[str, str] = {}
+    for t in [i.name for i in g.input] + [t for node in g.node for t in list(node.input) + list(node.output)]:
+        if t and t not in constant and t not in names:
+            names[t] = f"t{len(names)}"
+    return names
+
+
+def canonical_onnx(path: Path) -> tuple[bytes, dict[str, str]]:
+    """The model serialized with its tensors renamed (:func:`_tensor_names`), and the renaming."""
+    import onnx
+
+    model = onnx.load(str(path))
+    g, names = model.graph, _tensor_names(model)
+    for node in g.node:
+        node.input[:] = [names.get(t, t) for t in node.input]
+        node.output[:] = [names.get(t, t) for t in node.output]
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        vi.name = names.get(vi.name, vi.name)
+    for ann in g.quantization_annotation:
+        ann.tensor_name = names.get(ann.tensor_name, ann.tensor_name)
+    return model.SerializeToString(), names
 
 
 def hash_file(path: Path, work: Path) -> str:
@@ -47,10 +88,22 @@ def hash_file(path: Path, work: Path) -> str:
 
         with Image.open(path) as im:
             return _digest(f"{im.mode}{im.size}".encode() + im.tobytes())
+    if path.name == "hw.onnx":
+        return _digest(canonical_onnx(path)[0])
     data = path.read_bytes()
+    if path.name == ".bidrn-hw.json":
+        data = re.sub(rb'"created": "[^"]*"', b'"created": ""', data)
+    if path.name == "accel.json" and (path.parent / "hw.onnx").is_file():  # (its stream tensors, files' hashes)
+        for f in path.parent.rglob("*"):
+            if f.is_file() and f.name not in ("accel.json", ".bidrn-hw.json"):
+                digest = hashlib.sha256(f.read_bytes()).hexdigest().encode()
+                data = data.replace(digest, hash_file(f, work).encode())
+        for name, canonical in canonical_onnx(path.parent / "hw.onnx")[1].items():
+            data = data.replace(b'"%s"' % name.encode(), b'"%s"' % canonical.encode())
+    data = data.replace(str(ROOT).encode(), b"<ROOT>")
     for w in {str(work), str(work.resolve())}:
         data = data.replace(w.encode(), b"<WORK>")
-    return _digest(data)
+    return _digest(TEMP_SIBLING.sub(rb"<WORK>\1/\2", data))
 
 
 def hash_tree(root: Path, work: Path) -> dict:
@@ -65,6 +118,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip", default="", help="comma-separated groups to skip: export,compile,bnn,edge,paper")
     ap.add_argument("--work", default=None, help="work directory (default: a temporary one, removed)")
+    ap.add_argument("--compare", default=None, metavar="F", help="an earlier output to compare with")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     work = Path(args.work or tempfile.mkdtemp(prefix="golden_"))
@@ -141,6 +195,15 @@ def main(argv=None) -> int:
     print(json.dumps(out, indent=1, sort_keys=True))
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
+    if args.compare:
+        before = json.loads(Path(args.compare).read_text())["groups"]
+        differ = False
+        for group, files in out["groups"].items():
+            old = before.get(group, {})
+            diff = sorted(f for f in set(files) | set(old) if files.get(f) != old.get(f))
+            differ |= bool(diff)
+            print(f"[golden] {group}: {'equal' if not diff else 'differ: ' + ', '.join(diff[:20])}", file=sys.stderr)
+        return 1 if differ else 0
     return 0
 
 
