@@ -111,6 +111,34 @@ class LayerKind:
         return {}
 
 
+class NodeParamsKind(LayerKind):
+    """A kind whose RTL parameters come from the node's attributes alone (:meth:`params`, which also checks
+    them), folded by one attribute (``fold_attr``) that must divide the node attribute ``fold_of`` (set to it
+    by pixel folding where ``pixel_folds``); its cycles are FINN's ``get_exp_cycles`` once the parameters
+    are checked (an unsupported attribute is an error there too)."""
+
+    fold_attr = "PE"
+    fold_of = "NumChannels"
+    pixel_folds = True
+
+    def params(self, inst) -> tuple[str, dict]:
+        raise NotImplementedError
+
+    def fold_limits(self, model, node, inst):
+        return {self.fold_attr: inst.get_nodeattr(self.fold_of)}
+
+    def pixel_fold(self, model, node, inst):
+        if self.pixel_folds:
+            inst.set_nodeattr(self.fold_attr, inst.get_nodeattr(self.fold_of))
+
+    def rtl_params(self, model, node, inst):
+        return self.params(inst)
+
+    def cycles(self, model, node, inst):
+        self.params(inst)
+        return int(inst.get_exp_cycles())
+
+
 # ------------------------------------------------------------------------------------------ memory styles
 def ram_style(node) -> str:
     """The node's ``ram_style`` as set on it (by a folding file or ``flow.memory_styles``), else auto."""

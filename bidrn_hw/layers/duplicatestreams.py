@@ -3,7 +3,7 @@ with 1..3 outputs. Folding: PE divides NumChannels. Cycles: one beat per fold (F
 from __future__ import annotations
 
 from ..errors import UnsupportedError
-from .base import LayerKind, check_divides, int_dtype, node_name, zero
+from .base import NodeParamsKind, check_divides, int_dtype, node_name, zero
 
 MAX_DUPLICATE_OUTPUTS = 3
 
@@ -19,22 +19,10 @@ def duplicatestreams_params(op) -> tuple[str, dict]:
     return "duplicatestreams", dict(N_OUT=n_out, DATA_BITS=pe * dt.bitwidth())
 
 
-class DuplicateStreams(LayerKind):
+class DuplicateStreams(NodeParamsKind):
     op_types = ("DuplicateStreams",)
     modules = ("duplicatestreams",)
-
-    def fold_limits(self, model, node, inst):
-        return {"PE": inst.get_nodeattr("NumChannels")}
-
-    def pixel_fold(self, model, node, inst):
-        inst.set_nodeattr("PE", inst.get_nodeattr("NumChannels"))
-
-    def rtl_params(self, model, node, inst):
-        return duplicatestreams_params(inst)
-
-    def cycles(self, model, node, inst):
-        duplicatestreams_params(inst)  # (unsupported attributes are an error here too)
-        return int(inst.get_exp_cycles())
+    params = staticmethod(duplicatestreams_params)
 
     def formula(self, model, node, inst, family, part):
         _, p = duplicatestreams_params(inst)

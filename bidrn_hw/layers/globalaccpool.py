@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UnsupportedError
-from .base import LayerKind, check_divides, int_dtype, node_name
+from .base import NodeParamsKind, check_divides, int_dtype, node_name
 from .memory import clog2, memory_cost
 
 
@@ -19,15 +19,11 @@ def globalaccpool_params(op) -> tuple[str, dict]:
                                  IN_SIGNED=int(idt.signed()), OUT_BITS=odt.bitwidth())
 
 
-class GlobalAccPool(LayerKind):
+class GlobalAccPool(NodeParamsKind):
     op_types = ("GlobalAccPool",)
     modules = ("globalaccpool",)
-
-    def fold_limits(self, model, node, inst):
-        return {"PE": inst.get_nodeattr("NumChannels")}
-
-    def rtl_params(self, model, node, inst):
-        return globalaccpool_params(inst)
+    pixel_folds = False  # (pixel folding leaves its PE)
+    params = staticmethod(globalaccpool_params)
 
     def cycles(self, model, node, inst):
         """H*W*CH/PE: globalaccpool.sv emits each channel fold's sum while it adds the last pixel, so it has no

@@ -4,7 +4,7 @@ SIMD). Folding: PE divides Channels. Cycles: input beats, K*K*CH/PE per output p
 from __future__ import annotations
 
 from ..errors import UnsupportedError
-from .base import LayerKind, check_divides, int_dtype, node_name, signed_bits, zero
+from .base import NodeParamsKind, check_divides, int_dtype, node_name, signed_bits, zero
 from .memory import clog2
 
 POOL_FUNCTIONS = {"MaxPool": 0, "AccPool": 1, "QuantAvgPool": 2}
@@ -32,23 +32,12 @@ def pool_params(op) -> tuple[str, dict]:
                         IN_SIGNED=int(idt.signed()), ACC_BITS=acc_bits, OUT_BITS=odt.bitwidth(), SHIFT=shift)
 
 
-class Pool(LayerKind):
+class Pool(NodeParamsKind):
     op_types = ("Pool",)
     modules = ("pool",)
     limit_names = {"PE": "Channels"}
-
-    def fold_limits(self, model, node, inst):
-        return {"PE": inst.get_nodeattr("Channels")}
-
-    def pixel_fold(self, model, node, inst):
-        inst.set_nodeattr("PE", inst.get_nodeattr("Channels"))
-
-    def rtl_params(self, model, node, inst):
-        return pool_params(inst)
-
-    def cycles(self, model, node, inst):
-        pool_params(inst)  # (unsupported attributes are an error here too)
-        return int(inst.get_exp_cycles())
+    fold_of = "Channels"
+    params = staticmethod(pool_params)
 
     def formula(self, model, node, inst, family, part):
         _, p = pool_params(inst)

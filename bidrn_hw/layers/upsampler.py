@@ -3,7 +3,7 @@ divides NumChannels. Cycles: output beats (FINN's formula)."""
 from __future__ import annotations
 
 from ..errors import UnsupportedError
-from .base import LayerKind, check_divides, int_dtype, node_name
+from .base import NodeParamsKind, check_divides, int_dtype, node_name
 from .memory import clog2, memory_cost
 
 
@@ -21,19 +21,12 @@ def upsampler_params(op) -> tuple[str, dict]:
                              ELEM_BITS=dt.bitwidth())
 
 
-class UpsampleNearestNeighbour(LayerKind):
+class UpsampleNearestNeighbour(NodeParamsKind):
     op_types = ("UpsampleNearestNeighbour",)
     modules = ("upsampler",)
-
-    def fold_limits(self, model, node, inst):
-        return {"SIMD": inst.get_nodeattr("NumChannels")}
-
-    def rtl_params(self, model, node, inst):
-        return upsampler_params(inst)
-
-    def cycles(self, model, node, inst):
-        upsampler_params(inst)  # (unsupported attributes are an error here too)
-        return int(inst.get_exp_cycles())
+    fold_attr = "SIMD"
+    pixel_folds = False  # (pixel folding leaves its SIMD)
+    params = staticmethod(upsampler_params)
 
     def formula(self, model, node, inst, family, part):
         _, p = upsampler_params(inst)
