@@ -95,7 +95,7 @@ def tied_pairs(model: ModelWrapper) -> list[tuple[object, object, str]]:
             continue
         if base_op(consumer) == "MVAU":
             pairs.append((node, consumer, "SIMD"))
-        elif base_op(consumer) == "Pool":
+        elif base_op(consumer) in ("Pool", "VVAU"):  # depthwise: one kernel position of PE channels a beat
             pairs.append((node, consumer, "PE"))
     return pairs
 
@@ -419,7 +419,7 @@ def fold_for_target(model: ModelWrapper, target: int) -> dict:
             result[node.name] = _fold_mvau(model, node, feeder.get(node.name), target)
             if node.name in feeder:
                 result[feeder[node.name].name] = (layer_cycles_of(model, feeder[node.name]), result[node.name][1])
-        elif op == "Pool" and node.name in feeder:
+        elif op in ("Pool", "VVAU") and node.name in feeder:
             swg = feeder[node.name]
             inst, s_inst = getCustomOp(node), getCustomOp(swg)
             best = None

@@ -15,13 +15,13 @@ from qonnx.custom_op.registry import getCustomOp
 
 from ..errors import UnsupportedError
 from . import (addstreams, duplicatestreams, dwc, fifo, fmpadding, globalaccpool, mvau, pool, swg, thresholding,
-               upsampler)
+               upsampler, vvau)
 from .base import RESOURCE_KEYS, LayerKind, LayerRTL, base_op
 from .memory import styled
 
 KINDS: tuple[LayerKind, ...] = (
     mvau.KIND, thresholding.KIND, swg.KIND, fmpadding.KIND, addstreams.KIND, duplicatestreams.KIND, pool.KIND,
-    globalaccpool.KIND, upsampler.KIND, dwc.KIND, fifo.KIND,
+    globalaccpool.KIND, upsampler.KIND, dwc.KIND, fifo.KIND, vvau.KIND,
 )
 
 BY_OP: dict[str, LayerKind] = {op: kind for kind in KINDS for op in kind.op_types}
