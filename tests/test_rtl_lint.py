@@ -28,7 +28,9 @@ EXTRA = [("mvau", {"N_STEPS": 7, "THR_BITS": 17, "OUT_BITS": 3}), ("mvau", {"N_S
          ("mvau", {"N_STEPS": 31, "OUT_BITS": 5, "LINES": 2, "M_BITS": 9, "C_BITS": 17, "SHIFT": 9}),
          ("thresholding", {"N_STEPS": 31, "OUT_BITS": 5, "LINES": 1, "M_BITS": 9, "C_BITS": 17, "SHIFT": 9}),
          ("mvau", {"PACK": 1, "IN_BITS": 8, "W_BITS": 8, "ACC_BITS": 20, "OUT_BITS": 20}),
-         ("mvau", {"PACK": 1, "PE": 3, "MH": 6, "IN_SIGNED": 0, "W_SIGNED": 0})]
+         ("mvau", {"PACK": 1, "PE": 3, "MH": 6, "IN_SIGNED": 0, "W_SIGNED": 0}),
+         ("mvau_residual", {"N_STEPS": 7, "THR_BITS": 17, "Y_BITS": 3, "SKIP_BITS": 4, "SKIP_SIGNED": 0, "OUT_BITS": 4,
+                            "SAT_LO": -8, "SAT_HI": 7, "OFFSET": -2})]
 
 
 @pytest.mark.parametrize("source,params", [(p, {}) for p in MODULES] + [(HLS_DIR / f"{m}.sv", g) for m, g in EXTRA],

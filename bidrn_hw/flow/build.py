@@ -30,7 +30,7 @@ from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
 from .rate_fifos import InsertGeneratorInputFIFOs, InsertMVAUInputFIFOs
 from ..devices import device_budget
-from ..layers import base_op, layer_cycles_of
+from ..layers import base_op, is_mvau, layer_cycles_of
 from ..layers.base import ram_style
 from ..layers.mvau import set_target_family
 from ..rtlgen.stitch import generate
@@ -87,7 +87,7 @@ def fold(hw: ModelWrapper, folding: Path | str | dict | None = None, target_fps:
                 "ignored": applier.ignored}
         if not device_budget(part)["URAM"]:
             for node in hw.graph.node:
-                if base_op(node) == "MVAU" and ram_style(node) == "ultra":
+                if is_mvau(node) and ram_style(node) == "ultra":
                     raise UsageError(f"{info['file'] or 'folding'}: node {node.name}: ram_style='ultra' puts its weights "
                                      f"in UltraRAM (loaded after reset), but {part} has no UltraRAM")
     else:

@@ -160,8 +160,10 @@ def fifo_table(model: ModelWrapper) -> list[dict]:
         inst = getCustomOp(node)
         consumer = (model.find_consumers(node.output[0]) or [None])[0]
         producer = model.find_producer(node.input[0])
-        kind = {"ElementwiseAdd": "branch", "ConvolutionInputGenerator": "generator input", "MVAU": "MVAU input"}.get(
-            base_op(consumer) if consumer is not None else "", "other")
+        kind = {"ElementwiseAdd": "branch", "ConvolutionInputGenerator": "generator input", "MVAU": "MVAU input",
+                "MVAUResidual": "MVAU input"}.get(base_op(consumer) if consumer is not None else "", "other")
+        if kind == "MVAU input" and list(consumer.input).index(node.output[0]) != 0:
+            kind = "skip"  # a fused residual MVAU's skip input: a branch FIFO
         rows.append({"name": node.name, "kind": kind, "depth": int(inst.get_nodeattr("depth")),
                      "width_bits": int(inst.get_instream_width_padded()),
                      "from": producer.name if producer is not None else None,

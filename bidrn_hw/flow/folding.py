@@ -58,7 +58,7 @@ from qonnx.transformation.base import Transformation
 
 from ..devices import device_budget
 from ..errors import UsageError
-from ..layers import RESOURCE_KEYS, base_op, fold_limits, kind_of, layer_cycles_of
+from ..layers import RESOURCE_KEYS, base_op, fold_limits, is_mvau, kind_of, layer_cycles_of
 from ..layers.base import LayerKind
 from .estimates import total_resources
 from .fast_qonnx import copy_model
@@ -93,7 +93,7 @@ def tied_pairs(model: ModelWrapper) -> list[tuple[object, object, str]]:
         consumer = _swg_consumer(model, node)
         if consumer is None:
             continue
-        if base_op(consumer) == "MVAU":
+        if is_mvau(consumer):
             pairs.append((node, consumer, "SIMD"))
         elif base_op(consumer) in ("Pool", "VVAU"):  # depthwise: one kernel position of PE channels a beat
             pairs.append((node, consumer, "PE"))
@@ -108,7 +108,7 @@ def check_folding(model: ModelWrapper) -> None:
             value = inst.get_nodeattr(attr)
             if value < 1 or limit % value:
                 what = _limit_name(node, attr)
-                if base_op(node) == "MVAU" and attr == "SIMD" and limit != inst.get_nodeattr("MW"):
+                if is_mvau(node) and attr == "SIMD" and limit != inst.get_nodeattr("MW"):
                     what = "IFMChannels of the sliding window generator feeding it (parallel_window=0)"
                 raise UsageError(f"node {node.name}: {attr}={value} does not divide {what}={limit}")
     for swg, consumer, attr in tied_pairs(model):
@@ -130,7 +130,7 @@ def _check_parallel_window(swg, consumer) -> None:
     if s_inst.get_nodeattr("SIMD") != channels:
         raise UsageError(f"node {swg.name}: parallel_window=1 needs SIMD = IFMChannels = {channels}, "
                          f"not {s_inst.get_nodeattr('SIMD')}")
-    if base_op(consumer) != "MVAU":
+    if not is_mvau(consumer):
         raise UsageError(f"node {swg.name}: parallel_window=1 is supported only where an MVAU consumes the "
                          f"windows, not {consumer.op_type} {consumer.name}")
     mw = c_inst.get_nodeattr("MW")
@@ -258,7 +258,7 @@ class ApplyFoldingConfig(Transformation):
             if s_inst.get_nodeattr("parallel_window"):  # whole windows: all channels in, the whole MW out
                 if not s_set:
                     s_inst.set_nodeattr("SIMD", s_inst.get_nodeattr("IFMChannels"))
-                if not c_set and base_op(consumer) == "MVAU":
+                if not c_set and is_mvau(consumer):
                     c_inst.set_nodeattr("SIMD", c_inst.get_nodeattr("MW"))
             elif c_set and not s_set:
                 s_inst.set_nodeattr("SIMD", c_inst.get_nodeattr(attr))
@@ -415,7 +415,7 @@ def fold_for_target(model: ModelWrapper, target: int) -> dict:
         op = base_op(node)
         if op == "ConvolutionInputGenerator" and node.name in tied:
             continue  # folded with its consumer
-        if op == "MVAU":
+        if is_mvau(node):
             result[node.name] = _fold_mvau(model, node, feeder.get(node.name), target)
             if node.name in feeder:
                 result[feeder[node.name].name] = (layer_cycles_of(model, feeder[node.name]), result[node.name][1])

@@ -34,8 +34,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-OP_TYPE = "MVAUResidual"
-SKIP_INPUT = 3           # node inputs: x, weights, thresholds, skip
+from ..layers.mvau_residual import OP_TYPE  # the fused node's kind; importing it registers the custom op
+
 METADATA = "bidrn_hw.residual_fusion"
 ENV = "BIDRN_HW_FUSE_RESIDUAL"
 
@@ -46,87 +46,6 @@ DEFAULT = "0"  # off until folding, FIFOs, estimates and the stitched RTL know t
 def enabled() -> bool:
     """Whether the pass fuses: ``BIDRN_HW_FUSE_RESIDUAL`` (1/0), else :data:`DEFAULT`."""
     return os.environ.get(ENV, DEFAULT).strip().lower() not in ("0", "false", "off", "no")
-
-
-# ------------------------------------------------------------------------------------------ the custom op
-def _op_class():
-    from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
-
-    class MVAUResidual(MVAU):
-        """FINN's MVAU (with thresholds) plus the skip input: ``clamp(y + skip + residualOffset, residualLo,
-        residualHi)`` where ``y`` is the MVAU's thresholded output (``outputDataType``); the node's output type
-        is ``residualDataType``. Input 3 is the skip stream, in the output's shape and folding (PE per beat)."""
-
-        def get_nodeattr_types(self):
-            attrs = super().get_nodeattr_types()
-            attrs.update(skipDataType=("s", True, ""), residualDataType=("s", True, ""),
-                         residualOffset=("i", False, 0), residualLo=("i", True, 0), residualHi=("i", True, 0))
-            return attrs
-
-        def mvau_output_datatype(self):
-            return DataType[self.get_nodeattr("outputDataType")]
-
-        def get_input_datatype(self, ind=0):
-            if ind == SKIP_INPUT:
-                return DataType[self.get_nodeattr("skipDataType")]
-            return super().get_input_datatype(ind)
-
-        def get_output_datatype(self, ind=0):
-            return DataType[self.get_nodeattr("residualDataType")]
-
-        def get_instream_width(self, ind=0):
-            if ind == SKIP_INPUT:
-                return self.get_input_datatype(SKIP_INPUT).bitwidth() * self.get_nodeattr("PE")
-            return super().get_instream_width(ind)
-
-        def get_folded_input_shape(self, ind=0):
-            if ind == SKIP_INPUT:
-                return self.get_folded_output_shape()
-            return super().get_folded_input_shape(ind)
-
-        def get_normal_input_shape(self, ind=0):
-            if ind == SKIP_INPUT:
-                return self.get_normal_output_shape()
-            return super().get_normal_input_shape(ind)
-
-        def infer_node_datatype(self, model):
-            super().infer_node_datatype(model)
-            sdt = model.get_tensor_datatype(self.onnx_node.input[SKIP_INPUT])
-            if sdt != self.get_input_datatype(SKIP_INPUT):
-                self.set_nodeattr("skipDataType", sdt.name)
-
-        def execute_node(self, context, graph):
-            node = self.onnx_node
-            super().execute_node(context, graph)  # y, in the output's place
-            y = context[node.output[0]]
-            skip = context[node.input[SKIP_INPUT]].reshape(y.shape)
-            out = np.clip(y + skip + self.get_nodeattr("residualOffset"), self.get_nodeattr("residualLo"),
-                          self.get_nodeattr("residualHi"))
-            context[node.output[0]] = out.astype(y.dtype)
-
-        def verify_node(self):
-            info = super().verify_node()
-            if self.get_nodeattr("noActivation"):
-                info.append("MVAUResidual needs the MVAU's thresholds (noActivation=0)")
-            return info
-
-    return MVAUResidual
-
-
-def register() -> None:
-    """Make ``MVAUResidual`` known to qonnx's getCustomOp in FINN's HW domain (and its ``_hls`` name, which
-    FINN's SpecializeLayers gives it; our RTL generator maps either to mvau_residual.sv)."""
-    import finn.custom_op.fpgadataflow as hw
-    import finn.custom_op.fpgadataflow.hls as hls
-
-    if OP_TYPE in hw.custom_op:
-        return
-    cls = _op_class()
-    hw.custom_op[OP_TYPE] = cls
-    hls.custom_op[OP_TYPE + "_hls"] = cls
-
-
-register()
 
 
 # ------------------------------------------------------------------------------------------ exactness
@@ -171,7 +90,8 @@ def _mvau_candidate(model: ModelWrapper, add, idx: int) -> str:
         return f"MVAU {producer.name} without thresholds"
     if inst.get_output_datatype(0) == DataType["BIPOLAR"]:
         return f"MVAU {producer.name} with a bipolar output"
-    if len(model.find_consumers(add.input[idx]) or []) != 1:
+    if len(model.find_consumers(add.input[idx]) or []) != 1 or \
+            add.input[idx] in [o.name for o in model.graph.output]:
         return f"MVAU {producer.name} whose output has other consumers"
     return ""
 
@@ -230,10 +150,6 @@ class FuseResidualMVAU(Transformation):
             entry.update(fused_into=mvau.name, skip=skip, offset=sat[0], lo=sat[1], hi=sat[2])
         if report:
             model.set_metadata_prop(METADATA, json.dumps(report))
-        if any("fused_into" in e for e in report):
-            from .lower import _sort_graph  # a skip may come from a node after the MVAU
-
-            _sort_graph(model)
         return model, False
 
     @staticmethod
@@ -247,8 +163,11 @@ class FuseResidualMVAU(Transformation):
                      residualOffset=int(offset), residualLo=int(lo), residualHi=int(hi))
         fused = helper.make_node(OP_TYPE, [*mvau.input[:3], skip], [out], name=f"{mvau.name}_residual",
                                  domain=mvau.domain, **attrs)
+        # In the add's place: after the producers of both its inputs (a skip may come from a node after the
+        # MVAU) and before every consumer of the requantized sum, so the graph stays topologically sorted.
         graph = model.graph
-        pos = min(list(graph.node).index(n) for n in (mvau, add, req))
+        nodes = list(graph.node)
+        pos = nodes.index(add) - sum(nodes.index(n) < nodes.index(add) for n in (mvau, req))
         for n in (mvau, add, req):
             graph.node.remove(n)
         graph.node.insert(pos, fused)

@@ -18,12 +18,12 @@ import math
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from ..layers import base_op, memory_shape, rtl_params, styled_memory
+from ..layers import base_op, is_mvau, memory_shape, rtl_params, styled_memory
 from ..layers.base import ram_style
 from ..layers.memory import CALIBRATED_FAMILIES, bram18, yosys_block_ram
 from .estimates import layer_resources
 
-MEMORY_OPS = ("MVAU", "ConvolutionInputGenerator", "StreamingFIFO")
+MEMORY_OPS = ("MVAU", "MVAUResidual", "ConvolutionInputGenerator", "StreamingFIFO")
 
 
 class ResolveMemoryStyles(Transformation):
@@ -53,7 +53,7 @@ def uram_candidates(model, device: dict) -> list[tuple[int, int, str, dict]]:
     out, URAM and the weight loader in)."""
     out = []
     for node in model.graph.node:
-        if base_op(node) != "MVAU" or ram_style(node) != "auto":
+        if not is_mvau(node) or ram_style(node) != "auto":
             continue
         module, p = rtl_params(model, node)
         if styled_memory(module, p) != "block":

@@ -17,7 +17,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from ..layers import base_op, layer_cycles_of
+from ..layers import base_op, is_mvau, layer_cycles_of
 from ..layers.swg import swg_geometry, swg_params, swg_parallel_geometry
 from .fifos import insert_input_fifo
 
@@ -106,7 +106,7 @@ class InsertMVAUInputFIFOs(Transformation):
         upstream = _upstream_cycles(model)
         slowest = max(upstream.values(), default=0)
         for node in list(model.graph.node):
-            if base_op(node) != "MVAU":
+            if not is_mvau(node):
                 continue
             inst = getCustomOp(node)
             mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")

@@ -91,9 +91,11 @@ module mvau_residual #(
         .m_axis_w_tdata, .m_axis_w_tvalid, .m_axis_w_tready
     );
 
-    // Wide enough for any sum of y, the skip and the offset.
+    // Wide enough for any sum of y, the skip and the offset (|OFFSET| < 2^(W0 - 2), checked by the generator)
+    // and for the saturation bounds (values of the OUT_BITS output type).
     localparam int IN_MAX = Y_BITS > SKIP_BITS ? Y_BITS : SKIP_BITS;
-    localparam int SUM_W = IN_MAX + 3 > 33 ? IN_MAX + 3 : 33;
+    localparam int W0 = IN_MAX > OUT_BITS ? IN_MAX : OUT_BITS;
+    localparam int SUM_W = W0 + 3;
 
     logic slot_free, fire, out_valid;
     logic [PE*OUT_BITS-1:0] sat, out_data;

@@ -14,14 +14,14 @@ from __future__ import annotations
 from qonnx.custom_op.registry import getCustomOp
 
 from ..errors import UnsupportedError
-from . import (addstreams, duplicatestreams, dwc, fifo, fmpadding, globalaccpool, mvau, pool, swg, thresholding,
-               upsampler, vvau)
-from .base import RESOURCE_KEYS, LayerKind, LayerRTL, base_op
+from . import (addstreams, duplicatestreams, dwc, fifo, fmpadding, globalaccpool, mvau, mvau_residual, pool, swg,
+               thresholding, upsampler, vvau)
+from .base import RESOURCE_KEYS, LayerKind, LayerRTL, base_op, is_mvau
 from .memory import styled
 
 KINDS: tuple[LayerKind, ...] = (
-    mvau.KIND, thresholding.KIND, swg.KIND, fmpadding.KIND, addstreams.KIND, duplicatestreams.KIND, pool.KIND,
-    globalaccpool.KIND, upsampler.KIND, dwc.KIND, fifo.KIND, vvau.KIND,
+    mvau.KIND, mvau_residual.KIND, thresholding.KIND, swg.KIND, fmpadding.KIND, addstreams.KIND,
+    duplicatestreams.KIND, pool.KIND, globalaccpool.KIND, upsampler.KIND, dwc.KIND, fifo.KIND, vvau.KIND,
 )
 
 BY_OP: dict[str, LayerKind] = {op: kind for kind in KINDS for op in kind.op_types}
@@ -78,6 +78,6 @@ def styled_memory(module: str, p: dict) -> str | None:
     return styled(memory_shape(module, p), p.get("RAM_STYLE", "auto"))
 
 
-__all__ = ["KINDS", "BY_OP", "BY_MODULE", "RESOURCE_KEYS", "LayerKind", "LayerRTL", "base_op", "kind_of",
+__all__ = ["KINDS", "BY_OP", "BY_MODULE", "RESOURCE_KEYS", "LayerKind", "LayerRTL", "base_op", "is_mvau", "kind_of",
            "supported_op_types", "layer_rtl", "rtl_params", "layer_cycles_of", "fold_limits", "memory_shape",
            "styled_memory"]

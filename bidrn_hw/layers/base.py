@@ -27,6 +27,15 @@ def base_op(node) -> str:
     return op[:-4] if op.endswith(("_hls", "_rtl")) else op
 
 
+# Op types the flow treats as an MVAU (folding, input FIFOs, weight memories): the MVAU and the fused residual
+# MVAU (layers/mvau_residual.py: an MVAU with a skip input added after its thresholds).
+MVAU_OPS = ("MVAU", "MVAUResidual")
+
+
+def is_mvau(node) -> bool:
+    return base_op(node) in MVAU_OPS
+
+
 def zero() -> dict:
     return dict.fromkeys(RESOURCE_KEYS, 0)
 
@@ -153,7 +162,7 @@ def rtl_ram_style(node) -> str:
     ``"logic"`` (a ROM cannot be a LUT-RAM in Yosys). An MVAU's ``"ultra"`` weights have no initial contents
     (URAM has none): the generator gives it W_LOAD = 1, weights streamed in after reset."""
     style = ram_style(node)
-    if base_op(node) == "MVAU":
+    if is_mvau(node):
         return "logic" if style == "distributed" else style
     return style
 

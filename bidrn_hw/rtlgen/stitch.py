@@ -148,7 +148,7 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
         for k, t in enumerate(node.output):
             for sig in ("tdata", "tvalid", "tready"):
                 ports.append(f"    .m_axis_{k}_{sig}({stream_name[t]}_{sig})")
-        if rtl_layer.module == "mvau":
+        if rtl_layer.module in ("mvau", "mvau_residual"):  # the weight stream ports
             ports += _weight_ports(params, len(loaders))
             if params.get("W_LOAD"):
                 n = len(loaders)
