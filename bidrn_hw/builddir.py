@@ -500,9 +500,8 @@ def _data_copy(build: Build) -> Path:
     digests = sorted((p.name, files[p.relative_to(build.dir).as_posix()]) for p in build.data_files)
     key = hashlib.sha256(json.dumps(digests).encode()).hexdigest()[:24]
     dest = cache_root().parent / "data" / key
-    if dest.is_dir() and all((dest / name).is_file() and (dest / name).stat().st_size == (build.dir / "rtl" / name).stat().st_size
-                             for name, _ in digests):
-        return dest
+    if dest.is_dir() and all((dest / name).is_file() and sha256_file(dest / name) == digest for name, digest in digests):
+        return dest  # whole and unchanged (a damaged copy is made again below)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=dest.parent))
     for p in build.data_files:

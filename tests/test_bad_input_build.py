@@ -601,3 +601,17 @@ def test_no_traceback_reaches_stderr_of_the_console_script(copy, tmp_path, argv,
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith(f"bidrn-hw {argv[0]}: error: ")]
     assert len(lines) == 1, proc.stderr
     assert not list(tmp_path.rglob("PWNED"))
+
+
+def test_damaged_memory_file_copy_in_the_cache_is_made_again(build, tmp_path, monkeypatch):
+    """Simulation reads memory files from a copy in the cache named by their sha256: a copy damaged there is
+    replaced, never used."""
+    from bidrn_hw import builddir
+
+    monkeypatch.setenv("BIDRN_HW_CACHE", str(tmp_path / "cache"))
+    b = builddir.load_design(build)
+    data = builddir._data_copy(b)
+    victim = data / b.data_files[0].name
+    victim.write_text("0\n" * len(victim.read_text().split()))
+    assert builddir._data_copy(b) == data
+    assert victim.read_bytes() == b.data_files[0].read_bytes()
