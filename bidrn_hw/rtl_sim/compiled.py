@@ -358,11 +358,12 @@ def build(sources: Sequence[Path | str], accel: dict) -> Path:
     key = _key(sources, top, harness)
     build_dir = verilator.cache_root() / f"{top}-cc-{key}"
     exe = build_dir / "obj" / "sim"
-    done = build_dir / ".built"
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     built = False
     with FileLock(str(build_dir) + ".lock"):
-        if not (done.exists() and exe.exists()):
+        # complete only with its marker (written last, atomically, listing every file's size): an interrupted
+        # or damaged build is removed and built again
+        if not verilator.entry_complete(build_dir, key, required=["obj/sim"]):
             shutil.rmtree(build_dir, ignore_errors=True)
             build_dir.mkdir(parents=True)
             (build_dir / "harness.cpp").write_text(harness)
@@ -371,16 +372,18 @@ def build(sources: Sequence[Path | str], accel: dict) -> Path:
             env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} {' '.join(_MAKE_VARS)}".strip()
             cmd = ["verilator", *_VERILATOR_ARGS, "--top-module", top, "--prefix", f"V{top}",
                    "--Mdir", str(build_dir / "obj"), "-o", "sim", "--build-jobs", str(min(2, os.cpu_count() or 1)),
-                   *map(str, sources), str(build_dir / "harness.cpp")]
+                   *[f"-I{d}" for d in dict.fromkeys(str(src.parent) for src in sources)],  # `include beside
+                   *[str(src) for src in sources if src.suffix not in (".svh", ".vh")],  # headers: included
+                   str(build_dir / "harness.cpp")]
             with open(log, "w") as fh:
                 proc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=build_dir)
             if proc.returncode != 0 or not exe.exists():
                 raise ToolError(f"Verilator build of the compiled harness for {top} failed (exit {proc.returncode}); "
                                 f"log: {log}")
-            done.write_text(json.dumps({"key": key, "bytes": verilator._dir_bytes(build_dir)}))
+            verilator.mark_complete(build_dir, key)
             built = True
         else:
-            os.utime(done)  # last use, for the eviction order
+            os.utime(build_dir / verilator.DONE)  # last use, for the eviction order
     if built:
         verilator.evict_cache(keep=build_dir)
     return exe
