@@ -1,6 +1,7 @@
 """The stitched tiny BiDRN accelerator, every FPGA partition: compiled with the CLI, simulated in Verilator with
 random stalls on both streams, integer-equal to QONNX execution of the exported model, and as fast as estimated."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -30,13 +31,34 @@ def run_json(capsys, argv):
 FOLDINGS = {"ecp5": ["--target-fps", "500", "--fclk-mhz", "50", "--part", "ecp5-85k"], "pixel": []}
 
 
+@pytest.fixture(scope="module")
+def ecp5_build(tiny_export, tmp_path_factory):
+    """part -> its ECP5-folded build directory, compiled once for the module's tests (which do not change it)."""
+    builds = {}
+
+    def get(part):
+        if part not in builds:
+            out = tmp_path_factory.mktemp(f"ecp5_{part}") / "build"
+            rc = cli_main(["compile", str(tiny_export / part / "model.onnx"), "--out", str(out), "--no-check",
+                           *FOLDINGS["ecp5"]])
+            assert rc == 0
+            builds[part] = out
+        return builds[part]
+
+    return get
+
+
 @pytest.mark.parametrize("folding", ["ecp5", pytest.param("pixel", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("part", PARTS)
-def test_tiny_partition_rtl_matches_qonnx(tiny_export, part, folding, tmp_path, capsys):
-    build = tmp_path / "build"
-    rc, compiled = run_json(capsys, ["compile", str(tiny_export / part / "model.onnx"), "--out", str(build),
-                                     "--no-check", *FOLDINGS[folding]])
-    assert rc == 0, compiled
+def test_tiny_partition_rtl_matches_qonnx(tiny_export, ecp5_build, part, folding, tmp_path, capsys):
+    if folding == "ecp5":
+        build = ecp5_build(part)
+        capsys.readouterr()
+    else:
+        build = tmp_path / "build"
+        rc, compiled = run_json(capsys, ["compile", str(tiny_export / part / "model.onnx"), "--out", str(build),
+                                         "--no-check", *FOLDINGS[folding]])
+        assert rc == 0, compiled
     produced = tmp_path / "rtl_out.npy"
     rc, sim = run_json(capsys, ["simulate", str(build), "--inputs", str(tiny_export / part / "inputs.npy"),
                                 "--outputs", str(produced), "--stall", "0.3", "--seed", "3"])
@@ -52,6 +74,67 @@ def test_tiny_partition_rtl_matches_qonnx(tiny_export, part, folding, tmp_path, 
     # FIFOs sized by the consumer's pace, rate_fifos.InsertGeneratorInputFIFOs).
     est = sim["estimated_cycles_per_frame"]
     assert abs(sim["cycles_per_frame"] - est) <= 0.05 * est, sim
+
+
+# One partition in the default set (the cocotb build and run cost what the compiled engine saves elsewhere);
+# the other two with the slow tests.
+@pytest.mark.parametrize("part", ["body_encoder", *[pytest.param(p, marks=pytest.mark.slow) for p in PARTS[1:]]])
+def test_compiled_and_cocotb_engines_agree(tiny_export, ecp5_build, part):
+    """The compiled C++ stream driver (simulate's default) and the cocotb testbench give the same outputs and,
+    without stalls, the same cycle of every output frame (two frames: the pipeline's fill and its steady
+    state)."""
+    from bidrn_hw.commands.simulate import _to_stream
+    from bidrn_hw.rtl_sim import accelerator
+
+    build = ecp5_build(part)
+    accel = accelerator.load_design(build)
+    frames = _to_stream(np.load(tiny_export / part / "inputs.npy")[:2], accel["inputs"][0])
+    fast = accelerator.simulate(build, [frames], engine="compiled")
+    slow = accelerator.simulate(build, [frames], engine="cocotb")
+    assert fast["engine"] == "compiled" and slow["engine"] == "cocotb"
+    assert np.array_equal(fast["outputs"][0], slow["outputs"][0])
+    assert fast["frame_done_cycles"] == slow["frame_done_cycles"] and len(fast["frame_done_cycles"]) == 2, \
+        (fast["frame_done_cycles"], slow["frame_done_cycles"])
+    assert fast["cycles"] == slow["cycles"] == fast["frame_done_cycles"][-1]
+
+
+def test_compiled_engine_names_the_stalled_streams(ecp5_build):
+    """A run that cannot finish (one frame of input, two frames of output expected) stops at the watchdog with
+    the streams still waiting named, instead of hanging."""
+    from bidrn_hw.errors import MismatchError
+    from bidrn_hw.rtl_sim import accelerator, compiled
+
+    build = ecp5_build("face_encoder")
+    accel = accelerator.load_design(build)
+    s = accel["inputs"][0]
+    x = np.zeros((1, *s["shape"][1:]), dtype=np.int64)
+    words = compiled.pack_words(x, s["elem_bits"], s["elems_per_beat"], s["tdata_bits"])
+    exe = compiled.build(accelerator.sources(build), accel)
+    with pytest.raises(MismatchError, match=r"deadlock: no beat moved for 3000 cycles.*inputs still waiting: none; "
+                                            r"outputs still expected: m_axis_0") as err:
+        compiled.simulate_jobs(exe, accel, [(2, [words])], watchdog=3000)
+    assert f"m_axis_0 ({accel['outputs'][0]['beats_per_frame']} of" in str(err.value)
+
+
+def test_simulate_jobs_and_cached_reference(ecp5_build, tmp_path, capsys, monkeypatch):
+    """--jobs 2 runs two batches in two processes: the same outputs as one process; the reference (FINN's
+    execution) is computed by the first call and read from the cache by the next one with the same frames."""
+    from bidrn_hw.commands import simulate
+
+    monkeypatch.setattr(simulate, "reference_cache_dir", lambda: tmp_path / "reference")
+    build = ecp5_build("face_encoder")
+    one, two = tmp_path / "one.npy", tmp_path / "two.npy"
+    argv = ["simulate", str(build), "--frames", "4", "--seed", "11", "--stall", "0.2"]
+    rc, first = run_json(capsys, [*argv, "--outputs", str(one)])
+    assert rc == 0 and first["bit_exact"] and first["jobs"] == 1 and not first["reference_cached"], first
+    rc, second = run_json(capsys, [*argv, "--outputs", str(two), "--jobs", "2"])
+    assert rc == 0 and second["bit_exact"] and second["jobs"] == 2 and second["reference_cached"], second
+    assert len(second["total_cycles"]) == 2
+    assert np.array_equal(np.load(one), np.load(two))
+    rc, other = run_json(capsys, ["simulate", str(build), "--frames", "1", "--seed", "12"])
+    assert rc == 0 and not other["reference_cached"], other
+    rc, err = run_json(capsys, [*argv, "--jobs", "2", "--engine", "cocotb"])
+    assert rc == 2 and "--jobs" in err["error"]
 
 
 def test_parallel_window_generators_stitched_bit_exact_at_the_estimated_rate(tiny_export, tmp_path, capsys):
@@ -123,21 +206,20 @@ def test_ultraram_weights_stream_in_after_reset(tiny_export, tmp_path, capsys):
     assert rc != 0 and "differ" in sim["error"], sim
 
 
-def test_moved_build_is_refused(tiny_export, tmp_path, capsys):
+def test_moved_build_simulates(ecp5_build, tmp_path, capsys):
+    """A build directory is self-contained (memory files named relative to rtl/, accel.json format 2): a copy
+    moved elsewhere simulates bit-exact (it was refused while the top named memory files by absolute path)."""
     build = tmp_path / "build"
-    rc, _ = run_json(capsys, ["compile", str(tiny_export / "face_encoder" / "model.onnx"), "--out", str(build),
-                              "--no-check", *FOLDINGS["ecp5"]])
-    assert rc == 0
+    shutil.copytree(ecp5_build("face_encoder"), build)
     moved = tmp_path / "moved"
     build.rename(moved)
-    rc, err = run_json(capsys, ["simulate", str(moved), "--frames", "1"])
-    assert rc == 3 and "memory files that do not exist" in err["error"]
+    rc, sim = run_json(capsys, ["simulate", str(moved), "--frames", "1"])
+    assert rc == 0 and sim["bit_exact"], sim
 
 
-def test_simulate_rejects_bad_inputs(tiny_export, tmp_path, capsys):
+def test_simulate_rejects_bad_inputs(ecp5_build, tmp_path, capsys):
     build = tmp_path / "build"
-    assert run_json(capsys, ["compile", str(tiny_export / "face_encoder" / "model.onnx"), "--out", str(build),
-                             "--no-check", *FOLDINGS["ecp5"]])[0] == 0
+    shutil.copytree(ecp5_build("face_encoder"), build)  # a copy: accel.json is changed below
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.zeros((2, 3, 5, 5), dtype=np.uint8))
     rc, err = run_json(capsys, ["simulate", str(build), "--inputs", str(wrong)])
