@@ -35,3 +35,10 @@ class MismatchError(BidrnError):
     """Simulated hardware disagreed with the reference."""
 
     exit_code = 6
+
+
+class UnsupportedOpError(UnsupportedError):
+    """A node of the input graph the flow has no lowering for, found before any pass runs
+    (``flow.supported``): a usage error of the model, so exit code 2 like the other input checks."""
+
+    exit_code = 2

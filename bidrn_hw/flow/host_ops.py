@@ -148,6 +148,8 @@ def to_stream(ops: dict, x: np.ndarray, batched: bool = True) -> np.ndarray:
 def from_stream(ops: dict, y: np.ndarray) -> np.ndarray:
     """The accelerator's integer output -> the model's output (host scale and bias applied, float32)."""
     entry = ops.get("output")
+    if ops.get("flatten_output"):  # a 1x1 feature map the model flattens (flow.layout: after a global pool)
+        y = np.asarray(y).reshape(len(y), -1)
     if not entry:
         return y
     scale = np.asarray(entry["scale"], dtype=np.float64)

@@ -35,8 +35,9 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
-from ..errors import MismatchError, UnsupportedError
-from . import fuse_residual, host_ops
+from ..errors import BidrnError, MismatchError, UnsupportedError
+from . import fuse_residual, host_ops, prepare
+from .global_pool import InferGlobalAccPool
 from .fast_qonnx import fast_qonnx, readable_tensor_names, unique_parameters
 from .layout import AbsorbPadIntoIm2Col, ConvertToNHWC, RemapXnorPadValue
 
@@ -52,6 +53,11 @@ class MinimizeAddWidth(Transformation):
                 continue
             inst = getCustomOp(node)
             a, b = DataType[inst.get_nodeattr("lhs_dtype")], DataType[inst.get_nodeattr("rhs_dtype")]
+            if not (a.is_integer() and b.is_integer()):
+                raise UnsupportedError(f"node {node.name or node.output[0]} (Add): joins a {a.name} and a {b.name} "
+                                       f"stream (operands at different scales: separate quantizers); a "
+                                       f"residual add maps to hardware when both operands are integers at one "
+                                       f"scale (quantize both with one shared quantizer)")
             lo, hi = a.min() + b.min(), a.max() + b.max()
             bits = 2
             while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
@@ -59,6 +65,31 @@ class MinimizeAddWidth(Transformation):
             inst.set_nodeattr("out_dtype", f"INT{bits}")
             model.set_tensor_datatype(node.output[0], DataType[f"INT{bits}"])
         return model.transform(InferDataTypes()), False
+
+
+class FactorScalesOutOfJoins(Transformation):
+    """A residual add of two streams quantized by one shared quantizer is ``x*s + y*s`` after FINN's
+    conversion: FINN's MoveLinearPastEltwiseAdd makes it ``(x + y)*s``, so the add joins two integer streams
+    (ElementwiseAdd) and streamlining then absorbs ``s`` into the next quantizer. Only when it moved
+    something does streamlining run again (BiDRN's joins are integer already)."""
+
+    def apply(self, model: ModelWrapper):
+        from finn.transformation.streamline.reorder import MoveLinearPastEltwiseAdd
+
+        for node in model.graph.node:  # FINN compares the scales with np.array_equal: () vs (1,) differ
+            if node.op_type != "Add" or any(model.get_initializer(t) is not None for t in node.input):
+                continue
+            prods = [model.find_producer(t) for t in node.input]
+            if all(p is not None and p.op_type == "Mul" and len(p.input) == 2 for p in prods):
+                consts = [model.get_initializer(p.input[1]) for p in prods]
+                if all(c is not None and c.size == 1 for c in consts) and consts[0].item() == consts[1].item():
+                    for p, c in zip(prods, consts):
+                        model.set_initializer(p.input[1], np.asarray(c, dtype=np.float32).reshape(()))
+        before = len(model.graph.node)
+        model = model.transform(MoveLinearPastEltwiseAdd())
+        if len(model.graph.node) != before:
+            model = model.transform(FastStreamline())
+        return model, False
 
 
 class MinimizeWeightWidth(Transformation):
@@ -200,6 +231,19 @@ class FastStreamline(Transformation):
         return model, False
 
 
+def _depthwise_passes():
+    """FINN's InferVectorVectorActivation (depthwise convolutions -> VVAU) where the build has the VVAU layer
+    kind (bidrn_hw/layers); without it flow.supported refuses depthwise convolutions before any pass."""
+    from ..layers import BY_OP
+
+    if "VVAU" not in BY_OP:
+        return []
+    from finn.transformation.fpgadataflow.convert_to_hw.vector_vector_activation import (
+        InferVectorVectorActivation)
+
+    return [InferVectorVectorActivation()]
+
+
 def _convert_to_hw_passes():
     from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
         InferBinaryMatrixVectorActivation)
@@ -213,8 +257,16 @@ def _convert_to_hw_passes():
     from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
 
     # InferPool emits an Im2Col that InferConvInpGen then turns into a sliding window generator.
-    return [InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
-            InferPool(), InferConvInpGen(), InferElementwiseBinaryOperation(), InferDuplicateStreamsLayer()]
+    return [*_depthwise_passes(), InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(),
+            InferThresholdingLayer(),
+            InferPool(), InferConvInpGen(), InferElementwiseBinaryOperation(_joins_two_streams),
+            InferDuplicateStreamsLayer(), InferGlobalAccPool()]
+
+
+def _joins_two_streams(model: ModelWrapper, node) -> bool:
+    """ElementwiseAdd only for a residual join; an Add of a constant (a float bias after the last integer
+    layer) stays for the host ops."""
+    return all(model.get_initializer(t) is None for t in node.input)
 
 
 def is_residual(model: ModelWrapper) -> bool:
@@ -241,10 +293,11 @@ def feedforward_passes():
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
 
-    steps = [ConvertQONNXtoFINN(), absorb.AbsorbSignBiasIntoMultiThreshold(), Streamline(), LowerConvsToMatMul(),
+    steps = [prepare.FoldBiasQuant(), ConvertQONNXtoFINN(), absorb.AbsorbSignBiasIntoMultiThreshold(), Streamline(), LowerConvsToMatMul(),
              MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
              absorb.AbsorbConsecutiveTransposes(), ConvertBipolarMatMulToXnorPopcount(), Streamline(),
-             InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
+             *_depthwise_passes(), InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(),
+             InferThresholdingLayer(),
              # InferPool turns MaxPoolNHWC into a depthwise Im2Col + Pool; the second InferConvInpGen maps
              # that Im2Col to a sliding window generator.
              InferConvInpGen(), InferPool(), InferConvInpGen(), RemoveCNVtoFCFlatten(),
@@ -267,13 +320,17 @@ def passes(model: ModelWrapper | None = None):
 def residual_passes():
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 
-    return [("ConvertQONNXtoFINN", ConvertQONNXtoFINN()), ("Streamline", FastStreamline()),
+    return [("FoldBiasQuant", prepare.FoldBiasQuant()),
+            ("ConvertQONNXtoFINN", ConvertQONNXtoFINN()), ("Streamline", FastStreamline()),
+            ("FactorScalesOutOfJoins", FactorScalesOutOfJoins()),
             ("LowerConvsToMatMul", LowerConvsToMatMul()), ("ConvertToNHWC", ConvertToNHWC()),
             ("AbsorbPadIntoIm2Col", AbsorbPadIntoIm2Col()),
             ("XnorPopcount (+RemapXnorPadValue)", XnorPopcountWithPadRemap()),
+            ("DuplicateForkedScales", prepare.DuplicateForkedScales()),
             ("Streamline (after XNOR)", FastStreamline()),
             *[(type(t).__name__, t) for t in _convert_to_hw_passes()],
-            ("MinimizeAddWidth", MinimizeAddWidth()), ("MinimizeWeightWidth", MinimizeWeightWidth()),
+            ("MinimizeAddWidth", MinimizeAddWidth()), ("MinimizeOutputWidth", MinimizeOutputWidth()),
+            ("MinimizeWeightWidth", MinimizeWeightWidth()),
             ("FuseResidualMVAU", fuse_residual.FuseResidualMVAU()),  # flow/fuse_residual.py (BIDRN_HW_FUSE_RESIDUAL=0: off)
             ("ExtractHostOps", host_ops.ExtractHostOps()),
             ("GiveUniqueNodeNames", GiveUniqueNodeNames())]
@@ -336,8 +393,16 @@ def lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None = Non
 
 
 def _lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None, log) -> ModelWrapper:
+    from .supported import check_supported
+
     _require_quantizers(model)
-    model = model.transform(InferShapes())
+    model = model.transform(prepare.DropConstantOutputs())
+    check_supported(model)  # one line naming the first node the flow cannot lower, before any pass runs
+    try:
+        model = model.transform(InferShapes())
+    except Exception as exc:  # noqa: BLE001 - ONNX shape inference refuses the graph: say so in one line
+        raise UnsupportedError(f"ONNX shape inference fails on the model ({type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())[:300]})") from None
     try:
         refs = [execute(model, x) for x in check_inputs] if check_inputs else []
     except Exception as exc:  # the model itself does not execute: no reference to check the passes against
@@ -346,8 +411,14 @@ def _lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None, log
     pass_list = passes() if is_residual(model) else feedforward_passes()
     for name, transform in pass_list:
         start = time.time()
-        model = model.transform(transform)
-        model = model.transform(InferShapes())
+        try:
+            model = model.transform(transform)
+            model = model.transform(InferShapes())
+        except BidrnError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a FINN/qonnx pass gave up on this graph: one line, no traceback
+            raise UnsupportedError(f"pass {name} cannot lower this graph ({type(exc).__name__}: "
+                                   f"{' '.join(str(exc).split())[:300]})") from None
         for x, ref in zip(check_inputs or [], refs):
             try:
                 out = execute(model, x)
