@@ -1,0 +1,105 @@
+"""The zoo's fast subset (benchmarks/zoo.py): networks written as Brevitas users write them, through the
+command line, against QONNX execution of their export; and unsupported constructs refused in one line."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import zoo  # noqa: E402
+
+
+def test_bnn_pynq_without_final_quantizer_is_exact(tmp_path):
+    """TFC-w2a2 ends in a QuantLinear without quantizer: its output type comes from the actual weights and
+    the RTL's accumulator follows it (it was refused: 'INT8 narrower than the accumulator (10 bits)')."""
+    row = zoo.run_network("tfc-w2a2", zoo.networks()["tfc-w2a2"], tmp_path, frames=8, stall=0.3, cycles=False)
+    assert row["compiled"], row.get("error")
+    assert row["dead_layers"] == [] and all(a["distinct"] >= 2 for a in row["activations"])
+    assert row["reference_integer"] and row["exact"] and row["mismatches"] == 0, row
+
+
+@pytest.mark.parametrize("name", ["resnet", "depthwise"])
+def test_user_networks_compile_or_say_why(name, tmp_path):
+    """Each either compiles and is exact, or is refused with one line (never a traceback)."""
+    row = zoo.run_network(name, zoo.networks()[name], tmp_path, frames=4, stall=0.3, cycles=False)
+    assert row["dead_layers"] == []
+    if row["compiled"]:
+        assert row["exact"], row
+    else:
+        assert row["error_kind"] != "traceback" and "\n" not in row["error"], row
+
+
+def _quant(name, inp, out, bits, signed=1):
+    return helper.make_node("Quant", [inp, f"{name}_s", f"{name}_z", f"{name}_b"], [out], name=name,
+                            domain="qonnx.custom_op.general", signed=signed, narrow=0, rounding_mode="ROUND")
+
+
+def _model(nodes, inits, out_shape, path):
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    mw = ModelWrapper(model)
+    mw.set_tensor_datatype("x", DataType["UINT8"])
+    mw.save(str(path))
+
+
+def _qinits(name, scale=1.0, bits=8):
+    return [helper.make_tensor(f"{name}_s", TensorProto.FLOAT, [], [scale]),
+            helper.make_tensor(f"{name}_z", TensorProto.FLOAT, [], [0.0]),
+            helper.make_tensor(f"{name}_b", TensorProto.FLOAT, [], [float(bits)])]
+
+
+CASES = {
+    "softmax": ([_quant("Q0", "x", "q", 8), helper.make_node("Softmax", ["q"], ["y"], name="Soft0")],
+                _qinits("Q0"), [1, 4, 4, 4], "Soft0 (Softmax)"),
+    "concat": ([_quant("Q0", "x", "q", 8), helper.make_node("Concat", ["q", "q"], ["y"], axis=1, name="Cat0")],
+               _qinits("Q0"), [1, 8, 4, 4], "Cat0 (Concat)"),
+    "product_of_streams": ([_quant("Q0", "x", "q", 8), helper.make_node("Mul", ["q", "q"], ["y"], name="Sq0")],
+                           _qinits("Q0"), [1, 4, 4, 4], "Sq0 (Mul)"),
+    "grouped_conv": ([_quant("Q0", "x", "q", 8),
+                      helper.make_node("Conv", ["q", "w"], ["y"], group=2, kernel_shape=[1, 1], name="GConv0")],
+                     [*_qinits("Q0"), helper.make_tensor("w", TensorProto.FLOAT, [8, 2, 1, 1], [1.0] * 16)],
+                     [1, 8, 4, 4], "GConv0 (Conv)"),
+    "trunc_round": ([_quant("Q0", "x", "q", 8),
+                     helper.make_node("AveragePool", ["q"], ["p"], kernel_shape=[2, 2], strides=[2, 2], name="P0"),
+                     helper.make_node("Trunc", ["p", "Q0_s", "Q0_z", "tb", "Q0_b"], ["y"], name="T0",
+                                      domain="qonnx.custom_op.general", rounding_mode="ROUND")],
+                    [*_qinits("Q0"), helper.make_tensor("tb", TensorProto.FLOAT, [], [10.0])], [1, 4, 2, 2],
+                    "T0 (Trunc)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_unsupported_construct_one_line_exit_2(case, tmp_path, capsys):
+    from bidrn_hw.cli import main
+
+    nodes, inits, out_shape, named = CASES[case]
+    path = tmp_path / "m.onnx"
+    _model(nodes, inits, out_shape, path)
+    out = tmp_path / "build"
+    code = main(["compile", str(path), "--out", str(out), "--json"])
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 2 and res["kind"] == "UnsupportedOpError", res
+    assert named in res["error"] and "\n" not in res["error"]
+    assert not out.exists() and not any(p.name.startswith(".build") for p in tmp_path.iterdir())
+
+
+def test_random_bytes_are_not_a_traceback(tmp_path, capsys):
+    from bidrn_hw.cli import main
+
+    path = tmp_path / "junk.onnx"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    code = main(["compile", str(path), "--out", str(tmp_path / "b"), "--json"])
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code != 0 and res.get("error") and "\n" not in res["error"]
