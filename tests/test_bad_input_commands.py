@@ -145,6 +145,18 @@ def test_interrupted_export_keeps_the_earlier_export_and_the_users_file(exported
     # a rerun replaces the export (ours) and keeps my_notes.md: the same code as compile's rerun, shown there
 
 
+def test_demo_refuses_a_users_folder_and_a_file(tmp_path, capsys):
+    mine = user_folder(tmp_path / "mine")
+    (mine / "partitions").mkdir()  # a name the demo would replace
+    f = tmp_path / "f.txt"
+    f.write_text("keep")
+    before = snapshot(tmp_path)
+    expect_error(capsys, "usage", [str(mine), "not a demo folder"], "demo", "--out", mine)
+    expect_error(capsys, "usage", "f.txt", "demo", "--out", f)
+    expect_error(capsys, "input", "/proc/self", "demo", "--out", "/proc/self/demo")
+    assert snapshot(tmp_path) == before
+
+
 def test_bodymodel_out_refuses_to_replace_a_file(tmp_path, capsys):
     f = tmp_path / "model.npz"
     f.write_bytes(b"PK the user's own model")

@@ -410,7 +410,16 @@ def run(args) -> dict:
         ckpt_key = file_digest(Path(args.checkpoint))
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "stages.json").is_file())):
+        # the demo replaces its own sub-folders (partitions/, build/...): never in a folder it did not make
+        raise UsageError(f"--out {out}: exists and is not a demo folder (no stages.json); refusing to write into "
+                         f"it: choose a new or empty folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputFileError(f"--out {out}: cannot create it ({exc.strerror})") from None
+    if not (out / "stages.json").is_file():  # marks the folder as the demo's from the start (a rerun after
+        atomic_write_text(out / "stages.json", "{}")  # Ctrl-C in the first stage is not refused)
     stages = Stages(out, args.fresh)
     console = Console(stderr=True, quiet=args.json)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
