@@ -45,7 +45,7 @@ from .render import background, project, render
 from .rotation import np_axis_matrix, np_euler_xyz, np_matrix_to_axis_angle
 from .skeleton import body_vertex_sets
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: occluders
 SPLITS = {"train": 0, "val": 1, "test": 2}
 
 # Euler x-y-z limits (radians) of the 21 body-pose joints; "L" joints are mirrored to the right side
@@ -119,6 +119,36 @@ def square_boxes(tight: np.ndarray, height: int, width: int) -> np.ndarray:
     side = np.maximum((tight[..., 2] - tight[..., 0]) * width, (tight[..., 3] - tight[..., 1]) * height) * ext
     return np.stack([(cx - side / 2) / width, (cy - side / 2) / height,
                      (cx + side / 2) / width, (cy + side / 2) / height], -1)
+
+
+def occlude(img: np.ndarray, rng: np.random.Generator, p: float = 0.35) -> np.ndarray:
+    """With probability ``p``, one to two flat-coloured rectangles or ellipses (each 8-25% of the image side)
+    drawn over the rendering: objects in front of the body, so that no single pixel region is always
+    reliable. Labels are unchanged (the body is still there)."""
+    if rng.random() >= p:
+        return img
+    h, w = img.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    img = img.copy()
+    for _ in range(rng.integers(1, 3)):
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        rx, ry = rng.uniform(0.04, 0.125, 2) * np.array([w, h]) * 2
+        if rng.random() < 0.5:
+            mask = (np.abs(xs - cx) < rx) & (np.abs(ys - cy) < ry)
+        else:
+            mask = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 < 1
+        img[mask] = rng.uniform(0, 1, 3)
+    return img
+
+
+def photometric(image: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Training-time augmentation that leaves every label valid: per-channel gain, brightness, contrast and
+    pixel noise on a float (3, H, W) image in [0, 1]."""
+    gain = torch.from_numpy(rng.uniform(0.85, 1.15, 3).astype(np.float32))[:, None, None]
+    mean = image.mean()
+    out = (image - mean) * float(rng.uniform(0.8, 1.2)) + mean * float(rng.uniform(0.85, 1.15))
+    out = out * gain + torch.from_numpy(rng.normal(0, rng.uniform(0, 0.03), image.shape).astype(np.float32))
+    return out.clamp(0, 1)
 
 
 def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -214,6 +244,7 @@ class SyntheticGenerator:
             light = rng.normal(size=3) + np.array([0.0, -0.5, -1.5])
             img, _ = render(verts, self.faces, self._colors(rng), self.focal, self.center, h, w,
                             background(rng, h, w), light / np.linalg.norm(light), ambient=rng.uniform(0.25, 0.5))
+            img = occlude(img, rng)
             img = img * rng.uniform(0.8, 1.2) + rng.normal(0, rng.uniform(0.0, 0.04), img.shape)
             images[i] = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
             pix = project(verts, self.focal, self.center)
@@ -285,13 +316,14 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
 class CachedDataset(Dataset):
     """Samples read from a cache directory (all shards held in memory: images are uint8)."""
 
-    def __init__(self, directory: str | os.PathLike):
+    def __init__(self, directory: str | os.PathLike, meta_name: str = "meta.json"):
         self.directory = Path(directory)
-        meta_path = self.directory / "meta.json"
+        meta_path = self.directory / meta_name
         try:
             self.meta = json.loads(meta_path.read_text())
             shards = [np.load(self.directory / name) for name in self.meta["shards"]]
-            self.arrays = {k: np.concatenate([s[k] for s in shards]) for k in shards[0].files}
+            size = self.meta.get("size")  # shards are whole; a set of ``size`` samples ends inside the last one
+            self.arrays = {k: np.concatenate([s[k] for s in shards])[:size] for k in shards[0].files}
         except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise InputFileError(f"synthetic data cache {self.directory} is unreadable ({type(exc).__name__}: "
                                  f"{exc}); delete the directory to regenerate it") from exc
@@ -316,35 +348,51 @@ def cached_dataset(config: str | ModelConfig, size: int, seed: int = 0, split: s
                    shard_size: int = 256, progress: bool = True,
                    generator: SyntheticGenerator | None = None) -> CachedDataset:
     """The cached samples 0..size-1 of (seed, split), generated where missing (finished shards are kept, so an
-    interrupted generation resumes). The directory name hashes everything the samples depend on."""
+    interrupted generation resumes). The directory name hashes everything the samples depend on except the
+    size: shards always hold ``shard_size`` consecutive samples, so sets of different sizes share them."""
     from filelock import FileLock
 
     gen = generator or SyntheticGenerator(config, body_model)
-    ident = gen.identity() + json.dumps({"seed": seed, "split": split, "size": size, "shard": shard_size})
+    ident = gen.identity() + json.dumps({"seed": seed, "split": split, "shard": shard_size})
     key = hashlib.sha256(ident.encode()).hexdigest()[:16]
-    directory = Path(root or default_cache_root()) / f"{gen.config.name}-{split}-s{seed}-n{size}-{key}"
+    directory = Path(root or default_cache_root()) / f"{gen.config.name}-{split}-s{seed}-{key}"
     directory.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(directory) + ".lock"):
-        if (directory / "meta.json").exists():
-            return CachedDataset(directory)
-        starts = list(range(0, size, shard_size))
-        names = [f"shard_{k:05d}.npz" for k in range(len(starts))]
-        todo = [(s, n) for s, n in zip(starts, names) if not (directory / n).exists()]
-        with progress_bar(progress) as bar:
-            task = bar.add_task(f"synthetic {split} data", total=size,
-                                completed=size - sum(min(shard_size, size - s) for s, _ in todo))
-            for start, name in todo:
-                stop = min(start + shard_size, size)
-                arrays = {}
-                for chunk in range(start, stop, 32):
-                    part = gen.generate(seed, range(chunk, min(chunk + 32, stop)), split)
-                    for k, v in part.items():
-                        arrays.setdefault(k, []).append(v)
-                    bar.advance(task, len(part["index"]))
-                _atomic_savez(directory / name, {k: np.concatenate(v) for k, v in arrays.items()})
-        meta = {"identity": json.loads(gen.identity()), "seed": seed, "split": split, "size": size,
-                "shards": names}
-        tmp = directory / f"meta.json.tmp{os.getpid()}"
-        tmp.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, directory / "meta.json")
-    return CachedDataset(directory)
+    meta_name = f"meta-n{size}.json"
+    if (directory / meta_name).exists():
+        return CachedDataset(directory, meta_name)
+    starts = list(range(0, size, shard_size))
+    names = [f"shard_{k:05d}.npz" for k in range(len(starts))]
+    # Shards are claimed one at a time under their own lock, so processes that need the same data at once
+    # (two training runs started together) render different shards in parallel instead of waiting.
+    with progress_bar(progress) as bar:
+        task = bar.add_task(f"synthetic {split} data", total=size,
+                            completed=sum(min(shard_size, size - s) for s, n in zip(starts, names)
+                                          if (directory / n).exists()))
+        for blocking in (False, True):
+            for start, name in zip(starts, names):
+                if (directory / name).exists():
+                    continue
+                lock = FileLock(str(directory / name) + ".lock")
+                try:
+                    lock.acquire(timeout=-1 if blocking else 0)
+                except TimeoutError:
+                    continue
+                try:
+                    if (directory / name).exists():
+                        continue
+                    stop = start + shard_size
+                    arrays = {}
+                    for chunk in range(start, stop, 32):
+                        part = gen.generate(seed, range(chunk, min(chunk + 32, stop)), split)
+                        for k, v in part.items():
+                            arrays.setdefault(k, []).append(v)
+                        bar.advance(task, max(0, min(len(part["index"]), size - chunk)))
+                    _atomic_savez(directory / name, {k: np.concatenate(v) for k, v in arrays.items()})
+                finally:
+                    lock.release()
+    meta = {"identity": json.loads(gen.identity()), "seed": seed, "split": split, "size": size,
+            "shard_size": shard_size, "shards": names}
+    tmp = directory / f"{meta_name}.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, directory / meta_name)
+    return CachedDataset(directory, meta_name)
