@@ -33,6 +33,18 @@ class PositionNet(nn.Module):
         return hm, soft_argmax_3d(hm)
 
 
+def centred_coords(joints: torch.Tensor) -> torch.Tensor:
+    """PositionNet's (B, J, 3) heatmap coordinates as the RotationNets read them: centred on their mean over
+    the joints (still in heatmap voxels, so they spread over a few units, like the BN-normalized features
+    beside them).
+
+    Raw coordinates (0..W, 0..H, 0..D) enter the linear layer with a large offset common to all joints that
+    Adam's per-weight steps do not remove, and the heads learned nothing from them in hundreds of steps; a
+    linear layer fed the centred ground-truth 2D joints fits the body pose within ~500 Adam steps
+    (docs/training.md). A fixed reparametrization: the layer's weights and the parameter count are unchanged."""
+    return joints - joints.mean(1, keepdim=True)
+
+
 class BodyRotationNet(nn.Module):
     """Root/body pose from joint-sampled features of the body and the hands' MCP joints; shape and camera."""
 
@@ -53,7 +65,8 @@ class BodyRotationNet(nn.Module):
         parts = []
         for conv, f, j in ((self.body_conv, feat, joints), (self.lhand_conv, lhand_feat, lhand_joints),
                            (self.rhand_conv, rhand_feat, rhand_joints)):
-            parts.append(torch.cat([sample_joint_features(conv(f), j[..., :2]), j], 2))
+            coords = centred_coords(j)
+            parts.append(torch.cat([sample_joint_features(conv(f), j[..., :2]), coords], 2))
         x = torch.cat(parts, 1).flatten(1)
         return self.root_pose_out(x), self.body_pose_out(x), self.shape_out(pooled), self.cam_out(pooled)
 
@@ -65,7 +78,8 @@ class HandRotationNet(nn.Module):
         self.hand_pose_out = nn.Linear(joint_num * (rot_dim + 3), hand_pose_joints * 6)
 
     def forward(self, feat, joints):
-        x = torch.cat([sample_joint_features(self.hand_conv(feat), joints[..., :2]), joints], 2)
+        coords = centred_coords(joints)
+        x = torch.cat([sample_joint_features(self.hand_conv(feat), joints[..., :2]), coords], 2)
         return self.hand_pose_out(x.flatten(1))
 
 
