@@ -1,12 +1,13 @@
 """Make the demo checkpoint: train the tiny BiDRN with the accuracy benchmark's recipe and write it without
 optimizer state (``bidrn_hw/data/tiny_bidrn.pt``, read by ``bidrn_hw.train.checkpoint.load_demo_model``).
 
-    .venv/bin/python benchmarks/demo_checkpoint.py [--steps N] [--out PATH]
+    .venv/bin/python benchmarks/demo_checkpoint.py --lr LR [--steps N] [--out PATH] [--run DIR]
     .venv/bin/python benchmarks/demo_checkpoint.py --from RUN/checkpoint.pt   # slim an existing tiny/bidrn run
 
-The recipe is ``benchmarks/accuracy.py``'s for ``bidrn`` (synthetic data of seed 0, 1024 samples, batch 16, Adam
-1e-4 with drops at 70% and 90% of the steps, one torch thread); only ``--steps`` may differ. The training
-summary (validation metrics on 128 synthetic frames) is stored in the checkpoint and printed as JSON.
+The recipe is ``benchmarks/accuracy.py``'s (benchmarks/training_args.py, docs/training.md) for ``bidrn`` at
+the lr its sweep chose (``--lr``, default: the shipped checkpoint's); the shipped file is accuracy.py's BiDRN
+run slimmed with ``--from``, which this command reproduces by training again. ``--run DIR`` keeps the
+(resumable) run there. The validation metrics are stored in the checkpoint and printed as JSON.
 """
 import argparse
 import json
@@ -20,7 +21,7 @@ import torch
 
 from bidrn_hw.train.checkpoint import DEMO_CHECKPOINT, load_model, read_checkpoint, slim_checkpoint
 from bidrn_hw.train.loop import TrainOptions, train
-from training_args import add_training_arguments  # benchmarks/training_args.py (the script's folder is on sys.path)
+from training_args import add_training_arguments, recipe_options  # benchmarks/training_args.py
 
 
 def main():
@@ -30,6 +31,7 @@ def main():
     parser.add_argument("--source-command", default=None,
                         help="with --from: the command that trained the source run (stored as provenance)")
     parser.add_argument("--out", default=str(DEMO_CHECKPOINT))
+    parser.add_argument("--run", default=None, help="keep the training run here (resumable; default: a temporary folder)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -40,12 +42,18 @@ def main():
         note = {"made_by": "benchmarks/demo_checkpoint.py --from", "source": str(source),
                 "source_command": args.source_command}
     else:
-        tmp = Path(tempfile.mkdtemp(prefix="bidrn-demo-"))
-        opts = TrainOptions(config="tiny", variant="bidrn", out=str(tmp / "run"), steps=args.steps,
-                            batch_size=args.batch_size, lr=args.lr, seed=args.seed, train_size=args.train_size,
-                            eval_frames=args.eval_frames, cache_dir=args.cache_dir, progress=args.progress)
+        lr = args.lr
+        if lr is None:  # the shipped checkpoint's
+            lr = read_checkpoint(DEMO_CHECKPOINT)["options"]["lr"]
+        if args.run:
+            run = Path(args.run)
+        else:
+            tmp = Path(tempfile.mkdtemp(prefix="bidrn-demo-"))
+            run = tmp / "run"
+        opts = TrainOptions(config="tiny", variant="bidrn", out=str(run), steps=args.steps, lr=lr, resume=True,
+                            eval_frames=args.eval_frames, eval_every=args.eval_every, **recipe_options(args))
         train(opts)
-        source = tmp / "run" / "checkpoint.pt"
+        source = run / "checkpoint.pt"
         note = {"made_by": "benchmarks/demo_checkpoint.py", "argv": sys.argv[1:], "torch_threads": args.threads}
     try:
         note["train_wall_s"] = round(time.perf_counter() - t0, 1)
