@@ -475,7 +475,8 @@ def stage_sources(build: Build, dest: Path, mapping=lambda p: str(p)) -> list[Pa
     staged = []
     names_ = build.data_names
     for i, src in enumerate(build.sources):
-        out = dest / f"{i:03d}_{src.name}"
+        # (a header keeps its name: the sources `include it by that name)
+        out = dest / (src.name if src.suffix in (".svh", ".vh") else f"{i:03d}_{src.name}")
         out.write_text(rewrite_data_names(src.read_text(errors="replace"), names_, mapping))
         staged.append(out)
     return staged
@@ -485,9 +486,6 @@ def resolved_parameters(build: Build, layer: Layer, mapping=lambda p: str(p)) ->
     """A layer's parameters with data file names resolved by ``mapping``."""
     data = build.data_names
     return {k: (mapping(data[v]) if isinstance(v, str) and v in data else v) for k, v in layer.parameters.items()}
-
-
-_staging: Path | None = None
 
 
 def _data_copy(build: Build) -> Path:
@@ -515,25 +513,38 @@ def _data_copy(build: Build) -> Path:
 
 
 def simulation_sources(build_dir: Path | str) -> list[Path]:
-    """The sources of a build directory ready for a simulator: staged copies (kept until the process exits)
-    whose memory files are named by absolute path in a content-addressed copy (:func:`_data_copy`), so the
-    simulation does not depend on where the build directory lives, and a moved or copied build reuses the
-    original's Verilator model."""
-    global _staging
-    import atexit
+    """The sources of a build directory ready for a simulator, in filelist order: staged copies whose memory
+    files are named by absolute path in a content-addressed copy (:func:`_data_copy`), so the simulation does
+    not depend on where the build directory lives, and a moved or copied build reuses the original's
+    Verilator model. The copies are kept in the cache (``$BIDRN_HW_CACHE/src/<hash>``) under a name made of
+    their content, so the simulator's build cache, whose key includes the sources' folder, finds them again."""
+    from .rtl_sim.verilator import cache_root
 
     build = load_design(build_dir)
     data = _data_copy(build)
-    if _staging is None:
-        _staging = Path(tempfile.mkdtemp(prefix="bidrn-hw-src-"))
-        atexit.register(shutil.rmtree, _staging, True)
-    key = hashlib.sha256(json.dumps([str(data), sorted(build.accel["files"].items())]).encode()).hexdigest()[:16]
-    dest = _staging / key
-    if not dest.is_dir():
-        tmp = _staging / f".{key}.{os.getpid()}.{threading.get_ident()}"
-        stage_sources(build, tmp, lambda p: str(data / p.name))
+    files = build.accel["files"]
+    key = hashlib.sha256(json.dumps([str(data), [files[p.relative_to(build.dir).as_posix()] for p in build.sources],
+                                     [p.name for p in build.sources]]).encode()).hexdigest()[:24]
+    dest = cache_root().parent / "src" / key
+    done = dest / ".staged"
+    if done.is_file():
         try:
-            os.rename(tmp, dest)
-        except OSError:  # staged meanwhile by another thread
-            shutil.rmtree(tmp, ignore_errors=True)
-    return sorted(dest.iterdir())
+            names_ = json.loads(done.read_text())
+            if all((dest / n).is_file() for n in names_):
+                return [dest / n for n in names_]
+        except (OSError, ValueError, TypeError):
+            pass
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=dest.parent))
+    staged = stage_sources(build, tmp / "s", lambda p: str(data / p.name))
+    for p in staged:
+        os.rename(p, tmp / p.name)
+    os.rmdir(tmp / "s")
+    names_ = [p.name for p in staged]
+    (tmp / ".staged").write_text(json.dumps(names_))  # last: marks the copy complete
+    shutil.rmtree(dest, ignore_errors=True)  # an incomplete one
+    try:
+        os.rename(tmp, dest)
+    except OSError:  # another process staged it meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [dest / n for n in names_]
