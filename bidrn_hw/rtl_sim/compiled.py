@@ -43,9 +43,9 @@ HARNESS_VERSION = 1
 # Same warning set as the cocotb build (the generated RTL's width warnings say nothing here either); no VPI.
 _VERILATOR_ARGS = ["--cc", "--exe", "--build", "-O3", "--x-assign", "unique", "--x-initial", "unique",
                    "-Wno-fatal", "-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND", "-Wno-lint", "-Wno-style"]
-# gcc -O2 for the model's hot code instead of verilated.mk's -Os: about 1.3x faster simulation for a little more
-# compile time.
-_MAKE_VARS = ["OPT_FAST=-O2", "OPT_GLOBAL=-O2"]
+# verilated.mk's own gcc flags (-Os), as the cocotb build: -O2 took several times longer to compile the tens of
+# megabytes of C++ of a pixel-folded design (TFC-w1a1), for a simulation only a little faster.
+_MAKE_VARS: list[str] = []
 RESET_CYCLES = 4
 TAIL_CYCLES = 32
 
@@ -369,7 +369,8 @@ def build(sources: Sequence[Path | str], accel: dict) -> Path:
             (build_dir / "harness.cpp").write_text(harness)
             log = build_dir.parent / f"{build_dir.name}.log"
             env = verilator.verilator_env()
-            env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} {' '.join(_MAKE_VARS)}".strip()
+            if _MAKE_VARS:
+                env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} {' '.join(_MAKE_VARS)}".strip()
             cmd = ["verilator", *_VERILATOR_ARGS, "--top-module", top, "--prefix", f"V{top}",
                    "--Mdir", str(build_dir / "obj"), "-o", "sim", "--build-jobs", str(min(2, os.cpu_count() or 1)),
                    *[f"-I{d}" for d in dict.fromkeys(str(src.parent) for src in sources)],  # `include beside
