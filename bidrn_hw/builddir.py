@@ -116,8 +116,9 @@ def check_output_dir(out: Path | str, kind: str, force: bool = False, option: st
         foreign = [e for e in _entries(out) if e.name not in _our_entries(out, kind)]
         if marker is not None and marker.get("kind") != kind and not force:
             raise UsageError(f"{option} {out}: holds a bidrn-hw {marker.get('kind')} (made by "
-                             f"`{marker.get('command', '?')}`), not the {kind} this command writes; refusing to replace it: choose "
-                             f"another folder (--force adds the {kind}'s files beside it, removing nothing)")
+                             f"`{marker.get('command', '?')}`), not the {kind} this command writes; refusing to "
+                             f"replace it: choose another folder (--force adds the {kind}'s files beside it, "
+                             f"removing nothing)")
         if marker is None and foreign and not force:
             raise UsageError(f"{option} {out}: not empty and not made by bidrn-hw (no {MARKER}); refusing to "
                              f"write into it: choose a new or empty folder, or --force to add the {kind}'s "
@@ -498,7 +499,8 @@ def _data_copy(build: Build) -> Path:
     digests = sorted((p.name, files[p.relative_to(build.dir).as_posix()]) for p in build.data_files)
     key = hashlib.sha256(json.dumps(digests).encode()).hexdigest()[:24]
     dest = cache_root().parent / "data" / key
-    if dest.is_dir() and all((dest / name).is_file() and sha256_file(dest / name) == digest for name, digest in digests):
+    if dest.is_dir() and all((dest / name).is_file() and sha256_file(dest / name) == digest
+                             for name, digest in digests):
         return dest  # whole and unchanged (a damaged copy is made again below)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=dest.parent))

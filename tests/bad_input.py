@@ -10,7 +10,6 @@ after the usage line.
 from __future__ import annotations
 
 import hashlib
-import os
 import stat
 from pathlib import Path
 
@@ -87,22 +86,3 @@ def training_run(path: Path) -> Path:
     (path / "checkpoint.pt").write_bytes(b"PK\x03\x04 the user's weeks of training")
     (path / "train_log.jsonl").write_text('{"step": 1}\n')
     return path
-
-
-def read_only(path: Path):
-    """Context: ``path`` (a folder) made read-only for the block (skipped by callers when running as root,
-    whom permissions do not stop)."""
-    class _RO:
-        def __enter__(self):
-            self.mode = stat.S_IMODE(path.stat().st_mode)
-            os.chmod(path, 0o555)
-            return path
-
-        def __exit__(self, *exc):
-            os.chmod(path, self.mode)
-            return False
-    return _RO()
-
-
-def is_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0

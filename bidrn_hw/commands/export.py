@@ -30,7 +30,7 @@ def run(args) -> dict:
     if args.frames < 1:
         raise UsageError(f"--frames must be >= 1, got {args.frames}")
     output = OutputDir(args.out, "export", force=args.force,
-                       expected=("body_encoder", "hand_encoder", "face_encoder", "partitions.json"))  # before the slow work
+                       expected=("body_encoder", "hand_encoder", "face_encoder", "partitions.json"))  # before work
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise InputFileError(f"--checkpoint {args.checkpoint}: not found" if not Path(args.checkpoint).exists()
                              else f"--checkpoint {args.checkpoint}: not a file")

@@ -11,7 +11,8 @@ def add_arguments(parser):
     parser.add_argument("--freq-mhz", type=float, default=200.0, help="clock constraint on ap_clk (default: 200)")
     parser.add_argument("--jobs", type=int, default=4, help="parallel jobs of the Vivado runs (default: 4)")
     parser.add_argument("--force", action="store_true",
-                        help="write into a non-empty folder that is not a Vivado export (nothing of yours is removed)")
+                        help="write into a non-empty folder that is not a Vivado export (nothing of yours is "
+                             "removed)")
 
 
 def run(args) -> dict:
