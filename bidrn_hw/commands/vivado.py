@@ -18,4 +18,5 @@ def add_arguments(parser):
 def run(args) -> dict:
     from ..fpga.vivado import export_vivado
 
-    return export_vivado(args.dir, part=args.part, out=args.out, freq_mhz=args.freq_mhz, jobs=args.jobs, force=args.force)
+    return export_vivado(args.dir, part=args.part, out=args.out, freq_mhz=args.freq_mhz, jobs=args.jobs,
+                         force=args.force)
