@@ -120,8 +120,9 @@ def check_output_dir(out: Path | str, kind: str, force: bool = False, option: st
                              f"replace it: choose another folder (--force adds the {kind}'s files beside it, "
                              f"removing nothing)")
         if marker is None and foreign and not force:
-            raise UsageError(f"{option} {out}: not empty and not made by bidrn-hw (no {MARKER}); refusing to "
-                             f"write into it: choose a new or empty folder, or --force to add the {kind}'s "
+            older = " (a build of a bidrn-hw before markers? remove it yourself)" if (out / ACCEL).is_file() else ""
+            raise UsageError(f"{option} {out}: not empty and not made by bidrn-hw (no {MARKER}){older}; refusing "
+                             f"to write into it: choose a new or empty folder, or --force to add the {kind}'s "
                              f"files to it (nothing of yours is removed)")
         clash = sorted({e.name for e in foreign} & set(expected))
         if clash:

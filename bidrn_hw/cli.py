@@ -12,7 +12,7 @@ import importlib
 import json
 import sys
 
-from .errors import BidrnError
+from .errors import BidrnError, InputFileError
 
 COMMANDS = {
     "count": "parameters and OPs per the paper's convention",
@@ -91,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"bidrn-hw {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file that cannot be read or written (full disk, permissions): one line, no traceback
+        msg = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+        if args.json:
+            print(json.dumps({"error": msg, "kind": type(exc).__name__}))
+        else:
+            print(f"bidrn-hw {args.command}: error: {msg}", file=sys.stderr)
+        return InputFileError.exit_code
+    finally:
+        builddir.set_command_line(None)
     if args.json:
         print(json.dumps(result, default=str))
     else:

@@ -466,6 +466,14 @@ def test_simulate_bad_option(build, capsys, extra, needle):
     assert snapshot(build) == before
 
 
+def test_simulate_outputs_into_a_missing_folder(build, tmp_path, capsys):
+    """An output location that cannot be written: one line naming it (exit 3), not a traceback."""
+    before = snapshot(build)
+    expect_error(capsys, "input", "nowhere", "simulate", build, "--frames", "1", "--outputs",
+                 tmp_path / "nowhere" / "out.npy")
+    assert snapshot(build) == before
+
+
 def test_copied_build_with_the_original_deleted_simulates_bit_exact(build, tmp_path, capsys):
     """A build copied elsewhere (and the original gone) reads its own memory files: the same outputs."""
     frames = np.random.default_rng(1).integers(0, 256, size=(2, 784))
