@@ -403,10 +403,10 @@ def main(argv=None) -> int:
         row = run_network(name, nets[name], Path(args.out), args.frames, args.stall)
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "activations"}), flush=True)
+        if args.results:  # after every network, so that a long run keeps what it finished
+            Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.results).write_text(json.dumps({"rows": rows, "table": table(rows).splitlines()}, indent=1))
     print(table(rows))
-    if args.results:
-        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.results).write_text(json.dumps({"rows": rows}, indent=1))
     return 0
 
 
