@@ -3,8 +3,9 @@
 Writing (:class:`OutputDir`): every folder a command creates (``compile --out``, ``export --out``,
 ``vivado --out``) carries a marker file, :data:`MARKER`, naming the tool, its version, the command that made
 it and the entries it made. A command writes into a temporary sibling folder and, only when everything
-succeeded, swaps it into place with SIGINT deferred, so a failed or interrupted run (Ctrl-C included)
-leaves the previous folder exactly as it was. An existing folder is replaced only when it is ours (its
+succeeded, moves it into place with SIGINT deferred (a new folder by one rename; an existing one of ours
+by exchanging our entries, so the folder itself and the user's files in it stay), so a failed or
+interrupted run (Ctrl-C included) leaves the previous folder exactly as it was. An existing folder is replaced only when it is ours (its
 marker says so, same kind); a folder that is not ours and not empty is refused with a one-line error
 unless ``force``, and even then only our own entries are ever removed: the user's files stay (a name of
 theirs that collides with one of ours is refused, never overwritten).
@@ -97,7 +98,7 @@ def check_output_dir(out: Path | str, kind: str, force: bool = False, option: st
                      expected: tuple[str, ...] = ()) -> Path:
     """Refuse an output location we must not write to, before any work is done (see the module doc).
     ``expected``: names the command will write, refused early when a file of the user's has one of them."""
-    out = Path(out)
+    out = Path(os.path.abspath(out))  # "." or "x/.." has no name to put a sibling beside
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise UsageError(f"{option} {out}: exists and is not a folder; refusing to replace it")
     parent = out.parent if str(out.parent) else Path(".")
@@ -147,14 +148,6 @@ def _deferred_interrupt():
         raise KeyboardInterrupt
 
 
-def _move_aside(path: Path) -> Path:
-    """Rename ``path`` to a hidden sibling (removed later) and return the new name."""
-    aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-    target = aside / path.name
-    os.rename(path, target)
-    return aside
-
-
 class OutputDir:
     """``with OutputDir(out, "compile", force) as tmp:`` write into ``tmp``; on success it becomes ``out``.
 
@@ -202,16 +195,12 @@ class OutputDir:
             check_output_dir(out, self.kind, self.force, self.option)  # again: it may have changed meanwhile
             ours = _our_entries(out, self.kind)
             foreign = [e for e in _entries(out) if e.name not in ours]
-            if not foreign:  # the whole folder is ours: swap it
-                aside = _move_aside(out)
-                os.rename(tmp, out)
-                shutil.rmtree(aside, ignore_errors=True)
-                return
             clash = [e.name for e in foreign if (tmp / e.name).exists() or e.name == MARKER]
             if clash:
                 raise UsageError(f"{self.option} {out}: {out / clash[0]} is not ours and the {self.kind} would "
                                  f"overwrite it; move it away or choose another folder")
-            # the user's files stay where they are: only our own entries are exchanged, one by one
+            # only our own entries are exchanged, one by one: the user's files stay where they are, and the folder
+            # itself (its permissions, a shell's working directory in it) is kept
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             for name in sorted(ours):
                 if (out / name).exists() or (out / name).is_symlink():
