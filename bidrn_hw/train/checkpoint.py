@@ -147,12 +147,16 @@ DEMO_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "tiny_bidrn.
 SLIM_DROPPED = ("optimizer", "scheduler", "torch_rng")
 
 
-def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, note: dict | None = None) -> Path:
+def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, note: dict | None = None,
+                    metrics: dict | None = None) -> Path:
     """Copy a checkpoint without its optimizer/scheduler/RNG state (for inference only; it cannot be resumed),
-    the per-step loss history cut to its last entry, ``note`` stored under ``"provenance"``. Atomic write."""
+    the per-step loss history cut to its last entry, ``note`` stored under ``"provenance"``, ``metrics`` (when
+    given) replacing the stored ones (a snapshot of an unfinished run has none). Atomic write."""
     ckpt = read_checkpoint(src)
     slim = {k: v for k, v in ckpt.items() if k not in SLIM_DROPPED}
     slim.update(optimizer=None, scheduler=None, history=list(ckpt.get("history") or [])[-1:])
+    if metrics is not None:
+        slim["metrics"] = dict(metrics)
     slim["model"] = {k: v.clone() for k, v in ckpt["model"].items()}
     if note:
         slim["provenance"] = dict(note)
