@@ -587,8 +587,9 @@ LINT = [
                          ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}{x}" for k, x in v.items()) or "defaults")
 def test_lint(module, params):
     """``verilator --lint-only -Wall`` is clean (waivers are commented in the sources)."""
-    args = ["verilator", "--lint-only", "-Wall", "--top-module", module,
-            *[f"-G{k}={v}" for k, v in params.items()], str(hls_sources(module)[0])]
+    src = hls_sources(module)[0]
+    args = ["verilator", "--lint-only", "-Wall", "-I" + str(src.parent), "--top-module", module,
+            *[f"-G{k}={v}" for k, v in params.items()], str(src)]
     res = subprocess.run(args, env=verilator_env(), capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
 

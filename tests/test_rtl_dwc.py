@@ -122,8 +122,9 @@ def test_dwc_rejects_frames_not_a_multiple_of_lcm():
                          ids=["defaults", "up1to8", "down16to2", "ratio3to2", "up2to6", "down6to2"])
 def test_dwc_lint(params):
     """``verilator --lint-only -Wall`` is clean (the byte padding of the input bus is waived in the source)."""
-    args = ["verilator", "--lint-only", "-Wall", "--top-module", "dwc", *[f"-G{k}={v}" for k, v in params.items()],
-            str(hls_sources("dwc")[0])]
+    src = hls_sources("dwc")[0]
+    args = ["verilator", "--lint-only", "-Wall", "-I" + str(src.parent), "--top-module", "dwc",
+            *[f"-G{k}={v}" for k, v in params.items()], str(src)]
     res = subprocess.run(args, env=verilator_env(), capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
 
@@ -167,6 +168,7 @@ def test_wide_converter_costs_what_the_estimate_says(a, b, bits, tmp_path):
     from bidrn_hw.fpga.xilinx import resources_from_cells, stat_cells
 
     shutil.copy(hls_sources("dwc")[0], tmp_path / "dwc.sv")
+    shutil.copy(hls_sources("dwc")[0].with_name("axis.svh"), tmp_path / "axis.svh")  # (its port macros)
     script = (f"read_verilog -defer -sv dwc.sv; chparam -set IN_ELEMS {a} -set OUT_ELEMS {b} -set ELEM_BITS {bits} "
               "dwc; synth_xilinx -family xcup -top dwc -noiopad -noclkbuf; tee -q -o stat.json stat -json")
     # relative paths: YoWASP replaces the host's /tmp by a private one (bidrn_hw/fpga/tools.py)

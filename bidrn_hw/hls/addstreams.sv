@@ -4,6 +4,9 @@
 //
 // Stream order: in 0 (lhs), in 1 (rhs), out: (..., CH/PE, PE), identical. A beat moves when both inputs
 // have one and the output register is free or being emptied; one beat per cycle.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module addstreams #(
     parameter int PE = 2,
     parameter int A_BITS = 8,
@@ -15,17 +18,10 @@ module addstreams #(
     localparam int B_BUS = (PE * B_BITS + 7) / 8 * 8,
     localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
 ) (
-    input  logic               ap_clk,
-    input  logic               ap_rst_n,
-    input  logic [A_BUS-1:0]   s_axis_0_tdata,
-    input  logic               s_axis_0_tvalid,
-    output logic               s_axis_0_tready,
-    input  logic [B_BUS-1:0]   s_axis_1_tdata,
-    input  logic               s_axis_1_tvalid,
-    output logic               s_axis_1_tready,
-    output logic [OUT_BUS-1:0] m_axis_0_tdata,
-    output logic               m_axis_0_tvalid,
-    input  logic               m_axis_0_tready
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, A_BUS),
+    `AXIS_IN(s_axis_1, B_BUS),
+    `AXIS_OUT(m_axis_0, OUT_BUS)
 );
     // Wide enough for any sum of the two operands and for the output.
     localparam int IN_MAX = A_BITS > B_BITS ? A_BITS : B_BITS;

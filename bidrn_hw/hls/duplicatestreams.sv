@@ -4,25 +4,19 @@
 // next input beat is taken once every output has taken the current one (or does so this cycle), so
 // outputs may accept at different times while the throughput stays one beat per cycle when all are ready.
 // Ports m_axis_<i> for i >= N_OUT exist (fixed port list) but never assert tvalid.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module duplicatestreams #(
     parameter int N_OUT = 2,
     parameter int DATA_BITS = 8,
     localparam int BUS_BITS = (DATA_BITS + 7) / 8 * 8
 ) (
-    input  logic                ap_clk,
-    input  logic                ap_rst_n,
-    input  logic [BUS_BITS-1:0] s_axis_0_tdata,
-    input  logic                s_axis_0_tvalid,
-    output logic                s_axis_0_tready,
-    output logic [BUS_BITS-1:0] m_axis_0_tdata,
-    output logic                m_axis_0_tvalid,
-    input  logic                m_axis_0_tready,
-    output logic [BUS_BITS-1:0] m_axis_1_tdata,
-    output logic                m_axis_1_tvalid,
-    input  logic                m_axis_1_tready,
-    output logic [BUS_BITS-1:0] m_axis_2_tdata,
-    output logic                m_axis_2_tvalid,
-    input  logic                m_axis_2_tready
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, BUS_BITS),
+    `AXIS_OUT(m_axis_0, BUS_BITS),
+    `AXIS_OUT(m_axis_1, BUS_BITS),
+    `AXIS_OUT(m_axis_2, BUS_BITS)
 );
     localparam int MAX_OUT = 3;
     localparam logic [MAX_OUT-1:0] USED = MAX_OUT'((1 << N_OUT) - 1);

@@ -8,6 +8,9 @@
 // input. One output register, one beat per cycle.
 // A frame starts only once its first input beat is offered (tvalid, not consumed), so the module never
 // runs ahead into the next frame's padding: each frame's output follows its own input.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module fmpadding #(
     parameter int IMG_H = 4,
     parameter int IMG_W = 4,
@@ -24,14 +27,9 @@ module fmpadding #(
     localparam int DATA_BITS = SIMD * ELEM_BITS,
     localparam int BUS_BITS = (DATA_BITS + 7) / 8 * 8
 ) (
-    input  logic                ap_clk,
-    input  logic                ap_rst_n,
-    input  logic [BUS_BITS-1:0] s_axis_0_tdata,
-    input  logic                s_axis_0_tvalid,
-    output logic                s_axis_0_tready,
-    output logic [BUS_BITS-1:0] m_axis_0_tdata,
-    output logic                m_axis_0_tvalid,
-    input  logic                m_axis_0_tready
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, BUS_BITS),
+    `AXIS_OUT(m_axis_0, BUS_BITS)
 );
     localparam int CF = CH / SIMD;
     localparam int SPAN_H = (IMG_H - 1) * STRIDE_H + 1;   // rows from the first to the last image row

@@ -6,6 +6,9 @@
 // channel fold in a small RAM with asynchronous read (LUT RAM). The last pixel's beats do not update the
 // RAM: their sum goes straight to the output register, so there is no separate output phase and the next
 // frame follows without a gap (the first pixel overwrites instead of adding).
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module globalaccpool #(
     parameter int CH = 4,
     parameter int PE = 2,
@@ -16,14 +19,9 @@ module globalaccpool #(
     localparam int IN_BUS = (PE * IN_BITS + 7) / 8 * 8,
     localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
 ) (
-    input  logic               ap_clk,
-    input  logic               ap_rst_n,
-    input  logic [IN_BUS-1:0]  s_axis_0_tdata,
-    input  logic               s_axis_0_tvalid,
-    output logic               s_axis_0_tready,
-    output logic [OUT_BUS-1:0] m_axis_0_tdata,
-    output logic               m_axis_0_tvalid,
-    input  logic               m_axis_0_tready
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, IN_BUS),
+    `AXIS_OUT(m_axis_0, OUT_BUS)
 );
     localparam int CF = CH / PE;
     localparam int CW_F = CF > 1 ? $clog2(CF) : 1;

@@ -33,6 +33,9 @@
 // accumulators wait in a result register for the search
 // (or the output). The whole pipeline holds while the step about to finish a fold finds the result
 // register full, so a blocked output stops it exactly where the unpipelined unit would stop.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module mvau #(
     parameter int MW = 8,
     parameter int MH = 4,
@@ -65,21 +68,12 @@ module mvau #(
     localparam int IN_BUS = (SIMD * IN_BITS + 7) / 8 * 8,
     localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
 ) (
-    input  logic               ap_clk,
-    input  logic               ap_rst_n,
-    input  logic [IN_BUS-1:0]  s_axis_0_tdata,
-    input  logic               s_axis_0_tvalid,
-    output logic               s_axis_0_tready,
-    output logic [OUT_BUS-1:0] m_axis_0_tdata,
-    output logic               m_axis_0_tvalid,
-    input  logic               m_axis_0_tready,
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, IN_BUS),
+    `AXIS_OUT(m_axis_0, OUT_BUS),
     // W_LOAD = 1: the weight stream (weight_loader.sv) and its pass-through to the next loading layer
-    input  logic [W_WORD_BITS-1:0] s_axis_w_tdata,
-    input  logic                   s_axis_w_tvalid,
-    output logic                   s_axis_w_tready,
-    output logic [W_WORD_BITS-1:0] m_axis_w_tdata,
-    output logic                   m_axis_w_tvalid,
-    input  logic                   m_axis_w_tready
+    `AXIS_IN(s_axis_w, W_WORD_BITS),
+    `AXIS_OUT(m_axis_w, W_WORD_BITS)
 );
     localparam int WL = PE * SIMD * W_BITS;
     localparam int XL = SIMD * IN_BITS;

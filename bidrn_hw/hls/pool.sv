@@ -8,6 +8,9 @@
 //   FUNC 1 AccPool:      sum over the window
 //   FUNC 2 QuantAvgPool: sum >>> SHIFT (arithmetic, i.e. floor), low OUT_BITS bits (FINN's python semantics)
 // ACC_BITS: signed width holding every input and every window sum (chosen by layers_dataflow).
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module pool #(
     parameter int PE = 2,
     parameter int K2 = 4,
@@ -20,14 +23,9 @@ module pool #(
     localparam int IN_BUS = (PE * IN_BITS + 7) / 8 * 8,
     localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
 ) (
-    input  logic               ap_clk,
-    input  logic               ap_rst_n,
-    input  logic [IN_BUS-1:0]  s_axis_0_tdata,
-    input  logic               s_axis_0_tvalid,
-    output logic               s_axis_0_tready,
-    output logic [OUT_BUS-1:0] m_axis_0_tdata,
-    output logic               m_axis_0_tvalid,
-    input  logic               m_axis_0_tready
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, IN_BUS),
+    `AXIS_OUT(m_axis_0, OUT_BUS)
 );
     localparam int CW_K = K2 > 1 ? $clog2(K2) : 1;
 

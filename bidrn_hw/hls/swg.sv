@@ -22,6 +22,9 @@
 // BUF_DEPTH: 0 picks the minimal window span. A larger buffer lets the writer pre-load the rows that a
 // strided window jumps over; bidrn_hw.rtlgen.layers_dataflow.swg_buffer_depth picks the depth that hides
 // those jumps and passes it explicitly (it must lie in [span, frame size]).
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module swg #(
     parameter int IFM_H = 8,
     parameter int IFM_W = 8,
@@ -40,14 +43,9 @@ module swg #(
     localparam int DATA_BITS = SIMD * ELEM_BITS,
     localparam int BUS_BITS = (DATA_BITS + 7) / 8 * 8
 ) (
-    input  logic                ap_clk,
-    input  logic                ap_rst_n,
-    input  logic [BUS_BITS-1:0] s_axis_0_tdata,
-    input  logic                s_axis_0_tvalid,
-    output logic                s_axis_0_tready,
-    output logic [BUS_BITS-1:0] m_axis_0_tdata,
-    output logic                m_axis_0_tvalid,
-    input  logic                m_axis_0_tready
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, BUS_BITS),
+    `AXIS_OUT(m_axis_0, BUS_BITS)
 );
     localparam int CF = CH / SIMD;
     localparam int KEXT_H = (K_H - 1) * DIL_H + 1;

@@ -18,6 +18,9 @@
 // the next one needed (a column is never read and written in the same cycle unless IFM_W = 1, where the
 // buffer is a register). Input waits only when this pixel closes a window and the output register is
 // full and not being taken.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module swg_parallel #(
     parameter int IFM_H = 8,
     parameter int IFM_W = 8,
@@ -35,14 +38,9 @@ module swg_parallel #(
     localparam int OUT_BITS = K_H * K_W * PIX_BITS,
     localparam int OUT_BUS = (OUT_BITS + 7) / 8 * 8
 ) (
-    input  logic                ap_clk,
-    input  logic                ap_rst_n,
-    input  logic [IN_BUS-1:0]   s_axis_0_tdata,
-    input  logic                s_axis_0_tvalid,
-    output logic                s_axis_0_tready,
-    output logic [OUT_BUS-1:0]  m_axis_0_tdata,
-    output logic                m_axis_0_tvalid,
-    input  logic                m_axis_0_tready
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, IN_BUS),
+    `AXIS_OUT(m_axis_0, OUT_BUS)
 );
     localparam int KEXT_H = (K_H - 1) * DIL_H + 1;
     localparam int KEXT_W = (K_W - 1) * DIL_W + 1;

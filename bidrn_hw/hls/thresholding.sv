@@ -4,6 +4,9 @@
 // threshold_search.sv, whose header gives the memory files' layout (one file per search stage), or
 // computed by threshold_lines.sv (LINES > 0). A BIPOLAR
 // output is streamed as its {0,1} code: ACT_VAL = 0. Latency 3*clog2(N_STEPS+1) + 1 cycles, one beat a cycle.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module thresholding #(
     parameter int CH = 4,
     parameter int PE = 2,
@@ -24,14 +27,9 @@ module thresholding #(
     localparam int IN_BUS = (PE * IN_BITS + 7) / 8 * 8,
     localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
 ) (
-    input  logic               ap_clk,
-    input  logic               ap_rst_n,
-    input  logic [IN_BUS-1:0]  s_axis_0_tdata,
-    input  logic               s_axis_0_tvalid,
-    output logic               s_axis_0_tready,
-    output logic [OUT_BUS-1:0] m_axis_0_tdata,
-    output logic               m_axis_0_tvalid,
-    input  logic               m_axis_0_tready
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, IN_BUS),
+    `AXIS_OUT(m_axis_0, OUT_BUS)
 );
     localparam int NFB = NF > 1 ? $clog2(NF) : 1;
     localparam int VAL_BITS = IN_BITS + 1;  // the input as a signed value

@@ -7,6 +7,9 @@
 // to the reader's frame start: the reader may read index i once i < wpos, and the writer may overwrite a
 // slot once its element will not be read again -- during the row's last repeat, every pixel left of the
 // reader's; so the next row streams in behind the reader and rows and frames follow without a bubble.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module upsampler #(
     parameter int HI = 4,
     parameter int WI = 4,
@@ -18,14 +21,9 @@ module upsampler #(
     localparam int DATA_BITS = SIMD * ELEM_BITS,
     localparam int BUS_BITS = (DATA_BITS + 7) / 8 * 8
 ) (
-    input  logic                ap_clk,
-    input  logic                ap_rst_n,
-    input  logic [BUS_BITS-1:0] s_axis_0_tdata,
-    input  logic                s_axis_0_tvalid,
-    output logic                s_axis_0_tready,
-    output logic [BUS_BITS-1:0] m_axis_0_tdata,
-    output logic                m_axis_0_tvalid,
-    input  logic                m_axis_0_tready
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, BUS_BITS),
+    `AXIS_OUT(m_axis_0, BUS_BITS)
 );
     localparam int CF = CH / SIMD;
     localparam int ROW = WI * CF;                      // buffer depth: one input row

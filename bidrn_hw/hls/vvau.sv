@@ -28,6 +28,9 @@
 // read, input beat registered) -> operand register -> dot product per lane (registered) -> accumulate; a
 // finished fold's accumulators wait in a result register for the activation (or the output). The whole
 // pipeline holds while the step about to finish a fold finds the result register full.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module vvau #(
     parameter int CH = 4,
     parameter int K2 = 9,           // kernel elements, K_H * K_W
@@ -60,14 +63,9 @@ module vvau #(
     localparam int IN_BUS = (SIMD * PE * IN_BITS + 7) / 8 * 8,
     localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
 ) (
-    input  logic               ap_clk,
-    input  logic               ap_rst_n,
-    input  logic [IN_BUS-1:0]  s_axis_0_tdata,
-    input  logic               s_axis_0_tvalid,
-    output logic               s_axis_0_tready,
-    output logic [OUT_BUS-1:0] m_axis_0_tdata,
-    output logic               m_axis_0_tvalid,
-    input  logic               m_axis_0_tready
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, IN_BUS),
+    `AXIS_OUT(m_axis_0, OUT_BUS)
 );
     localparam int WL = PE * SIMD * W_BITS;
     localparam int XL = SIMD * PE * IN_BITS;

@@ -8,6 +8,9 @@
 // back, in chain order, once after each reset.
 //
 // line_valid is high for one cycle with line_data = line `line_addr`, in address order.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module weight_loader #(
     parameter int WORD_BITS = 32,
     parameter int LINE_BITS = 8,
@@ -15,14 +18,9 @@ module weight_loader #(
     localparam int BEATS = (LINE_BITS + WORD_BITS - 1) / WORD_BITS,
     localparam int AW = LINES > 1 ? $clog2(LINES) : 1
 ) (
-    input  logic                 ap_clk,
-    input  logic                 ap_rst_n,
-    input  logic [WORD_BITS-1:0] s_axis_0_tdata,
-    input  logic                 s_axis_0_tvalid,
-    output logic                 s_axis_0_tready,
-    output logic [WORD_BITS-1:0] m_axis_0_tdata,
-    output logic                 m_axis_0_tvalid,
-    input  logic                 m_axis_0_tready,
+    `AP_CTRL,
+    `AXIS_IN(s_axis_0, WORD_BITS),
+    `AXIS_OUT(m_axis_0, WORD_BITS),
     output logic [LINE_BITS-1:0] line_data,
     output logic [AW-1:0]        line_addr,
     output logic                 line_valid,

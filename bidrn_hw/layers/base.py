@@ -19,6 +19,7 @@ from ..errors import UnsupportedError
 
 RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 HLS_DIR = Path(__file__).resolve().parent.parent / "hls"  # the RTL library: hls/<module>.sv, one module a file
+HLS_HEADERS = ("axis.svh",)  # its `include files (the stream port macros), copied into every build
 
 
 def base_op(node) -> str:

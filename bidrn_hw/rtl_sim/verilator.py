@@ -101,7 +101,11 @@ def build(sources: Sequence[Path | str], toplevel: str, parameters: Mapping[str,
     parameters = {k: (f'"{v}"' if isinstance(v, str) and not v.startswith('"') else v)
                   for k, v in (parameters or {}).items()}
     sources = [Path(s).resolve() for s in sources]
-    key = build_hash(sources, toplevel, parameters, [*build_args, *map(str, includes)])
+    # `include files are searched beside the sources (hls/axis.svh, the library's port macros); their text is
+    # part of the key
+    includes = [*includes, *sorted({str(s.parent) for s in sources})]
+    headers = sorted(h for d in includes for h in Path(d).glob("*.svh"))
+    key = build_hash([*sources, *headers], toplevel, parameters, [*build_args, *map(str, includes)])
     build_dir = cache_root() / f"{toplevel}-{key}"
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     built = False

@@ -17,7 +17,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from ..errors import UnsupportedError
 from ..layers import layer_rtl
-from ..layers.base import HLS_DIR
+from ..layers.base import HLS_DIR, HLS_HEADERS
 from ..layers.mvau import WEIGHT_WORD_BITS
 
 from ..builddir import ACCEL_FORMAT_VERSION, seal  # noqa: F401  (accel.json's format: builddir reads it)
@@ -185,6 +185,9 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
     (rtl / f"{top}.sv").write_text(f"{header}module {top} (\n" + ",\n".join(port_lines) + "\n);\n\n" + body + "\n\nendmodule\n")
 
     files = []
+    for header in HLS_HEADERS:  # first: what it defines (the port macros) every library module uses
+        shutil.copy(HLS_DIR / header, rtl / header)
+        files.append(header)
     for stem in sorted(sources):
         src = HLS_DIR / f"{stem}.sv"
         if not src.exists():
