@@ -103,3 +103,29 @@ def test_saturation_check_is_over_every_sum():
     model = unit(np.random.default_rng(6), offset=-3, odt="INT5")
     req = model.graph.node[2]
     assert fuse_residual.saturation_of(model, req, DataType["INT9"]) == ((-3, -16, 15), "")
+
+
+@pytest.mark.slow
+def test_join_estimate_against_yosys(tmp_path):
+    """The join's estimated LUTs and FFs (layers.mvau_residual.join_cost) against Yosys synth_xilinx: the
+    difference between mvau_residual.sv and mvau.sv of the same parameters (benchmarks/residual_join.py),
+    within the calibration's bound (20%)."""
+    import importlib.util
+    from pathlib import Path
+
+    from bidrn_hw.layers.mvau_residual import join_cost
+
+    spec = importlib.util.spec_from_file_location(
+        "residual_join", Path(__file__).resolve().parents[1] / "benchmarks" / "residual_join.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (tmp_path / "w.mem").write_text("".join(f"{v:016x}\n" for v in range(1, 5)))
+    base = dict(MW=64, MH=4, SIMD=64, PE=2, IN_BITS=1, IN_SIGNED=0, W_BITS=1, W_SIGNED=0, XNOR=1, ACC_BITS=8,
+                N_STEPS=0, WEIGHT_FILE="w.mem", RAM_STYLE="logic")
+    m = bench.synth("mvau", {**base, "OUT_BITS": 8}, tmp_path)
+    r = bench.synth("mvau_residual", {**base, "Y_BITS": 8, "SKIP_BITS": 8, "SKIP_SIGNED": 1, "OUT_BITS": 8,
+                                      "SAT_LO": -128, "SAT_HI": 127}, tmp_path)
+    est = join_cost(dict(PE=2, Y_BITS=8, SKIP_BITS=8, OUT_BITS=8))
+    for res in ("LUT", "FF"):
+        measured = r[res] - m[res]
+        assert measured > 0 and abs(est[res] - measured) <= 0.2 * measured, (res, measured, est[res])

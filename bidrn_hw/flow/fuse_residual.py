@@ -40,7 +40,7 @@ METADATA = "bidrn_hw.residual_fusion"
 ENV = "BIDRN_HW_FUSE_RESIDUAL"
 
 
-DEFAULT = "0"  # off until folding, FIFOs, estimates and the stitched RTL know the fused node
+DEFAULT = "1"  # on: stitched tiny (all partitions) equals QONNX of the unfused export (tests/test_accelerator_tiny.py)
 
 
 def enabled() -> bool:
@@ -138,7 +138,8 @@ class FuseResidualMVAU(Transformation):
             whys = [_mvau_candidate(model, add, i) for i in (0, 1)]
             ok = [i for i in (0, 1) if not whys[i]]
             if not ok:
-                entry["reason"] = f"neither input is an MVAU with thresholds used only by the add ({whys[0]}; {whys[1]})"
+                entry["reason"] = (f"neither input is an MVAU with thresholds used only by the add "
+                                   f"({whys[0]}; {whys[1]})")
                 continue
             if len(ok) == 2:  # the main convolution (longer path) takes the skip
                 rows = [_path_rows(model, add, i) for i in (0, 1)]

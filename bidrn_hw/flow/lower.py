@@ -331,7 +331,7 @@ def residual_passes():
             *[(type(t).__name__, t) for t in _convert_to_hw_passes()],
             ("MinimizeAddWidth", MinimizeAddWidth()), ("MinimizeOutputWidth", MinimizeOutputWidth()),
             ("MinimizeWeightWidth", MinimizeWeightWidth()),
-            ("FuseResidualMVAU", fuse_residual.FuseResidualMVAU()),  # flow/fuse_residual.py (BIDRN_HW_FUSE_RESIDUAL=0: off)
+            ("FuseResidualMVAU", fuse_residual.FuseResidualMVAU()),  # flow/fuse_residual.py
             ("ExtractHostOps", host_ops.ExtractHostOps()),
             ("GiveUniqueNodeNames", GiveUniqueNodeNames())]
 
