@@ -1,17 +1,25 @@
-"""Simulation speed of stitched accelerators in Verilator + cocotb; prints JSON.
+"""Simulation speed of stitched accelerators, both engines side by side (the compiled C++ stream driver and
+Verilator + cocotb); prints JSON.
 
     .venv/bin/python benchmarks/sim_speed.py [--frames 4] [--designs tiny_body tiny_body_ecp5 cnv_pynq]
+        [--engines compiled cocotb] [--command-frames 8]
 
 Designs: the `tiny` body encoder with the default pixel folding (``tiny_body``) and auto-folded for the
 ECP5-85F at 500 FPS / 50 MHz (``tiny_body_ecp5``, the bitstream's design), CNV-w1a1 with random weights and
 FINN's Pynq-Z1 folding (``cnv_pynq``) or pixel folding (``cnv_pixel``: 512 x 512 XNORs a cycle, a Verilator
 build of many minutes and ~50 simulated cycles/s, so not in the default set).
 
-For each design: compile it (not timed), build the Verilator model once (``build_s``, a cache miss), then time
-complete `simulate` runs with the build cached: ``one_frame_s`` (one frame, wall time of the whole call:
-cache check, cocotb start-up, simulation), ``frames_s`` for ``--frames`` frames back to back, simulated
-``cycles_per_s`` over that run, ``s_per_frame`` (marginal: the difference of the two runs per extra frame), and
-the measured vs estimated cycles per frame. The issue's goal: one `tiny` frame in under 10 s with the cache hit.
+For each design and engine: compile it (not timed), build the Verilator model once (``build_s``, a cache
+miss), then time complete `accelerator.simulate` runs with the build cached: ``one_frame_s`` (one frame, wall
+time of the whole call: cache check, start-up, simulation), ``frames_s`` for ``--frames`` frames back to back,
+simulated ``cycles_per_s`` over that run's simulation step (``simulation_s``: the simulator process(es) for the
+compiled engine; cocotb's start-up included for cocotb), ``s_per_frame`` (marginal: the difference of the two
+runs per extra frame), and the measured vs estimated cycles per frame. Both engines get the same frames and
+must give the same outputs and cycle counts (checked: ``engines_agree``).
+
+``simulate_command`` (the ECP5-folded tiny body encoder, the issue's acceptance): wall time of the whole
+``bidrn-hw simulate B --frames N --stall 0.3 --json`` process with the Verilator build and FINN's reference
+outputs cached (the second of two calls), and what it reports.
 """
 import argparse
 import contextlib
@@ -66,48 +74,82 @@ def _frames(accel: dict, n: int) -> np.ndarray:
     return np.random.default_rng(0).integers(lo, hi + 1, size=(n, *s["shape"][1:]))
 
 
-def measure(name: str, work: Path, frames: int) -> dict:
+def _run(build: Path, frames, engine: str) -> tuple[dict, float]:
+    t0 = time.perf_counter()
+    r = accelerator.simulate(build, [frames], engine=engine)
+    return r, time.perf_counter() - t0
+
+
+def measure(name: str, work: Path, frames: int, engines: list[str]) -> dict:
     make_model, options = DESIGNS[name]
     model = make_model(work)
     build = work / f"build_{name}"
     compile_partition(model, build, **options)
     accel = accelerator.load_design(build)
     one, many = _frames(accel, 1), _frames(accel, frames)
-    cache = Path(tempfile.mkdtemp(prefix="bidrn-simspeed-cache-"))
-    old_cache = verilator.cache_root
-    verilator.cache_root = lambda: cache  # a cold cache: the first run pays the build
-    try:
+    out, runs = {"estimated_cycles_per_frame": accel.get("estimated_cycles_per_frame")}, {}
+    for engine in engines:
+        cache = Path(tempfile.mkdtemp(prefix="bidrn-simspeed-cache-"))
+        old_cache = verilator.cache_root
+        verilator.cache_root = lambda: cache  # a cold cache: the first run pays the build
+        try:
+            _, first = _run(build, one, engine)
+            r1, one_s = _run(build, one, engine)
+            rn, many_s = _run(build, many, engine)
+        finally:
+            verilator.cache_root = old_cache
+            shutil.rmtree(cache, ignore_errors=True)
+        runs[engine] = rn
+        out[engine] = {"build_s": round(first - one_s, 2), "one_frame_s": round(one_s, 2), "frames": frames,
+                       "frames_s": round(many_s, 2), "simulation_s": round(rn["simulation_s"], 2),
+                       "cycles": rn["cycles"], "cycles_per_s": round(rn["cycles"] / rn["simulation_s"], 1),
+                       "s_per_frame": round((many_s - one_s) / max(1, frames - 1), 3),
+                       "cycles_per_frame": rn["cycles_per_frame"], "one_frame_cycles": r1["cycles"]}
+    if len(runs) == 2:
+        a, b = runs.values()
+        out["engines_agree"] = bool(all(np.array_equal(x, y) for x, y in zip(a["outputs"], b["outputs"]))
+                                    and a["frame_done_cycles"] == b["frame_done_cycles"])
+        out["speedup"] = round(out[engines[0]]["cycles_per_s"] / out[engines[1]]["cycles_per_s"], 1)
+    return out
+
+
+def simulate_command(work: Path, frames: int) -> dict:
+    """The whole `bidrn-hw simulate` process on the ECP5-folded tiny body encoder, build and reference cached."""
+    import subprocess
+    import sys
+
+    build = work / "build_tiny_body_ecp5"
+    if not (build / "accel.json").exists():
+        compile_partition(_tiny_body(work), build, **ECP5)
+    # `python -m bidrn_hw.cli` is the console script `bidrn-hw`, run from this checkout
+    cmd = [sys.executable, "-m", "bidrn_hw.cli", "simulate", str(build), "--frames", str(frames),
+           "--stall", "0.3", "--json"]
+    runs = []
+    for _ in range(2):  # the first call fills the caches
         t0 = time.perf_counter()
-        accelerator.simulate(build, [one])
-        first = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        r1 = accelerator.simulate(build, [one])
-        one_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        rn = accelerator.simulate(build, [many])
-        many_s = time.perf_counter() - t0
-    finally:
-        verilator.cache_root = old_cache
-        shutil.rmtree(cache, ignore_errors=True)
-    return {"build_s": round(first - one_s, 2), "one_frame_s": round(one_s, 2), "frames": frames,
-            "frames_s": round(many_s, 2), "cycles": rn["cycles"],
-            "cycles_per_s": round(rn["cycles"] / many_s, 1),
-            "s_per_frame": round((many_s - one_s) / max(1, frames - 1), 3),
-            "cycles_per_frame": rn["cycles_per_frame"], "one_frame_cycles": r1["cycles"],
-            "estimated_cycles_per_frame": accel.get("estimated_cycles_per_frame")}
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+        runs.append((time.perf_counter() - t0, json.loads(proc.stdout)))
+    (first_s, _), (wall, report) = runs
+    return {"command": "bidrn-hw simulate B --frames %d --stall 0.3 --json" % frames, "first_call_s": round(first_s, 2),
+            "wall_s": round(wall, 2), "report": report}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=4)
     parser.add_argument("--designs", nargs="+", default=DEFAULT, choices=list(DESIGNS))
+    parser.add_argument("--engines", nargs="+", default=["compiled", "cocotb"], choices=["compiled", "cocotb"])
+    parser.add_argument("--command-frames", type=int, default=8,
+                        help="frames of the timed `bidrn-hw simulate` call (0: skip it)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bidrn-simspeed-"))
     try:
-        results = {name: measure(name, work, args.frames) for name in args.designs}
+        results = {name: measure(name, work, args.frames, args.engines) for name in args.designs}
+        command = simulate_command(work, args.command_frames) if args.command_frames else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({"frames": args.frames, "designs": results}, indent=1))
+    print(json.dumps({"frames": args.frames, "engines": args.engines, "designs": results,
+                      "simulate_command": command}, indent=1))
 
 
 if __name__ == "__main__":
