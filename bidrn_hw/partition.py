@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model.configs import ModelConfig
+from .builddir import OutputDir
+from .model.configs import ModelConfig, get_config
 from .model.export import export_hardware_encoder
 from .model.hardware import ENCODER_NAMES, HardwareEncoder, to_hardware
 from .model.network import WholeBodyNet
@@ -74,3 +75,17 @@ def export_partitions(model: WholeBodyNet, out_dir: Path, frames: int = 16, bits
         summary["partitions"][name] = info
     (out_dir / "partitions.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def export_config(config: str, out_dir: Path | str, frames: int = 16, bits: int = 8, seed: int = 0) -> dict:
+    """``bidrn-hw export --config CONFIG --out OUT_DIR`` without a checkpoint: the randomly initialized
+    (``torch.manual_seed(seed)``) BiDRN of ``config`` exported into a build folder of ours (builddir.OutputDir:
+    written beside it and swapped in on success)."""
+    command = (f"bidrn-hw export --config {config} --out {out_dir} --frames {frames} --residual-bits {bits} "
+               f"--seed {seed}")
+    output = OutputDir(out_dir, "export", command=command, expected=(*FPGA_PARTITIONS, "partitions.json"))
+    torch.manual_seed(seed)
+    model = WholeBodyNet(get_config(config), "bidrn")
+    model.eval()
+    with output as tmp:
+        return export_partitions(model, tmp, frames=frames, bits=bits, seed=seed)

@@ -29,6 +29,7 @@ from ..errors import UsageError
 from ..layers import RESOURCE_KEYS
 from ..layers.mvau import set_target_family
 from ..partition import RUNS_PER_FRAME as PARTS  # encoder runs per frame
+from ..partition import export_config
 from .estimates import estimate, total_resources
 from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
@@ -43,18 +44,8 @@ TARGETS = {"edge": ("xczu7ev", 200.0, 200.0), "paper": ("xcu250", 200.0, 1000.0)
 def _export(config: str, exp: Path) -> bool:
     """Export ``config`` to ``exp`` unless a complete export is already there; True when it exported."""
     if all((exp / p / "model.onnx").is_file() for p in PARTS):
-        return False  # `export` builds in a temporary directory and renames: an existing DIR is complete
-    import contextlib
-    import io
-
-    from ..cli import main as cli_main
-    from ..errors import ToolError
-
-    exp.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.redirect_stdout(io.StringIO()):  # the export's summary; callers print their own JSON
-        rc = cli_main(["export", "--config", config, "--out", str(exp), "--frames", "1"])
-    if rc != 0:
-        raise ToolError(f"export of config {config} to {exp} failed (exit {rc})")
+        return False  # an export is built beside its folder and swapped in: an existing one is complete
+    export_config(config, exp, frames=1)
     return True
 
 
