@@ -25,6 +25,10 @@ def add_arguments(parser):
     parser.add_argument("--jobs", type=int, default=1,
                         help="split the frames into N batches simulated by parallel processes, each from reset "
                              "(compiled engine; default 1)")
+    parser.add_argument("--netlist", action="store_true",
+                        help="simulate the post-synthesis netlist instead of the RTL: Yosys synth_ecp5 / synth_xilinx "
+                             "for the build's part (or --part) with Yosys' cell models (compiled engine; cached)")
+    parser.add_argument("--part", help="with --netlist: the part to synthesize for (default: the build's part)")
 
 
 def _to_stream(x, stream):
@@ -121,8 +125,17 @@ def run(args) -> dict:
         hi = (1 << (stream["elem_bits"] - (1 if stream["elem_signed"] else 0))) - 1
         frames = np.random.default_rng(args.seed).integers(lo, hi + 1, size=(args.frames, *shape[1:]))
     accelerator.check_frames(accel, [frames])
+    net = None
+    if getattr(args, "netlist", False):
+        if args.engine != "compiled":
+            raise UsageError("--netlist needs the compiled engine (--engine compiled)")
+        from ..fpga import netlist  # Yosys: only for --netlist
+
+        net = netlist.synthesize(build, getattr(args, "part", None))
+    elif getattr(args, "part", None):
+        raise UsageError("--part is for --netlist")
     result = accelerator.simulate(build, [frames], stall=args.stall, seed=args.seed, engine=args.engine,
-                                  jobs=args.jobs)
+                                  jobs=args.jobs, netlist_sources=net.sources if net else None)
 
     t0 = time.perf_counter()
     expected, ops, cached = reference_outputs(build, frames)
@@ -149,6 +162,9 @@ def run(args) -> dict:
                "simulation_s": round(result["simulation_s"], 3),
                "cycles_per_s": round(total / result["simulation_s"]) if result["simulation_s"] > 0 else None,
                "reference_cached": cached, "reference_s": round(reference_s, 3)}
+    if net is not None:
+        summary["netlist"] = {"part": net.part, "family": net.family, "file": str(net.netlist), "cached": net.cached,
+                              "synth_s": net.synth_s, "cells": net.cells}
     if mismatches:
         raise MismatchError(f"{mismatches} output values differ from FINN's execution of {build / 'hw.onnx'} "
                             f"({summary})")

@@ -83,7 +83,7 @@ def _watchdog(accel: dict, loading: int, watchdog_cycles: int | None) -> int:
 
 def simulate(build_dir: Path | str, frames: list[np.ndarray], stall: float = 0.0, seed: int = 0,
              run_dir: Path | str | None = None, watchdog_cycles: int | None = None, engine: str = "compiled",
-             jobs: int = 1) -> dict:
+             jobs: int = 1, netlist_sources: list[Path] | None = None) -> dict:
     """Run ``frames`` (one array (N, *shape) per input stream) through the RTL; returns the output frames
     (one array per output stream, same layout) and measured cycles.
 
@@ -91,13 +91,17 @@ def simulate(build_dir: Path | str, frames: list[np.ndarray], stall: float = 0.0
     ``jobs`` > 1 (compiled engine) splits the frames into that many batches of consecutive frames, each run by
     its own simulator process from reset; ``frame_done_cycles`` and ``cycles`` are then per batch (lists), and
     ``cycles_per_frame`` the steady state over all batches (the sum of each batch's span between its first and
-    last frame over the sum of its frame intervals)."""
+    last frame over the sum of its frame intervals).
+    ``netlist_sources`` (compiled engine): simulate these instead of the build's RTL, e.g. a synthesized
+    netlist of the same top and its cell models (:mod:`bidrn_hw.fpga.netlist`)."""
     if engine not in ENGINES:
         raise UsageError(f"unknown simulation engine {engine!r} (one of {', '.join(ENGINES)})")
     build = builddir.load_design(build_dir)
     accel = build.accel
     check_frames(accel, frames)
     if engine == "cocotb":
+        if netlist_sources is not None:
+            raise UsageError("netlist simulation needs the compiled engine")
         if jobs != 1:
             raise UsageError("--jobs needs the compiled engine")
         return _simulate_cocotb(build_dir, accel, frames, stall, seed, run_dir, watchdog_cycles)
@@ -108,7 +112,7 @@ def simulate(build_dir: Path | str, frames: list[np.ndarray], stall: float = 0.0
         raise UsageError(f"--jobs must be >= 1, got {jobs}")
     jobs = min(jobs, n)
     weights = weight_words(build_dir, accel) if accel.get("weights") else None
-    exe = compiled.build(sources(build_dir), accel)
+    exe = compiled.build(netlist_sources or sources(build_dir), accel)
     words = [compiled.pack_words(_encode(x, s), s["elem_bits"], s["elems_per_beat"], s["tdata_bits"])
              .reshape(n, -1, compiled.words_per_beat(s["tdata_bits"]))
              for s, x in zip(accel["inputs"], frames)]
