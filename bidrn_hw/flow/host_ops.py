@@ -41,6 +41,36 @@ def _const(model: ModelWrapper, node):
     return None, None
 
 
+def _strip_output_transpose(model: ModelWrapper, out) -> None:
+    """A Transpose NHWC -> NCHW writing the 4-D graph output: the stream stays NHWC and the host transposes
+    (``execute`` and ``simulate`` return 4-D outputs in the model's NCHW, as for the input)."""
+    node = model.find_producer(out.name)
+    if node is None or node.op_type != "Transpose":
+        return
+    perm = list(get_by_name(node.attribute, "perm").ints)
+    if perm != [0, 3, 1, 2]:
+        return
+    src = node.input[0]
+    shape = model.get_tensor_shape(src)
+    dt = model.get_tensor_datatype(src)
+    model.graph.node.remove(node)
+    for n in model.graph.node:
+        for i, t in enumerate(n.output):
+            if t == src:
+                n.output[i] = out.name
+        for i, t in enumerate(n.input):
+            if t == src:
+                n.input[i] = out.name
+    for vi in list(model.graph.value_info):
+        if vi.name == src:
+            model.graph.value_info.remove(vi)
+    dims = out.type.tensor_type.shape.dim
+    del dims[:]
+    for v in shape:
+        dims.add().dim_value = int(v)
+    model.set_tensor_datatype(out.name, dt)
+
+
 class ExtractHostOps(Transformation):
     """Strip the leading layout op and the trailing float Mul/Add chain (see the module docstring)."""
 
@@ -75,8 +105,10 @@ class ExtractHostOps(Transformation):
                         graph.value_info.remove(vi)
                 model.set_tensor_datatype(out_name, dt)
                 ops["input"] = entry
-        # ---- output side: a chain of Mul/Add with constant operands ending at the graph output
+        # ---- output side: the transpose back to NCHW of a 4-D output (the host's layout change), then a chain
+        # of Mul/Add with constant operands ending at the graph output
         out = graph.output[0]
+        _strip_output_transpose(model, out)
         scale, bias = np.float64(1.0), np.float64(0.0)
         stripped = []
         name = out.name
@@ -125,6 +157,7 @@ class ExtractHostOps(Transformation):
             model.set_tensor_datatype(out.name, dt if dt is not None else DataType["FLOAT32"])
             channels = int(model.get_tensor_shape(out.name)[-1])
             ops["output"] = {"scale": _jsonable(scale), "bias": _jsonable(bias), "channels": channels}
+        _strip_output_transpose(model, out)
         if ops:
             model.set_metadata_prop(META_KEY, json.dumps(ops))
         return model, False
