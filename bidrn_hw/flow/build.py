@@ -25,20 +25,21 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from ..builddir import OutputDir, seal
-from ..errors import InputFileError, UsageError
-from .fast_qonnx import fast_qonnx
-from .fifos import InsertBranchFIFOs
-from .rate_fifos import InsertGeneratorInputFIFOs, InsertMVAUInputFIFOs
 from ..devices import device_budget
+from ..errors import InputFileError, UsageError
 from ..layers import base_op, is_mvau, layer_cycles_of
 from ..layers.base import ram_style
 from ..layers.mvau import set_target_family
 from ..rtlgen.stitch import generate
+from . import host_ops as host
 from .estimates import estimate, write_report
+from .fast_qonnx import fast_qonnx
+from .fifos import InsertBranchFIFOs
 from .folding import ApplyFoldingConfig, InsertDataWidthConverters, apply_fifo_depths, auto_fold, load_folding
 from .lower import lower_to_hw
 from .memory_styles import ResolveMemoryStyles
 from .pixel_folding import ApplyPixelFolding
+from .rate_fifos import InsertGeneratorInputFIFOs, InsertMVAUInputFIFOs
 
 DEFAULT_PART = "xc7z020"
 DEFAULT_FCLK_MHZ = 200.0
@@ -105,8 +106,6 @@ def accel_host_ops(model: ModelWrapper, hw: ModelWrapper) -> dict:
     (layout) and to each output stream to get the model's output (``scale``, ``bias``: scalars or one per
     channel of the last axis). From the lowering's :mod:`~bidrn_hw.flow.host_ops` (the float ops after the
     last quantizer); for BiDRN partitions, whose output is the integer residual, the residual scale."""
-    from . import host_ops as host
-
     ops = host.get(hw)
     out = ops.get("output")
     if out is None:
@@ -125,7 +124,7 @@ def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs:
                       fclk_mhz: float | None = None, part: str | None = None, rtl: bool = True,
                       force: bool = False) -> dict:
     """Lower, fold, generate RTL (unless ``rtl=False``) and estimate into ``out_dir`` (see the module doc)."""
-    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers  # FINN: heavy, imported late
 
     qonnx_path, out_dir = Path(qonnx_path), Path(out_dir)
     fclk_mhz = float(fclk_mhz if fclk_mhz is not None else DEFAULT_FCLK_MHZ)
