@@ -1,6 +1,6 @@
 // Elementwise add of two equally shaped streams (FINN's ElementwiseAdd with both operands streamed, the
 // AddStreams of older FINN): out = a + b per element, PE elements per beat, computed exactly and
-// written with OUT_BITS (FINN's out_dtype; layers_dataflow checks that it holds every sum).
+// written with OUT_BITS (FINN's out_dtype; layers/addstreams.py checks that it holds every sum).
 //
 // Stream order: in 0 (lhs), in 1 (rhs), out: (..., CH/PE, PE), identical. A beat moves when both inputs
 // have one and the output register is free or being emptied; one beat per cycle.

@@ -20,7 +20,7 @@
 // int8 products). The low product is the low PROD_BITS bits, signed; the high one is the rest shifted down,
 // plus 1 where the low product is negative (its borrow). Exact for any operand values, so the packing is
 // a matter of the multiplier's width only: the flow sets PACK where x fits 18 bits and the packed weight
-// 27 (bidrn_hw.rtlgen.layers_compute.pack_products). An odd last lane multiplies alone.
+// 27 (bidrn_hw.layers.mvau.pack_products). An odd last lane multiplies alone.
 //
 // W_LOAD = 1: the weight memory has no initial contents (UltraRAM cannot have any on UltraScale+). After
 // reset, weight_loader.sv fills it from s_axis_w (WEIGHT_FILE's lines in order, each as W_WORD_BITS-bit words,

@@ -7,7 +7,7 @@
 //   FUNC 0 MaxPool:      max over the window (OUT_BITS = IN_BITS)
 //   FUNC 1 AccPool:      sum over the window
 //   FUNC 2 QuantAvgPool: sum >>> SHIFT (arithmetic, i.e. floor), low OUT_BITS bits (FINN's python semantics)
-// ACC_BITS: signed width holding every input and every window sum (chosen by layers_dataflow).
+// ACC_BITS: signed width holding every input and every window sum (chosen by layers/pool.py).
 `ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
 `endif

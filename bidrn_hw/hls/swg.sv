@@ -20,7 +20,7 @@
 // Frames follow each other without a bubble in the controller.
 //
 // BUF_DEPTH: 0 picks the minimal window span. A larger buffer lets the writer pre-load the rows that a
-// strided window jumps over; bidrn_hw.rtlgen.layers_dataflow.swg_buffer_depth picks the depth that hides
+// strided window jumps over; bidrn_hw.layers.swg.swg_buffer_depth picks the depth that hides
 // those jumps and passes it explicitly (it must lie in [span, frame size]).
 `ifndef BIDRN_AXIS_SVH
 `include "axis.svh"

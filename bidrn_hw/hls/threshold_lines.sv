@@ -1,6 +1,6 @@
 // Thresholds computed instead of stored: out[p] = #{k : val[p] >= T[c][k]} + ACT_VAL for channel
 // c = nf*PE + p (FINN's MultiThreshold semantics, as threshold_search.sv), for tables whose levels lie on one
-// or two lines per channel (rtlgen/threshold_lines.py finds them and checks every level exactly):
+// or two lines per channel (layers/threshold_lines.py finds them and checks every level exactly):
 //
 //     c_i = (val * M_i + C_i) >>> SHIFT                       (M_i > 0)
 //     count = clamp(c_1, 0, N_STEPS)                          LINES = 1

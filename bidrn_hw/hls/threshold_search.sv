@@ -11,7 +11,7 @@
 // suffix ".sJJpPPP" (decimal). Line nf*2^j + k holds T[nf*PE+p][k*2^(S-j) + 2^(S-1-j) - 1] as THR_BITS
 // signed, with bit THR_BITS set (and the value 0) where the index is past the last threshold (+infinity).
 //
-// Compact tables (the generator's job, rtlgen/layers_compute.threshold_table): SHARED = 1 stores one row
+// Compact tables (the generator's job, layers/thresholds.threshold_table): SHARED = 1 stores one row
 // for every channel (line k of lane 0's files, read by every lane). BASE_BITS > 0 adds a per-channel count
 // B[c] of thresholds left out below the searched window (always passed), from THRESH_FILE".bPPP" (line nf
 // of lane p), so that T above holds only the window of thresholds a value can actually fall between.
