@@ -230,3 +230,19 @@ def models_text(share: Path, family: str) -> str:
             raise ValueError(f"{share / family / 'cells_sim.v'}: the DP16KD black box to replace was not found")
         text += dp16kd() + mult18x18d()
     return text
+
+
+_MODULE = re.compile(r"^module\s+(\\?[\w$]+)(.*?)^endmodule", re.S | re.M)
+_BEHAVIOUR = re.compile(r"\balways\b|\bassign\b|\binitial\b|^\s*\w+\s+(#\s*\(|\w+\s*\()", re.M)
+
+
+def behaviourless(text: str) -> set[str]:
+    """Modules of a model library that describe no behaviour (ports, parameters and a ``specify`` block only:
+    Yosys' Xilinx ``RAMB18E1``/``RAMB36E1`` are such timing stubs); a netlist using one cannot be simulated."""
+    out = set()
+    for m in _MODULE.finditer(text):
+        body = re.sub(r"specify.*?endspecify", "", m.group(2), flags=re.S)
+        if not _BEHAVIOUR.search(body):
+            out.add(m.group(1))
+    return out
+

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..devices import device_budget
-from ..errors import UsageError
+from ..errors import UnsupportedError, UsageError
 from ..rtl_sim import verilator
 from . import cell_models
 from .design import Design, load_design, source_aliases
@@ -65,7 +65,7 @@ def synth_command(part: str) -> tuple[str, str]:
     if dev["family"] == "ecp5":
         return "ecp5", "synth_ecp5"
     if "yosys_family" in dev:
-        return "xilinx", f"synth_xilinx -family {dev['yosys_family']} -noiopad -noclkbuf"
+        return "xilinx", f"synth_xilinx -family {dev['yosys_family']} -flatten -noiopad -noclkbuf"
     raise UsageError(f"part '{part}' has no Yosys synthesis flow (ECP5 or a Xilinx part with a yosys_family)")
 
 
@@ -157,8 +157,14 @@ def synthesize(build_dir: Path | str, part: str | None = None) -> Netlist:
             verilator.mark_complete(entry, key)
         else:
             (entry / verilator.DONE).touch()  # last use
+    cells = _cells(entry / "stat.json")
+    stubs = sorted(set(cells) & cell_models.behaviourless(models))
+    if stubs:
+        raise UnsupportedError(f"the {part} netlist of {design.dir} uses {', '.join(stubs)}, whose Yosys simulation "
+                               f"model describes no behaviour (a timing stub): simulating it would not test the "
+                               f"netlist; netlist: {entry / 'netlist.v'}")
     return Netlist(netlist=entry / "netlist.v", models=write_models(models, family), family=family, part=part,
-                   cached=cached, synth_s=seconds, cells=_cells(entry / "stat.json"))
+                   cached=cached, synth_s=seconds, cells=cells)
 
 
 def build_part(design: Design) -> str:
