@@ -94,6 +94,18 @@ def styled(shape: tuple[int, int, bool] | None, style: str) -> str | None:
     return style if style in ("block", "ultra") else "lut"
 
 
+def weight_rom_terms(width: int, words: int, where: str | None) -> tuple[dict, list]:
+    """The calibrated terms of a weight ROM read synchronously (mvau.sv, vvau.sv) placed ``where``
+    (:func:`styled`): in logic, ``w_rom`` (:func:`lut_rom`) and ``w_mux`` (the read mux across 64-word
+    slices); in block RAM, one (width, words) block RAM and no terms."""
+    terms = {"w_rom": 0, "w_mux": 0}
+    if where == "block":
+        return terms, [(width, words)]
+    if where == "lut":
+        terms = {"w_rom": lut_rom(width, words), "w_mux": width * (math.ceil(words / 64) - 1)}
+    return terms, []
+
+
 def lut_rom(width: int, depth: int) -> int:
     """LUT6 of a ``depth`` x ``width`` lookup in logic or LUT-RAM: one per bit per 64 words (a one-word ROM
     is a constant)."""

@@ -8,8 +8,6 @@ two PE lanes' integer products share one DSP48E2 multiplier (PACK, Xilinx WP486)
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from onnx import helper
 from qonnx.core.datatype import DataType
@@ -18,7 +16,7 @@ from qonnx.custom_op.registry import getCustomOp
 from ..errors import UnsupportedError
 from . import thresholds as thr
 from .base import RESOURCE_KEYS, LayerKind, LayerRTL, add, base_op, rtl_ram_style
-from .memory import clog2, lut_rom, lutram_luts, memory_cost, styled, yosys_block_ram
+from .memory import clog2, lutram_luts, memory_cost, styled, weight_rom_terms, yosys_block_ram
 from .threshold_lines import line_files, line_params
 
 # The width of the top's weight stream words (W_LOAD layers): weights.bin holds words of it (little-endian
@@ -224,7 +222,6 @@ class MVAU(LayerKind):
 
     def terms(self, module, p, content):
         t: dict = {"one": 1}
-        brams: list = []
         sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
         lanes = p["PE"] * p["SIMD"]
         t["xnor"] = lanes if p["XNOR"] else 0
@@ -234,13 +231,8 @@ class MVAU(LayerKind):
         # for ROMs past 1,024 words had no fit data since the reads became synchronous, so it estimated them
         # at 0 LUTs; a 4,096 x 1 logic ROM measures 316 LUTs in all, the shared term gives 294.)
         w_line = lanes * p["W_BITS"]
-        t["w_rom"] = t["w_mux"] = 0
-        where = styled(self.memory_shape(module, p), p.get("RAM_STYLE", "auto"))
-        if where == "block":
-            brams.append((w_line, nf * sf))
-        elif where == "lut":
-            t["w_rom"] = lut_rom(w_line, nf * sf)
-            t["w_mux"] = w_line * (math.ceil(nf * sf / 64) - 1)  # the read mux across 64-word slices
+        rom, brams = weight_rom_terms(w_line, nf * sf, styled(self.memory_shape(module, p), p.get("RAM_STYLE", "auto")))
+        t.update(rom)
         in_width = p["SIMD"] * p["IN_BITS"]
         t["ibuf"] = 0
         if sf > 1 and yosys_block_ram(in_width, sf):

@@ -32,7 +32,7 @@ from qonnx.custom_op.registry import getCustomOp
 from ..errors import UnsupportedError
 from . import thresholds as thr
 from .base import RESOURCE_KEYS, LayerKind, LayerRTL, add, base_op, ram_style
-from .memory import clog2, lut_rom, memory_cost, styled
+from .memory import clog2, memory_cost, styled, weight_rom_terms
 from .threshold_lines import line_files, line_params, lines_for
 
 
@@ -268,7 +268,6 @@ class VVAU(LayerKind):
         (accumulator bits), the weight ROM in logic (``w_rom``, ``w_mux``) or block RAM, the thresholds
         (:func:`.thresholds.terms`) and the registers (``regs``)."""
         t: dict = {"one": 1}
-        brams: list = []
         sf, nf = p["K2"] // p["SIMD"], p["CH"] // p["PE"]
         lanes = p["PE"] * p["SIMD"]
         xb, wb = product_bits(p)
@@ -279,13 +278,8 @@ class VVAU(LayerKind):
         t["tree"] = p["PE"] * (p["SIMD"] - 1) * dot
         t["acc"] = p["PE"] * p["ACC_BITS"]
         w_line = lanes * p["W_BITS"]
-        t["w_rom"] = t["w_mux"] = 0
-        where = styled(self.memory_shape(module, p), p.get("RAM_STYLE", "auto"))
-        if where == "block":
-            brams.append((w_line, nf * sf))
-        elif where == "lut":
-            t["w_rom"] = lut_rom(w_line, nf * sf)
-            t["w_mux"] = w_line * (math.ceil(nf * sf / 64) - 1)
+        rom, brams = weight_rom_terms(w_line, nf * sf, styled(self.memory_shape(module, p), p.get("RAM_STYLE", "auto")))
+        t.update(rom)
         search, more = thr.terms(p, nf, p["ACC_BITS"], content)
         brams += more
         t.update(search)
