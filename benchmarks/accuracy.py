@@ -248,6 +248,8 @@ def main():
         base = mean_mesh(args, out)
 
         def fresh(r):
+            if r.get("recipe") == recipe:  # another process started this table meanwhile: keep its rows
+                return
             r.clear()
             r.update(mean_mesh=base, variants={}, recipe=recipe)
 
