@@ -69,9 +69,12 @@ def test_estimates_json_is_consistent(builds):
         # FIFO depths per branch (and before slow-fed generators) come from the graph's StreamingFIFO nodes.
         fifos = {n.name: getCustomOp(n).get_nodeattr("depth") for n in hw.graph.node if base_op(n) == "StreamingFIFO"}
         assert fifos and {f["name"]: f["depth"] for f in est["fifos"]} == fifos
-        kinds = {"branch": "ElementwiseAdd", "generator input": "ConvolutionInputGenerator"}
-        assert all(base_op(hw.get_node_from_name(f["to"])) == kinds[f["kind"]] for f in est["fifos"])
-        assert {f["kind"] for f in est["fifos"]} == set(kinds)
+        # (a fused residual MVAU, flow/fuse_residual.py, is a join: its skip input's FIFO, or its MVAU input's
+        # where the skip comes the longer way)
+        kinds = {"branch": ("ElementwiseAdd",), "generator input": ("ConvolutionInputGenerator",),
+                 "skip": ("MVAUResidual",), "MVAU input": ("MVAUResidual",)}
+        assert all(base_op(hw.get_node_from_name(f["to"])) in kinds[f["kind"]] for f in est["fifos"])
+        assert {"branch", "generator input", "skip"} <= {f["kind"] for f in est["fifos"]} <= set(kinds)
         accel = json.loads((d / "accel.json").read_text())
         assert accel["estimated_cycles_per_frame"] == est["cycles_per_frame"]
         assert {ly["name"] for ly in accel["layers"]} == {ly["name"] for ly in est["layers"]}
@@ -252,7 +255,8 @@ def test_threshold_kind_and_line_parameters_match_the_generated_rtl(builds):
         node_of = {ly["name"]: ly["node"] for ly in est["layers"]}
         computed = 0
         for layer in accel["layers"]:
-            if layer["module"] not in ("mvau", "thresholding") or not layer["parameters"].get("N_STEPS"):
+            if layer["module"] not in ("mvau", "mvau_residual", "thresholding") or \
+                    not layer["parameters"].get("N_STEPS"):
                 continue
             p = layer["parameters"]
             module, params = rtl_params(hw, by_node[node_of[layer["name"]]])

@@ -88,12 +88,14 @@ def calibrated_cost(module: str, p: dict, family: str = "zynq7000", content: dic
     """Resources of one RTL module instance by the calibrated model, or None where it has no coefficients
     (module not fitted, ECP5, no calibration file)."""
     models = calibration().get("models", {})
-    if family not in CALIBRATED_FAMILIES or module not in models:
+    kind = BY_MODULE.get(module)
+    fitted = (kind.calibration_module if kind is not None else None) or module
+    if family not in CALIBRATED_FAMILIES or fitted not in models:
         return None
     terms, brams = rtl_terms(module, p, content)
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     for res in ("LUT", "FF"):
-        coef = models[module].get(res, {})
+        coef = models[fitted].get(res, {})
         cost[res] = max(0.0, sum(c * terms.get(k, 0) for k, c in coef.items()))
     cost["BRAM_18K"] = sum(bram18(w, d) for w, d in brams)
     if styled_memory(module, p) == "ultra":

@@ -62,6 +62,7 @@ class LayerKind:
 
     op_types: tuple[str, ...] = ()  # FINN op types, without the _hls/_rtl suffix
     modules: tuple[str, ...] = ()   # RTL modules it instantiates (hls/<module>.sv; the calibration's keys)
+    calibration_module: str | None = None  # whose fitted coefficients weight its terms (None: its own module's)
     limit_names: dict[str, str] = {}  # folding attribute -> the attribute it must divide (for messages)
 
     # -- folding

@@ -15,7 +15,6 @@ from qonnx.custom_op.registry import getCustomOp
 
 from ..errors import UnsupportedError
 from .base import LayerRTL, add
-from .memory import CALIBRATED_FAMILIES, bram18, calibration, styled
 from .mvau import MVAU, mvau_params
 
 RESIDUAL_ATTRS = ("skipDataType", "residualDataType", "residualOffset", "residualLo", "residualHi")
@@ -171,10 +170,12 @@ def _as_mvau(p: dict) -> dict:
 class MVAUResidual(MVAU):
     """The fused residual MVAU. Folding, limits, pixel folding and cycles are the MVAU's (the skip is one beat
     of PE elements per output beat: it never slows the unit); the RTL is the MVAU's inside mvau_residual.sv;
-    resources are the MVAU's (the calibrated mvau model where the family has one) plus :func:`join_cost`."""
+    resources are the MVAU's (its terms weighted by the calibrated mvau model, ``calibration_module``, or the
+    MVAU's formula) plus :func:`join_cost` (fitted to Yosys separately)."""
 
     op_types = ("MVAUResidual",)
     modules = ("mvau_residual",)
+    calibration_module = "mvau"
 
     @staticmethod
     def _view(node):
@@ -199,25 +200,8 @@ class MVAUResidual(MVAU):
 
     def formula(self, model, node, inst, family, part):
         view, vinst = self._view(node)
-        _, p = self.rtl_params(model, node, inst)
-        q = _as_mvau(p)
-        models = calibration().get("models", {})
-        if family in CALIBRATED_FAMILIES and "mvau" in models:
-            # the inner mvau.sv by the calibrated mvau model (the same terms and coefficients as an MVAU's)
-            terms, brams = super().terms("mvau", q, super().content(model, view, "mvau", q))
-            cost = dict.fromkeys(("LUT", "FF", "BRAM_18K", "URAM", "DSP"), 0)
-            for res in ("LUT", "FF"):
-                cost[res] = max(0.0, sum(c * terms.get(k, 0) for k, c in models["mvau"].get(res, {}).items()))
-            cost["BRAM_18K"] = sum(bram18(w, d) for w, d in brams)
-            if styled(super().memory_shape("mvau", q), q.get("RAM_STYLE", "auto")) == "ultra":
-                width, depth, _ = super().memory_shape("mvau", q)
-                cost["URAM"] = -(-width // 72) * -(-depth // 4096)
-            cost = super().calibrated_extra("mvau", q, cost)
-            how = "calibrated mvau (Yosys fit, calibration.json) + join (Yosys-fitted, layers/mvau_residual.py)"
-        else:
-            cost, how = super().formula(model, view, vinst, family, part)
-            how += " + join"
-        return add(cost, join_cost(p)), how
+        cost, how = super().formula(model, view, vinst, family, part)
+        return add(cost, join_cost(self.rtl_params(model, node, inst)[1])), how + " + join (layers/mvau_residual.py)"
 
     def content(self, model, node, module, p):
         return super().content(model, mvau_view(node), "mvau", _as_mvau(p))
