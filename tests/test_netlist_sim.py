@@ -92,3 +92,18 @@ def test_stub_models_are_named():
     assert not ecp5 & {"DP16KD", "MULT18X18D", "LUT4", "TRELLIS_FF", "CCU2C", "TRELLIS_DPR16X4", "PFUMX", "L6MUX21"}
     yosys_only = cell_models.inline_includes(netlist.share_dir() / "ecp5" / "cells_sim.v")
     assert "DP16KD" in cell_models.behaviourless(yosys_only)  # why cell_models.py exists
+
+
+@pytest.mark.slow
+def test_tiny_body_netlist_bit_exact(tmp_path, capsys):
+    """The tiny body encoder folded for the ECP5-85F (the bitstream's build: 500 FPS at 50 MHz), its synth_ecp5
+    netlist simulated over 4 frames with --stall 0.3: bit-exact."""
+    exp, build = tmp_path / "exp", tmp_path / "body"
+    assert cli_main(["export", "--config", "tiny", "--out", str(exp), "--frames", "4"]) == 0
+    assert cli_main(["compile", str(exp / "body_encoder" / "model.onnx"), "--out", str(build), "--no-check",
+                     "--target-fps", "500", "--fclk-mhz", "50", "--part", "ecp5-85k"]) == 0
+    capsys.readouterr()
+    assert cli_main(["simulate", str(build), "--netlist", "--frames", "4", "--stall", "0.3", "--json"]) == 0
+    text = capsys.readouterr().out
+    summary = json.loads(text[text.index("{"):])
+    assert summary["bit_exact"] and summary["frames"] == 4 and summary["netlist"]["cells"].get("DP16KD", 0) > 0

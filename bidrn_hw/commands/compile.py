@@ -21,6 +21,9 @@ def add_arguments(parser):
     parser.add_argument("--part", default=None, metavar="P",
                         help="device budget: xc7z020 (default), xczu7ev, xcu250, ecp5-85k (or a part name/alias)")
     parser.add_argument("--no-rtl", action="store_true", help="stop after folding and estimates (no RTL)")
+    parser.add_argument("--register-slices", choices=["chain", "all"], default=None,
+                        help="AXI-Stream register slices (hls/axis_register.sv) on the outputs of FIFOs and padding "
+                             "(chain) or on every stream between layers (all); default none")
 
 
 def run(args) -> dict:
@@ -65,5 +68,6 @@ def run(args) -> dict:
         check = [rng.integers(int(dt.min()), int(dt.max()) + 1, size=shape).astype(np.float32)]
     result = compile_partition(path, Path(args.out), check_inputs=check, folding=args.folding,
                                target_fps=args.target_fps, fclk_mhz=args.fclk_mhz, part=args.part,
+                               register_slices=getattr(args, "register_slices", None),
                                rtl=not args.no_rtl, force=args.force)
     return {"top": result["top"], "layers": result["layers"], "estimates": result["estimates"], "out": result["dir"]}

@@ -122,8 +122,9 @@ def accel_host_ops(model: ModelWrapper, hw: ModelWrapper) -> dict:
 def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs: list[np.ndarray] | None = None,
                       log=None, folding: Path | str | dict | None = None, target_fps: float | None = None,
                       fclk_mhz: float | None = None, part: str | None = None, rtl: bool = True,
-                      force: bool = False) -> dict:
-    """Lower, fold, generate RTL (unless ``rtl=False``) and estimate into ``out_dir`` (see the module doc)."""
+                      force: bool = False, register_slices: str | None = None) -> dict:
+    """Lower, fold, generate RTL (unless ``rtl=False``) and estimate into ``out_dir`` (see the module doc).
+    ``register_slices`` ("chain", "all"): register slices between layers (:func:`bidrn_hw.rtlgen.stitch.generate`)."""
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers  # FINN: heavy, imported late
 
     qonnx_path, out_dir = Path(qonnx_path), Path(out_dir)
@@ -148,7 +149,7 @@ def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs:
         accel = {"top": None}
         if rtl:
             host_ops = accel_host_ops(model, hw)
-            accel = generate(specialized, tmp, host_ops=host_ops)
+            accel = generate(specialized, tmp, host_ops=host_ops, register_slices=register_slices)
             for stream in accel["inputs"]:  # the host's layout op before streaming (e.g. NCHW -> NHWC, flatten)
                 if stream["tensor"] in host_ops:
                     stream["host_ops"] = host_ops[stream["tensor"]]

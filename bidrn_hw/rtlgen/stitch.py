@@ -83,13 +83,31 @@ def _weight_stream(loaders: list, out_dir: Path) -> dict:
             "chain": chain}
 
 
+# The op types (without _hls/_rtl) whose output streams `register_slices="chain"` registers: the start of the
+# combinational ready/valid chain the README names (a FIFO's count -> padding's position compare -> an add's
+# and an MVAU's valid -> a window generator).
+CHAIN_PRODUCERS = ("StreamingFIFO", "FMPadding")
+
+
+def _wants_slice(register_slices, node) -> bool:
+    if not register_slices:
+        return False
+    if register_slices == "all":
+        return True
+    kinds = CHAIN_PRODUCERS if register_slices == "chain" else tuple(register_slices)
+    return node.op_type.removesuffix("_hls").removesuffix("_rtl") in kinds
+
+
 def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", host_ops: dict | None = None,
-             final_dir: Path | str | None = None) -> dict:
+             final_dir: Path | str | None = None, register_slices=None) -> dict:
     """Write ``out_dir/rtl/`` (top, library modules, memory files, filelist.f) and ``out_dir/accel.json``.
 
     Memory files are named relative to ``rtl/`` (the build directory is self-contained: it can be moved or
     copied); :func:`bidrn_hw.builddir.stage_sources` resolves them for each tool. ``final_dir`` is unused
-    (kept for callers)."""
+    (kept for callers). ``register_slices``: None (default: none), "all" (every stream between two layers),
+    "chain" (the outputs of :data:`CHAIN_PRODUCERS`) or op types whose output streams get a register slice
+    (``hls/axis_register.sv``: every handshake registered, one cycle more latency, full throughput); they are
+    listed in accel.json ``register_slices``."""
     out_dir = Path(out_dir)
     rtl = out_dir / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
@@ -108,7 +126,7 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
     graph_inputs = [i.name for i in model.graph.input]
     graph_outputs = [o.name for o in model.graph.output]
     wires, instances, layers, sources = [], [], [], set()
-    stream_name = {}
+    stream_name, consumer_name, slices = {}, {}, []
     for k, name in enumerate(graph_inputs):
         stream_name[name] = f"s_axis_{k}"
     for k, name in enumerate(graph_outputs):
@@ -127,6 +145,16 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
                                    f"{w_in}-bit beats; the flow must insert a data-width converter")
         stream_name[t] = f"w_{len(stream_name)}"
         wires.append(f"  logic [{w_out - 1}:0] {stream_name[t]}_tdata;\n  logic {stream_name[t]}_tvalid, {stream_name[t]}_tready;")
+        if _wants_slice(register_slices, node):  # producer -> slice -> consumer: the consumer's side is <name>_r
+            r = consumer_name[t] = f"{stream_name[t]}_r"
+            wires.append(f"  logic [{w_out - 1}:0] {r}_tdata;\n  logic {r}_tvalid, {r}_tready;")
+            ports = ",\n".join([f"    .s_axis_0_{sig}({stream_name[t]}_{sig})" for sig in ("tdata", "tvalid", "tready")]
+                               + [f"    .m_axis_0_{sig}({r}_{sig})" for sig in ("tdata", "tvalid", "tready")])
+            instances.append(f"  axis_register #(.BITS({w_out})) u_slice_{len(slices)} (\n    .ap_clk(ap_clk),\n"
+                             f"    .ap_rst_n(ap_rst_n),\n{ports}\n  );")
+            slices.append({"stream": t, "producer": node.name, "consumer": cnode.name, "bits": int(w_out),
+                           "instance": f"u_slice_{len(slices)}"})
+            sources.add("axis_register")
 
     loaders = []  # (node name, weight memory text, parameters) of the W_LOAD layers, in chain order
     for node in model.graph.node:
@@ -144,7 +172,7 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
         stream_inputs = [t for t in node.input if model.get_initializer(t) is None]
         for k, t in enumerate(stream_inputs):
             for sig in ("tdata", "tvalid", "tready"):
-                ports.append(f"    .s_axis_{k}_{sig}({stream_name[t]}_{sig})")
+                ports.append(f"    .s_axis_{k}_{sig}({consumer_name.get(t, stream_name[t])}_{sig})")
         for k, t in enumerate(node.output):
             for sig in ("tdata", "tvalid", "tready"):
                 ports.append(f"    .m_axis_{k}_{sig}({stream_name[t]}_{sig})")
@@ -202,4 +230,6 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
              "reset": "ap_rst_n", "reset_active_low": True, "inputs": inputs, "outputs": outputs, "layers": layers}
     if weights:
         accel["weights"] = weights
+    if slices:
+        accel["register_slices"] = slices
     return seal(out_dir, accel)  # accel.json with the sha256 of every file in out_dir
