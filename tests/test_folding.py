@@ -329,11 +329,11 @@ def test_weights_move_to_ultraram_where_block_ram_is_short(lowered):
     resources estimated afterwards show exactly the changes the candidates announced."""
     from bidrn_hw.flow.estimates import total_resources
     from bidrn_hw.flow.memory_styles import choose_uram_weights, move_weights_to_uram, uram_candidates
-    from bidrn_hw.layers.base import ram_style
+    from bidrn_hw.layers.base import is_mvau, ram_style
 
     model, _ = fold(copy(lowered), target_fps=100, fclk_mhz=200, part="xczu7ev")  # deep weight memories
-    for node in model.graph.node:  # leave the memory choice to the flow again
-        if base_op(node) == "MVAU":
+    for node in model.graph.node:  # leave the memory choice to the flow again (fused residual MVAUs too)
+        if is_mvau(node):
             getCustomOp(node).set_nodeattr("ram_style", "auto")
     real = device_budget("xczu7ev")
     before = total_resources(model, real)
