@@ -79,7 +79,9 @@ module DP16KD(input {", ".join(ins)}, output {", ".join(outs)});
     wire clkb = (CLKBMUX == "INV") ? ~CLKB : CLKB;
     wire sela = {{CSA2, CSA1, CSA0}} == csdec(CSDECODE_A);
     wire selb = {{CSB2, CSB1, CSB0}} == csdec(CSDECODE_B);
-    wire pdp = DATA_WIDTH_A == 36 || DATA_WIDTH_B == 36;
+    // the 36-bit pseudo dual port: port A writes 36 bits (DIA: 0-17, DIB: 18-35), port B reads 36 (DOA, DOB);
+    // a narrower side of it works as in the true dual port (Yosys reads an x18 port B on DOB)
+    wire w36 = DATA_WIDTH_A == 36, r36 = DATA_WIDTH_B == 36;
     reg [17:0] qa, qb, qp, ra, rb, rp;
 
     function automatic integer offset(input integer w, input [13:0] ad);
@@ -133,7 +135,7 @@ module DP16KD(input {", ".join(ins)}, output {", ".join(outs)});
     always @(posedge clka or posedge arsta) begin
         if (arsta) qa <= 0;
         else if (CEA && sela) begin
-            if (pdp) begin
+            if (w36) begin
                 if (WEA) begin
                     mem[{{ada[13:5], 1'b0}}] <= wr(18, 0, mem[{{ada[13:5], 1'b0}}], dia, ada[1:0]);
                     mem[{{ada[13:5], 1'b1}}] <= wr(18, 0, mem[{{ada[13:5], 1'b1}}], dib, ada[3:2]);
@@ -151,7 +153,7 @@ module DP16KD(input {", ".join(ins)}, output {", ".join(outs)});
         if (arstb) begin qb <= 0; qp <= 0; end
         else if (CEB && selb) begin
             if (srstb) begin qb <= 0; qp <= 0; end
-            else if (pdp) begin
+            else if (r36) begin
                 qp <= mem[{{adb[13:5], 1'b0}}];
                 qb <= mem[{{adb[13:5], 1'b1}}];
             end else if (WEB) begin
@@ -167,7 +169,7 @@ module DP16KD(input {", ".join(ins)}, output {", ".join(outs)});
         rb <= srstb ? 18'b0 : qb;
         rp <= srstb ? 18'b0 : qp;
     end
-    assign {cat("DOA", 18)} = pdp ? (REGMODE_B == "OUTREG" ? rp : qp) : (REGMODE_A == "OUTREG" ? ra : qa);
+    assign {cat("DOA", 18)} = r36 ? (REGMODE_B == "OUTREG" ? rp : qp) : (REGMODE_A == "OUTREG" ? ra : qa);
     assign {cat("DOB", 18)} = REGMODE_B == "OUTREG" ? rb : qb;
 endmodule
 """
