@@ -24,6 +24,41 @@ from bidrn_hw.train.loop import TrainOptions, train, training_data
 from training_args import add_training_arguments, recipe_options  # benchmarks/training_args.py
 
 
+def overlay(checkpoint: Path, png: Path, frames: int = 6) -> None:
+    """The first ``frames`` synthetic validation images, each beside the checkpoint's predicted mesh and the
+    ground-truth mesh drawn over it (the network's camera), two rows: does the prediction follow the pose?"""
+    import numpy as np
+    from PIL import Image
+
+    from bidrn_hw.body.smplx_layer import BodyModel
+    from bidrn_hw.train.checkpoint import load_demo_model
+    from bidrn_hw.train.data import SyntheticGenerator, camera
+    from bidrn_hw.train.render import render
+
+    body = BodyModel()
+    net = load_demo_model(checkpoint, body_model=body)
+    h, w = net.config.image_input
+    focal, center = camera(net.config)
+    s = SyntheticGenerator("tiny", body).generate(0, range(frames), split="val", with_vertices=True)
+    with torch.no_grad():
+        out = net(torch.from_numpy(s["image"]).permute(0, 3, 1, 2).float() / 255)
+    faces = body.faces.numpy().astype(np.int64)
+    light = np.array([0.0, -0.3, -1.0]) / np.linalg.norm([0.0, -0.3, -1.0])
+    tiles = []
+    for i in range(frames):
+        row = [s["image"][i]]
+        for verts in (out["vertices"][i].numpy(), s["vertices"][i]):
+            bg = s["image"][i].astype(np.float64) / 255
+            im, mask = render(verts.astype(np.float64), faces, np.tile([[0.3, 0.8, 1.0]], (len(faces), 1)), focal,
+                              center, h, w, bg * 0.5, light, 0.4)
+            im = np.where(mask[..., None], 0.6 * im + 0.4 * bg, bg)
+            row.append(np.clip(im * 255, 0, 255).astype(np.uint8))
+        tiles.append(np.concatenate(row, 1))
+    half = (frames + 1) // 2
+    grid = np.concatenate([np.concatenate(tiles[:half], 1), np.concatenate(tiles[half:], 1)], 0)
+    Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(png)
+
+
 def validation(source: Path, args) -> tuple[dict, dict]:
     """The checkpoint's metrics on ``--eval-frames`` validation frames (its own when it finished with them,
     else measured now) and the mean-mesh baseline on the same frames (accuracy.json's when it used as many
@@ -53,9 +88,14 @@ def main():
     parser.add_argument("--source-command", default=None,
                         help="with --from: the command that trained the source run (stored as provenance)")
     parser.add_argument("--out", default=str(DEMO_CHECKPOINT))
+    parser.add_argument("--overlay", default=None, metavar="PNG",
+                        help="only draw the checkpoint at --out over 6 validation images (input | predicted | truth)")
     parser.add_argument("--run", default=None, help="keep the training run here (resumable; default: a temporary folder)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.overlay:
+        overlay(Path(args.out), Path(args.overlay))
+        return
     t0 = time.perf_counter()
     tmp = None
     if args.source:
