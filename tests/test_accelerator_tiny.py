@@ -229,7 +229,7 @@ def test_simulate_rejects_bad_inputs(ecp5_build, tmp_path, capsys):
     rc, err = run_json(capsys, ["simulate", str(build), "--inputs", str(notnpy)])
     assert rc == 3 and str(notnpy) in err["error"]
     rc, err = run_json(capsys, ["simulate", str(tmp_path / "nowhere")])
-    assert rc == 3 and "accel.json" in err["error"]
+    assert rc == 3 and "nowhere: build directory not found" in err["error"]
     rc, err = run_json(capsys, ["simulate", str(build), "--stall", "1.5"])
     assert rc == 2 and "--stall" in err["error"]
     accel = json.loads((build / "accel.json").read_text())

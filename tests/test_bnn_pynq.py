@@ -93,7 +93,7 @@ def test_unsupported_node_is_named(exported):
             if t == out.name:
                 node.output[i] = pre
     model.graph.node.append(helper.make_node("Softmax", [pre], [out.name], name="Softmax_0", axis=-1))
-    with pytest.raises(UnsupportedError, match=r"Softmax_0 \(Softmax\) has no hardware layer.*not a host op"):
+    with pytest.raises(UnsupportedError, match=r"node Softmax_0 \(Softmax\): no lowering or hardware layer for this op type"):
         lower_to_hw(model)
 
 

@@ -21,7 +21,9 @@ import pytest
 
 pytest.importorskip("qonnx")
 
+from bidrn_hw.builddir import seal  # noqa: E402
 from bidrn_hw.flow.estimates import calibrated_cost, rtl_terms  # noqa: E402
+from bidrn_hw.layers.base import HLS_DIR, HLS_HEADERS  # noqa: E402
 from bidrn_hw.layers.memory import CALIBRATION_FILE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,17 +189,18 @@ def _write_one_layer(d: Path, module: str, params: dict) -> Path:
     if not src.is_file():
         src = ROOT / "hls" / f"{module}.sv"
     shutil.copy(src, rtl / src.name)
+    for header in HLS_HEADERS:  # the port macros every library module includes
+        shutil.copy(HLS_DIR / header, rtl / header)
     (rtl / "one_top.sv").write_text(
         "module one_top (input logic ap_clk, input logic ap_rst_n, input logic [7:0] s_axis_0_tdata,\n"
         "  input logic s_axis_0_tvalid, output logic s_axis_0_tready, output logic [7:0] m_axis_0_tdata,\n"
         "  output logic m_axis_0_tvalid, input logic m_axis_0_tready);\n"
         "  assign m_axis_0_tdata = s_axis_0_tdata; assign m_axis_0_tvalid = s_axis_0_tvalid;\n"
         "  assign s_axis_0_tready = m_axis_0_tready;\nendmodule\n")
-    (rtl / "filelist.f").write_text(f"{src.name}\none_top.sv\n")
-    (d / "accel.json").write_text(json.dumps({
-        "top": "one_top", "inputs": [{"name": "s_axis_0", "tdata_bits": 8}],
-        "outputs": [{"name": "m_axis_0", "tdata_bits": 8}],
-        "layers": [{"name": "L0", "module": module, "parameters": params}]}))
+    (rtl / "filelist.f").write_text("".join(f"{h}\n" for h in HLS_HEADERS) + f"{src.name}\none_top.sv\n")
+    seal(d, {"top": "one_top", "inputs": [{"name": "s_axis_0", "tdata_bits": 8}],
+             "outputs": [{"name": "m_axis_0", "tdata_bits": 8}],
+             "layers": [{"name": "L0", "module": module, "parameters": params}]})
     return d
 
 
