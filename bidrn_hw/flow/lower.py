@@ -36,7 +36,8 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from ..errors import BidrnError, MismatchError, UnsupportedError
-from . import fuse_residual, host_ops, prepare
+from ..layers.addstreams import operand_muls, sum_range
+from . import fuse_residual, host_ops, prepare, scaled_join
 from .global_pool import InferGlobalAccPool
 from .fast_qonnx import fast_qonnx, readable_tensor_names, unique_parameters
 from .layout import AbsorbPadIntoIm2Col, ConvertToNHWC, RemapXnorPadValue
@@ -45,7 +46,8 @@ HW_DOMAIN = "finn.custom_op.fpgadataflow"
 
 
 class MinimizeAddWidth(Transformation):
-    """ElementwiseAdd of two integer streams: the smallest signed type holding every possible sum."""
+    """ElementwiseAdd of two integer streams: the smallest signed type holding every possible sum (with a scaled
+    join's operand weights, flow/scaled_join.py)."""
 
     def apply(self, model: ModelWrapper):
         for node in model.graph.node:
@@ -58,7 +60,7 @@ class MinimizeAddWidth(Transformation):
                                        f"stream (operands at different scales: separate quantizers); a "
                                        f"residual add maps to hardware when both operands are integers at one "
                                        f"scale (quantize both with one shared quantizer)")
-            lo, hi = a.min() + b.min(), a.max() + b.max()
+            lo, hi = sum_range(a, b, *operand_muls(node))
             bits = 2
             while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
                 bits += 1
@@ -329,6 +331,7 @@ def residual_passes():
             ("DuplicateForkedScales", prepare.DuplicateForkedScales()),
             ("Streamline (after XNOR)", FastStreamline()),
             *[(type(t).__name__, t) for t in _convert_to_hw_passes()],
+            ("ScaleJoinOperands", scaled_join.ScaleJoinOperands()),  # flow/scaled_join.py
             ("MinimizeAddWidth", MinimizeAddWidth()), ("MinimizeOutputWidth", MinimizeOutputWidth()),
             ("MinimizeWeightWidth", MinimizeWeightWidth()),
             ("FuseResidualMVAU", fuse_residual.FuseResidualMVAU()),  # flow/fuse_residual.py
