@@ -272,8 +272,13 @@ def _joins_two_streams(model: ModelWrapper, node) -> bool:
 
 
 def is_residual(model: ModelWrapper) -> bool:
-    """An Add/Sub/Mul joining two computed tensors (a residual join): BiDRN's pass list applies."""
+    """An Add/Sub/Mul joining two computed tensors (a residual join), or a grouped (depthwise) convolution:
+    BiDRN's pass list applies. Depthwise networks take it for its NHWC conversion (flow/layout.py) and
+    prepare.MoveChannelScalesPastDepthwise: MobileNet's per-channel activation scales keep FINN's transpose
+    passes of the feed-forward list from running it in NHWC (Transpose/Im2Col/MatMul were left)."""
     for node in model.graph.node:
+        if node.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in node.attribute):
+            return True
         if node.op_type in ("Add", "Sub", "Mul") and len(node.input) == 2 and \
                 all(model.get_initializer(t) is None and model.find_producer(t) is not None for t in node.input):
             return True
@@ -327,6 +332,7 @@ def residual_passes():
             ("FactorScalesOutOfJoins", FactorScalesOutOfJoins()),
             ("LowerConvsToMatMul", LowerConvsToMatMul()), ("ConvertToNHWC", ConvertToNHWC()),
             ("AbsorbPadIntoIm2Col", AbsorbPadIntoIm2Col()),
+            ("MoveChannelScalesPastDepthwise", prepare.MoveChannelScalesPastDepthwise()),
             ("XnorPopcount (+RemapXnorPadValue)", XnorPopcountWithPadRemap()),
             ("DuplicateForkedScales", prepare.DuplicateForkedScales()),
             ("Streamline (after XNOR)", FastStreamline()),
