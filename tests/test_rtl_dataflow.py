@@ -604,6 +604,7 @@ LINT = [
     ("fmpadding", dict(PAD_TOP=0, PAD_LEFT=0, PAD_VAL=-1)),
     ("fmpadding", dict(STRIDE_H=2, STRIDE_W=3, SIMD=2)),
     ("addstreams", dict(A_SIGNED=0, B_BITS=3, OUT_BITS=10, PE=3)),
+    ("addstreams", dict(A_BITS=4, B_BITS=4, B_SIGNED=0, OUT_BITS=9, PE=2, A_MUL=14, B_MUL=3)),
     ("duplicatestreams", dict(N_OUT=3, DATA_BITS=12)),
     ("pool", dict(FUNC=2, IN_SIGNED=0, ACC_BITS=8, SHIFT=2, K2=9)),
     ("globalaccpool", dict(CH=2, PE=2, PIXELS=1)),
