@@ -415,8 +415,8 @@ def table(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", help="comma-separated network names (default: all)")
-    parser.add_argument("--fast", action="store_true", help="the default test suite's subset")
+    parser.add_argument("--only", help="comma-separated network names (default: every full-size network)")
+    parser.add_argument("--fast", action="store_true", help="only the tiny networks of the default test suite")
     parser.add_argument("--out", default="out/zoo", help="work directory (default out/zoo)")
     parser.add_argument("--results", default=str(RESULTS), help="JSON results file ('' for none)")
     parser.add_argument("--frames", type=int, default=8)
