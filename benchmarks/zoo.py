@@ -46,16 +46,28 @@ def _bnn_pynq(cfg_name: str):
     return build
 
 
+def _fc_tiny(weight_bits: int, act_bits: int):
+    """brevitas_examples' bnn_pynq FC class (TFC/SFC/LFC) with tiny widths: two hidden layers of 16 on an 8x8
+    input, the given bit widths (input quantizer at the activations' width, as the shipped configs have it),
+    no final quantizer (a QuantLinear and TensorNorm end it): the default test suite's stand-in for TFC."""
+    def build():
+        from brevitas_examples.bnn_pynq.models.FC import FC
+
+        return FC(num_classes=10, weight_bit_width=weight_bits, act_bit_width=act_bits, in_bit_width=act_bits,
+                  in_channels=1, out_features=[16, 16], in_features=(8, 8))
+    return build
+
+
 def _value(t):
     """A QuantTensor's dequantized value (a plain tensor as is: calibration mode returns plain tensors)."""
     return t.value if hasattr(t, "value") else t
 
 
-def _resnet(separate: bool = False):
+def _resnet(separate: bool = False, width: int = 8):
     """A small user-style residual network: QuantIdentity on the input, QuantConv2d with and without bias,
     BatchNorm, QuantReLU, one residual add whose operands share a quantizer and one with separate quantizers
-    (a 1x1 projection shortcut with bias; ``separate=True``), average pooling by TruncAvgPool2d and a global one by ``.mean``, flatten and
-    a QuantLinear head."""
+    (a 1x1 projection shortcut with bias; ``separate=True``), average pooling by TruncAvgPool2d and a global one
+    by ``.mean``, flatten and a QuantLinear head. ``width``: the first stage's channels (the second has twice)."""
     import brevitas.nn as qnn
     import torch.nn as nn
     from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
@@ -95,14 +107,14 @@ def _resnet(separate: bool = False):
         def __init__(self):
             super().__init__()
             self.inp = qnn.QuantIdentity(act_quant=SAct4, return_quant_tensor=True)
-            self.stem = conv(3, 8, 3, bias=True)
-            self.bn = nn.BatchNorm2d(8)
+            self.stem = conv(3, width, 3, bias=True)
+            self.bn = nn.BatchNorm2d(width)
             self.relu = qnn.QuantReLU(act_quant=Act4, return_quant_tensor=True)
-            self.block1 = Block(8, 8, 1, shared=True)
+            self.block1 = Block(width, width, 1, shared=True)
             self.pool = qnn.TruncAvgPool2d(kernel_size=2, stride=2, bit_width=4, float_to_int_impl_type="floor")
-            self.block2 = Block(8, 16, 2, shared=not separate)
+            self.block2 = Block(width, 2 * width, 2, shared=not separate)
             self.qpool = qnn.QuantIdentity(act_quant=Act4, return_quant_tensor=False)
-            self.head = qnn.QuantLinear(16, 10, bias=True, weight_quant=W4,
+            self.head = qnn.QuantLinear(2 * width, 10, bias=True, weight_quant=W4,
                                         bias_quant=__import__("brevitas").quant.Int32Bias,
                                         input_quant=Act4)
 
@@ -115,9 +127,10 @@ def _resnet(separate: bool = False):
     return ResNet()
 
 
-def _depthwise():
+def _depthwise(width: int = 8):
     """One depthwise-separable block as MobileNet writes it: 3x3 depthwise QuantConv2d (groups = channels),
-    BatchNorm, QuantReLU, 1x1 pointwise QuantConv2d, BatchNorm, QuantReLU."""
+    BatchNorm, QuantReLU, 1x1 pointwise QuantConv2d, BatchNorm, QuantReLU (``width`` channels in the block,
+    twice that out)."""
     import brevitas.nn as qnn
     import torch.nn as nn
     from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
@@ -130,11 +143,11 @@ def _depthwise():
 
     return nn.Sequential(
         qnn.QuantIdentity(act_quant=A4, return_quant_tensor=True),
-        qnn.QuantConv2d(3, 8, 3, padding=1, bias=False, weight_quant=W4), nn.BatchNorm2d(8),
+        qnn.QuantConv2d(3, width, 3, padding=1, bias=False, weight_quant=W4), nn.BatchNorm2d(width),
         qnn.QuantReLU(act_quant=A4, return_quant_tensor=True),
-        qnn.QuantConv2d(8, 8, 3, padding=1, groups=8, bias=False, weight_quant=W4), nn.BatchNorm2d(8),
-        qnn.QuantReLU(act_quant=A4, return_quant_tensor=True),
-        qnn.QuantConv2d(8, 16, 1, bias=False, weight_quant=W4), nn.BatchNorm2d(16),
+        qnn.QuantConv2d(width, width, 3, padding=1, groups=width, bias=False, weight_quant=W4),
+        nn.BatchNorm2d(width), qnn.QuantReLU(act_quant=A4, return_quant_tensor=True),
+        qnn.QuantConv2d(width, 2 * width, 1, bias=False, weight_quant=W4), nn.BatchNorm2d(2 * width),
         qnn.QuantReLU(act_quant=A4))
 
 
@@ -156,7 +169,7 @@ class Net:
     target_fps: float
     part: str = "xc7z020"
     fclk_mhz: float = 100.0
-    fast: bool = False          # in tests/test_zoo.py's default subset
+    fast: bool = False          # in tests/test_zoo.py's default subset (tiny widths)
     notes: list = field(default_factory=list)
 
 
@@ -167,12 +180,15 @@ def networks() -> dict[str, Net]:
     for name, (cfg, shape) in NETWORKS.items():
         fc = not name.startswith("cnv")
         # a stated rate each: the FC nets at 100k frames/s, CNV at FINN's BNN-PYNQ folding (3,052 frames/s)
-        nets[name] = Net(_bnn_pynq(cfg), shape, 100_000 if fc else 3_052,
-                         fast=name in ("tfc-w1a2", "tfc-w2a2", "sfc-w1a2"))
-    nets["resnet"] = Net(_resnet, (1, 3, 16, 16), 20_000, fast=True)
+        nets[name] = Net(_bnn_pynq(cfg), shape, 100_000 if fc else 3_052)
+    nets["resnet"] = Net(_resnet, (1, 3, 16, 16), 20_000)
     # the same with the second block's add of separately quantized operands (a projection shortcut)
     nets["resnet-separate"] = Net(lambda: _resnet(separate=True), (1, 3, 16, 16), 20_000)
-    nets["depthwise"] = Net(_depthwise, (1, 3, 16, 16), 20_000, fast=True)
+    nets["depthwise"] = Net(_depthwise, (1, 3, 16, 16), 20_000)
+    # The default test suite's subset: the same constructs at tiny widths and inputs (tests/test_zoo.py)
+    nets["fc-w2a2-tiny"] = Net(_fc_tiny(2, 2), (1, 1, 8, 8), 20_000, fast=True)
+    nets["resnet-separate-tiny"] = Net(lambda: _resnet(separate=True, width=4), (1, 3, 8, 8), 20_000, fast=True)
+    nets["depthwise-tiny"] = Net(lambda: _depthwise(width=4), (1, 3, 8, 8), 20_000, fast=True)
     nets["mobilenet-v1-0.25-4b"] = Net(_mobilenet, (1, 3, 64, 64), 200)
     return nets
 
@@ -295,7 +311,20 @@ def qonnx_reference(path: Path, frames: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------------- run
 
-def _cli(args: list[str], timeout: float) -> tuple[int, dict]:
+def _cli(args: list[str], timeout: float, inprocess: bool = False) -> tuple[int, dict]:
+    """Run the command line with --json; (exit code, its JSON). ``inprocess``: call ``bidrn_hw.cli.main`` here
+    (the tests: FINN and torch are imported once), else a subprocess as a user runs it (with a timeout)."""
+    if inprocess:
+        import contextlib
+        import io
+
+        from bidrn_hw.cli import main
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            rc = main([*args, "--json"])
+        lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("{")]
+        return rc, (json.loads(lines[-1]) if lines else {})
     proc = subprocess.run([*CLI, *args, "--json"], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     try:
@@ -317,7 +346,7 @@ def integers(y: np.ndarray, scale, bias, layout: str) -> np.ndarray:
 
 
 def run_network(name: str, net_spec: Net, out: Path, frames: int = 8, stall: float = 0.3, seed: int = 0,
-                timeout: float = 3600, cycles: bool = True) -> dict:
+                timeout: float = 3600, cycles: bool = True, inprocess: bool = False) -> dict:
     import torch
 
     torch.manual_seed(seed)
@@ -338,7 +367,7 @@ def run_network(name: str, net_spec: Net, out: Path, frames: int = 8, stall: flo
     ref = qonnx_reference(model_path, x)
     build = work / "build"
     rc, res = _cli(["compile", str(model_path), "--out", str(build), "--target-fps", str(net_spec.target_fps),
-                    "--fclk-mhz", str(net_spec.fclk_mhz), "--part", net_spec.part], timeout)
+                    "--fclk-mhz", str(net_spec.fclk_mhz), "--part", net_spec.part], timeout, inprocess)
     row["compile_s"] = round(time.time() - start, 1)
     if rc:
         row.update(error=res.get("error"), error_kind=res.get("kind"), exit_code=rc)
@@ -350,7 +379,7 @@ def run_network(name: str, net_spec: Net, out: Path, frames: int = 8, stall: flo
                lut=est["resources"].get("LUT"), bram=est["resources"].get("BRAM_18K", est["resources"].get("BRAM")),
                dsp=est["resources"].get("DSP"), fits=est["fits"])
     rc, sim = _cli(["simulate", str(build), "--inputs", str(work / "frames.npy"), "--outputs",
-                    str(work / "rtl.npy"), "--stall", str(stall), "--seed", str(seed)], timeout)
+                    str(work / "rtl.npy"), "--stall", str(stall), "--seed", str(seed)], timeout, inprocess)
     if rc:
         row.update(exact=False, error=sim.get("error"), error_kind=sim.get("kind"), exit_code=rc)
     else:
@@ -366,7 +395,7 @@ def run_network(name: str, net_spec: Net, out: Path, frames: int = 8, stall: flo
                    mismatches=int((np.round(k_ref) != np.round(k_rtl)).sum()) if k_ref.shape == k_rtl.shape else -1,
                    cycles_stalled=sim.get("cycles_per_frame"))
         if cycles:  # steady-state cycles per frame without stalls, to compare with the estimate
-            rc, sim0 = _cli(["simulate", str(build), "--frames", "3", "--stall", "0"], timeout)
+            rc, sim0 = _cli(["simulate", str(build), "--frames", "3", "--stall", "0"], timeout, inprocess)
             row["cycles_measured"] = sim0.get("cycles_per_frame") if rc == 0 else None
     row["minutes"] = round((time.time() - start) / 60, 2)
     return row
@@ -386,15 +415,16 @@ def table(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", help="comma-separated network names (default: all)")
-    parser.add_argument("--fast", action="store_true", help="the default test suite's subset")
+    parser.add_argument("--only", help="comma-separated network names (default: every full-size network)")
+    parser.add_argument("--fast", action="store_true", help="only the tiny networks of the default test suite")
     parser.add_argument("--out", default="out/zoo", help="work directory (default out/zoo)")
     parser.add_argument("--results", default=str(RESULTS), help="JSON results file ('' for none)")
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--stall", type=float, default=0.3)
     args = parser.parse_args(argv)
     nets = networks()
-    names = args.only.split(",") if args.only else [n for n, s in nets.items() if s.fast or not args.fast]
+    # default: every network but the tiny test-suite stand-ins; --fast: only those
+    names = args.only.split(",") if args.only else [n for n, s in nets.items() if s.fast == args.fast]
     unknown = [n for n in names if n not in nets]
     if unknown:
         parser.error(f"unknown network(s) {', '.join(unknown)}; known: {', '.join(nets)}")

@@ -358,6 +358,34 @@ def test_addstreams(name):
         check_case(model, op, frames, [run], "addstreams")
 
 
+def test_addstreams_scaled_join():
+    """A scaled join (flow/scaled_join.py: operands quantized at different scales): a*14 + b*3, against FINN's
+    execution of the node with the operand weights (layers/addstreams.ScaledElementwiseAdd), with stalls."""
+    c = dict(shape=(1, 5, 4), pe=2)
+    a, b = DataType["INT4"], DataType["UINT3"]
+    model, op = add_node(c, a, b)
+    op.set_nodeattr("lhs_mul", 14)
+    op.set_nodeattr("rhs_mul", 3)
+    op.set_nodeattr("out_dtype", "INT9")      # [-8*14, 7*14 + 7*3] = [-112, 119]
+    model.set_tensor_datatype("out0", DataType["INT9"])
+    module, params = ld.rtl_module(op)
+    assert module == "addstreams" and params["A_MUL"] == 14 and params["B_MUL"] == 3
+    odt = op.get_output_datatype()
+
+    def frames(rng, n):
+        xa = [rand_tensor(rng, a, c["shape"]) for _ in range(n)]
+        xb = [rand_tensor(rng, b, c["shape"]) for _ in range(n)]
+        ys = [finn_out(model, {"in0": p, "in1": q})["out0"] for p, q in zip(xa, xb)]
+        assert np.array_equal(ys[0], xa[0] * 14 + xb[0] * 3)
+        return [Port(a, c["pe"], xa), Port(b, c["pe"], xb)], [Port(odt, c["pe"], ys)]
+
+    check_case(model, op, frames, [RUNS[0]], "addstreams")
+    op.set_nodeattr("out_dtype", "INT8")       # holds [-112, 119], not [-128, 133] (a weight of 16)
+    op.set_nodeattr("lhs_mul", 16)
+    with pytest.raises(UnsupportedError, match="cannot hold"):
+        ld.rtl_module(op)
+
+
 def test_addstreams_rejects_finn_out_dtype_overflow():
     """finn-plus 1.6.1's ElementwiseAdd._derive_out_dtype gives INT4 + UINT4 the type INT5, which cannot
     hold 7 + 15 (it only widens when the *wider* operand is the unsigned one; UINT4 + INT4 gets INT6).
@@ -576,6 +604,7 @@ LINT = [
     ("fmpadding", dict(PAD_TOP=0, PAD_LEFT=0, PAD_VAL=-1)),
     ("fmpadding", dict(STRIDE_H=2, STRIDE_W=3, SIMD=2)),
     ("addstreams", dict(A_SIGNED=0, B_BITS=3, OUT_BITS=10, PE=3)),
+    ("addstreams", dict(A_BITS=4, B_BITS=4, B_SIGNED=0, OUT_BITS=9, PE=2, A_MUL=14, B_MUL=3)),
     ("duplicatestreams", dict(N_OUT=3, DATA_BITS=12)),
     ("pool", dict(FUNC=2, IN_SIGNED=0, ACC_BITS=8, SHIFT=2, K2=9)),
     ("globalaccpool", dict(CH=2, PE=2, PIXELS=1)),

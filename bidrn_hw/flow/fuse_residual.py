@@ -34,6 +34,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
+from ..layers.addstreams import operand_muls
 from ..layers.mvau_residual import OP_TYPE  # the fused node's kind; importing it registers the custom op
 
 METADATA = "bidrn_hw.residual_fusion"
@@ -124,6 +125,9 @@ class FuseResidualMVAU(Transformation):
                 continue
             if len(add.input) != 2 or any(model.get_initializer(t) is not None for t in add.input):
                 entry["reason"] = "not an add of two streams"
+                continue
+            if operand_muls(add) != (1, 1):
+                entry["reason"] = "a scaled join (operands at different scales, flow/scaled_join.py)"
                 continue
             consumers = model.find_consumers(add.output[0]) or []
             if len(consumers) != 1 or consumers[0].op_type != "Thresholding":

@@ -151,9 +151,10 @@ class ConvertToNHWC(Transformation):
             elif node.op_type == "Pad":
                 pads = model.get_initializer(node.input[1]).reshape(2, 4)
                 model.set_initializer(node.input[1], pads[:, [0, 2, 3, 1]].reshape(-1).astype(np.int64))
+        consts = {t.name for t in graph.initializer}  # their shapes are their values' (transposed above)
         for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
             dims = vi.type.tensor_type.shape.dim
-            if len(dims) == 4 and vi.name not in already_nhwc:
+            if len(dims) == 4 and vi.name not in already_nhwc and vi.name not in consts:
                 n, c, h, w = (d.dim_value for d in dims)
                 for d, v in zip(dims, (n, h, w, c)):
                     d.dim_value = v

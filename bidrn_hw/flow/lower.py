@@ -36,7 +36,8 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from ..errors import BidrnError, MismatchError, UnsupportedError
-from . import fuse_residual, host_ops, prepare
+from ..layers.addstreams import operand_muls, sum_range
+from . import fuse_residual, host_ops, prepare, scaled_join
 from .global_pool import InferGlobalAccPool
 from .fast_qonnx import fast_qonnx, readable_tensor_names, unique_parameters
 from .layout import AbsorbPadIntoIm2Col, ConvertToNHWC, RemapXnorPadValue
@@ -45,7 +46,8 @@ HW_DOMAIN = "finn.custom_op.fpgadataflow"
 
 
 class MinimizeAddWidth(Transformation):
-    """ElementwiseAdd of two integer streams: the smallest signed type holding every possible sum."""
+    """ElementwiseAdd of two integer streams: the smallest signed type holding every possible sum (with a scaled
+    join's operand weights, flow/scaled_join.py)."""
 
     def apply(self, model: ModelWrapper):
         for node in model.graph.node:
@@ -58,7 +60,7 @@ class MinimizeAddWidth(Transformation):
                                        f"stream (operands at different scales: separate quantizers); a "
                                        f"residual add maps to hardware when both operands are integers at one "
                                        f"scale (quantize both with one shared quantizer)")
-            lo, hi = a.min() + b.min(), a.max() + b.max()
+            lo, hi = sum_range(a, b, *operand_muls(node))
             bits = 2
             while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
                 bits += 1
@@ -270,8 +272,13 @@ def _joins_two_streams(model: ModelWrapper, node) -> bool:
 
 
 def is_residual(model: ModelWrapper) -> bool:
-    """An Add/Sub/Mul joining two computed tensors (a residual join): BiDRN's pass list applies."""
+    """An Add/Sub/Mul joining two computed tensors (a residual join), or a grouped (depthwise) convolution:
+    BiDRN's pass list applies. Depthwise networks take it for its NHWC conversion (flow/layout.py) and
+    prepare.MoveChannelScalesPastDepthwise: MobileNet's per-channel activation scales keep FINN's transpose
+    passes of the feed-forward list from running it in NHWC (Transpose/Im2Col/MatMul were left)."""
     for node in model.graph.node:
+        if node.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in node.attribute):
+            return True
         if node.op_type in ("Add", "Sub", "Mul") and len(node.input) == 2 and \
                 all(model.get_initializer(t) is None and model.find_producer(t) is not None for t in node.input):
             return True
@@ -325,10 +332,12 @@ def residual_passes():
             ("FactorScalesOutOfJoins", FactorScalesOutOfJoins()),
             ("LowerConvsToMatMul", LowerConvsToMatMul()), ("ConvertToNHWC", ConvertToNHWC()),
             ("AbsorbPadIntoIm2Col", AbsorbPadIntoIm2Col()),
+            ("MoveChannelScalesPastDepthwise", prepare.MoveChannelScalesPastDepthwise()),
             ("XnorPopcount (+RemapXnorPadValue)", XnorPopcountWithPadRemap()),
             ("DuplicateForkedScales", prepare.DuplicateForkedScales()),
             ("Streamline (after XNOR)", FastStreamline()),
             *[(type(t).__name__, t) for t in _convert_to_hw_passes()],
+            ("ScaleJoinOperands", scaled_join.ScaleJoinOperands()),  # flow/scaled_join.py
             ("MinimizeAddWidth", MinimizeAddWidth()), ("MinimizeOutputWidth", MinimizeOutputWidth()),
             ("MinimizeWeightWidth", MinimizeWeightWidth()),
             ("FuseResidualMVAU", fuse_residual.FuseResidualMVAU()),  # flow/fuse_residual.py

@@ -113,3 +113,57 @@ class DuplicateForkedScales(Transformation):
 
             model = model.transform(InferShapes()).transform(InferDataTypes())
         return model, False
+
+
+class MoveChannelScalesPastDepthwise(Transformation):
+    """A per-channel scale (``Mul`` by a (1, 1, 1, C) constant, NHWC: a quantizer with per-channel scales, as
+    MobileNet's pointwise activations have) feeding a lowered depthwise convolution (``Im2Col`` with
+    ``depthwise=1`` and zero padding -> ``MatMul`` whose weights connect channel c only to channel c) moves
+    behind the ``MatMul``: each output channel reads only its own input channel, so ``dw(x*s) = dw(x)*s``, and
+    the padding is 0 either way. Streamlining then absorbs it into the thresholds after the convolution, and
+    the window generator and the VVAU see the quantizer's integers."""
+
+    def apply(self, model: ModelWrapper):
+        from onnx import helper
+
+        graph = model.graph
+        changed = False
+        for mul in list(graph.node):
+            if mul.op_type != "Mul" or len(mul.input) != 2:
+                continue
+            c = model.get_initializer(mul.input[1])
+            users = model.find_consumers(mul.output[0]) or []
+            if c is None or c.size < 2 or len(users) != 1 or users[0].op_type != "Im2Col":
+                continue
+            im2col = users[0]
+            inst = getCustomOp(im2col)
+            if not inst.get_nodeattr("depthwise") or float(inst.get_nodeattr("pad_value")) != 0.0:
+                continue
+            ch = int(model.get_tensor_shape(mul.input[0])[-1])
+            if c.size != ch or c.shape[-1] != ch:
+                continue
+            mms = model.find_consumers(im2col.output[0]) or []
+            if len(mms) != 1 or mms[0].op_type != "MatMul" or model.get_initializer(mms[0].input[1]) is None:
+                continue
+            mm = mms[0]
+            w = model.get_initializer(mm.input[1])
+            if w.shape[-1] != ch or w.shape[0] % ch:
+                continue
+            blocks = w.reshape(-1, ch, ch)
+            if np.any(blocks * (1 - np.eye(ch))[None] != 0):  # not depthwise: channels mix
+                continue
+            im2col.input[0] = mul.input[0]
+            out = mm.output[0]
+            mid = out + "_unscaled"
+            mm.output[0] = mid
+            graph.node.remove(mul)
+            graph.node.insert(list(graph.node).index(mm) + 1,
+                              helper.make_node("Mul", [mid, mul.input[1]], [out], name=mul.name))
+            model.set_initializer(mul.input[1], np.asarray(c, dtype=np.float32).reshape(1, 1, 1, ch))
+            changed = True
+        if changed:
+            from qonnx.transformation.infer_datatypes import InferDataTypes
+            from qonnx.transformation.infer_shapes import InferShapes
+
+            model = model.transform(InferShapes()).transform(InferDataTypes())
+        return model, False

@@ -1,6 +1,8 @@
 // Elementwise add of two equally shaped streams (FINN's ElementwiseAdd with both operands streamed, the
-// AddStreams of older FINN): out = a + b per element, PE elements per beat, computed exactly and
-// written with OUT_BITS (FINN's out_dtype; layers/addstreams.py checks that it holds every sum).
+// AddStreams of older FINN): out = a*A_MUL + b*B_MUL per element (A_MUL = B_MUL = 1: a plain add; other
+// positive weights: a join of operands quantized at different scales, flow/scaled_join.py), PE elements per
+// beat, computed exactly and written with OUT_BITS (FINN's out_dtype; layers/addstreams.py checks that it
+// holds every sum).
 //
 // Stream order: in 0 (lhs), in 1 (rhs), out: (..., CH/PE, PE), identical. A beat moves when both inputs
 // have one and the output register is free or being emptied; one beat per cycle.
@@ -14,6 +16,8 @@ module addstreams #(
     parameter int B_BITS = 8,
     parameter int B_SIGNED = 1,
     parameter int OUT_BITS = 9,
+    parameter int A_MUL = 1,
+    parameter int B_MUL = 1,
     localparam int A_BUS = (PE * A_BITS + 7) / 8 * 8,
     localparam int B_BUS = (PE * B_BITS + 7) / 8 * 8,
     localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
@@ -25,7 +29,9 @@ module addstreams #(
 );
     // Wide enough for any sum of the two operands and for the output.
     localparam int IN_MAX = A_BITS > B_BITS ? A_BITS : B_BITS;
-    localparam int SUM_W = IN_MAX + 2 > OUT_BITS ? IN_MAX + 2 : OUT_BITS;
+    localparam int MUL_MAX = A_MUL > B_MUL ? A_MUL : B_MUL;
+    localparam int MUL_W = MUL_MAX > 1 ? $clog2(MUL_MAX + 1) : 0;
+    localparam int SUM_W = IN_MAX + MUL_W + 2 > OUT_BITS ? IN_MAX + MUL_W + 2 : OUT_BITS;
 
     logic slot_free, fire, out_valid;
     logic [PE*OUT_BITS-1:0] sum, out_data;
@@ -43,7 +49,11 @@ module addstreams #(
         assign b = s_axis_1_tdata[i*B_BITS +: B_BITS];
         assign a_ext = A_SIGNED != 0 ? SUM_W'($signed(a)) : SUM_W'($signed({1'b0, a}));
         assign b_ext = B_SIGNED != 0 ? SUM_W'($signed(b)) : SUM_W'($signed({1'b0, b}));
-        assign s = a_ext + b_ext;
+        if (A_MUL == 1 && B_MUL == 1) begin : g_add
+            assign s = a_ext + b_ext;
+        end else begin : g_scaled
+            assign s = a_ext * SUM_W'(A_MUL) + b_ext * SUM_W'(B_MUL);
+        end
         assign sum[i*OUT_BITS +: OUT_BITS] = s[OUT_BITS-1:0];
         if (SUM_W > OUT_BITS) begin : g_unused_msbs
             // The bits above OUT_BITS are the sign extension of an in-range sum.
