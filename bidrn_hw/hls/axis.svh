@@ -1,10 +1,49 @@
-// The port declarations every streaming module of this library shares, written once (FINN's names):
+// The declarations the modules of this library share, written once (FINN's names):
 // `AP_CTRL is the clock and the active-low reset, `AXIS_IN(name, bits) / `AXIS_OUT(name, bits) a slave / master
-// AXI-Stream: name_tdata (bits wide), name_tvalid, name_tready. Each module includes this file unless an earlier
-// file defined it (a stitched build lists it first in rtl/filelist.f).
+// AXI-Stream: name_tdata (bits wide), name_tvalid, name_tready. `BUS(bits) is a stream's tdata width for
+// `bits` bits of data: whole bytes, as FINN pads its streams. Each module includes this file unless an
+// earlier file defined it (a stitched build lists it first in rtl/filelist.f).
+//
+// The activation after an accumulator or a stream of values (threshold_unit.sv: threshold_search.sv, or
+// threshold_lines.sv where LINES > 0): `THRESHOLD_PARAMS declares the parameters that only pass through to
+// it (mvau.sv, vvau.sv, thresholding.sv, mac_pipeline.sv), `THRESHOLD_ARGS passes them on to an instance.
+// `THRESHOLD_PORTS(pe, nf_bits, val_bits, out_bits) is the units' interface: the pipeline advances when
+// en is high; in_valid marks a beat of pe values of channel fold in_nf entering it, out_valid / out_data a
+// beat of pe results leaving it.
 `ifndef BIDRN_AXIS_SVH
 `define BIDRN_AXIS_SVH
 `define AP_CTRL input logic ap_clk, input logic ap_rst_n
 `define AXIS_IN(name, bits) input logic [(bits)-1:0] name``_tdata, input logic name``_tvalid, output logic name``_tready
 `define AXIS_OUT(name, bits) output logic [(bits)-1:0] name``_tdata, output logic name``_tvalid, input logic name``_tready
+`define BUS(bits) (((bits) + 7) / 8 * 8)
+
+// ACT_VAL: added to every count; SHARED (threshold_search.sv): one threshold row for all channels;
+// BASE_BITS (threshold_search.sv): per-channel base counts; LINES > 0: thresholds computed by
+// threshold_lines.sv from LINES lines per channel, M_BITS / C_BITS / SHIFT its slope and offset widths and
+// fraction bits; THRESH_FILE: the memory files' name (their layout: the units' headers).
+`define THRESHOLD_PARAMS parameter int ACT_VAL = 0, parameter int SHARED = 0, parameter int BASE_BITS = 0, \
+    parameter int LINES = 0, parameter int M_BITS = 1, parameter int C_BITS = 1, parameter int SHIFT = 0, \
+    parameter THRESH_FILE = ""
+`define THRESHOLD_ARGS .ACT_VAL(ACT_VAL), .SHARED(SHARED), .BASE_BITS(BASE_BITS), .LINES(LINES), \
+    .M_BITS(M_BITS), .C_BITS(C_BITS), .SHIFT(SHIFT), .THRESH_FILE(THRESH_FILE)
+`define THRESHOLD_PORTS(pe, nf_bits, val_bits, out_bits) input logic en, input logic in_valid, \
+    input logic [(nf_bits)-1:0] in_nf, input logic [(pe)*(val_bits)-1:0] in_val, \
+    output logic out_valid, output logic [(pe)*(out_bits)-1:0] out_data
+
+// An MVAU's compute (mvau.sv; mvau_residual.sv passes them on to its mvau): MW x MH weights, SIMD inputs and
+// PE lanes a cycle, input and weight widths and signedness, XNOR mode, the accumulator's width.
+`define MVAU_PARAMS parameter int MW = 8, parameter int MH = 4, parameter int SIMD = 2, parameter int PE = 2, \
+    parameter int IN_BITS = 4, parameter int IN_SIGNED = 1, parameter int W_BITS = 4, parameter int W_SIGNED = 1, \
+    parameter int XNOR = 0, parameter int ACC_BITS = 16
+`define MVAU_ARGS .MW(MW), .MH(MH), .SIMD(SIMD), .PE(PE), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), \
+    .W_BITS(W_BITS), .W_SIGNED(W_SIGNED), .XNOR(XNOR), .ACC_BITS(ACC_BITS)
+
+// A convolution window's geometry (swg.sv, swg_parallel.sv): `WINDOW_PARAMS the kernel, stride and dilation
+// (valid convolution of an IFM_H x IFM_W map), `WINDOW_SIZES the kernel's extent and the output's size.
+`define WINDOW_PARAMS parameter int K_H = 3, parameter int K_W = 3, parameter int STRIDE_H = 1, \
+    parameter int STRIDE_W = 1, parameter int DIL_H = 1, parameter int DIL_W = 1
+`define WINDOW_SIZES localparam int KEXT_H = (K_H - 1) * DIL_H + 1; \
+    localparam int KEXT_W = (K_W - 1) * DIL_W + 1; \
+    localparam int OFM_H = (IFM_H - KEXT_H) / STRIDE_H + 1; \
+    localparam int OFM_W = (IFM_W - KEXT_W) / STRIDE_W + 1;
 `endif
