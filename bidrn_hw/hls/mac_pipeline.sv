@@ -23,10 +23,8 @@ module mac_pipeline #(
     parameter int NF = 2,           // output beats per vector
     parameter int DOT_BITS = 8,     // one step's dot product (signed)
     parameter int ACC_BITS = 16,
-    parameter int N_STEPS = 0,
-    parameter int THR_BITS = 17,
     parameter int OUT_BITS = 16,
-    `THRESHOLD_PARAMS,
+    `THRESHOLD_PARAMS(0, 17),
     localparam int SFB = SF > 1 ? $clog2(SF) : 1,
     localparam int NFB = NF > 1 ? $clog2(NF) : 1,
     localparam int WIB = NF * SF > 1 ? $clog2(NF * SF) : 1,
@@ -136,10 +134,7 @@ module mac_pipeline #(
         logic act_valid;
         logic [PE*OUT_BITS-1:0] act_data;
         assign res_ready = !act_valid || m_axis_0_tready;
-        threshold_unit #(
-            .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
-            `THRESHOLD_ARGS
-        ) u_thresholds (
+        threshold_unit #(.PE(PE), .NF(NF), .VAL_BITS(ACC_BITS), .OUT_BITS(OUT_BITS), `THRESHOLD_ARGS) u_thresholds (
             .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
             .out_valid(act_valid), .out_data(act_data)
         );

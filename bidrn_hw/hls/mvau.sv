@@ -37,16 +37,9 @@
 `include "axis.svh"
 `endif
 module mvau #(
-    `MVAU_PARAMS,
-    parameter int N_STEPS = 0,
-    parameter int THR_BITS = 17,
+    `MVAU_PARAMS,                   // (axis.svh: RAM_STYLE the weight ROM's synthesis attribute, PACK, W_LOAD)
     parameter int OUT_BITS = 16,
-    `THRESHOLD_PARAMS,
-    parameter WEIGHT_FILE = "",
-    parameter RAM_STYLE = "auto",   // the weight ROM's synthesis attribute: "auto", "block" or "logic" (LUTs)
-    parameter int PACK = 0,         // 1: two PE lanes' integer products per multiplier (one DSP48E2, see below)
-    parameter int W_LOAD = 0,       // 1: weights loaded from s_axis_w after reset (no initial contents: UltraRAM)
-    parameter int W_WORD_BITS = 32, // the weight stream's word width
+    `THRESHOLD_PARAMS(0, 17),
     localparam int SF = MW / SIMD,
     localparam int NF = MH / PE,
     localparam int IN_BUS = `BUS(SIMD * IN_BITS),
@@ -119,8 +112,7 @@ module mvau #(
     logic [PE*DOT_BITS-1:0] dots;
     assign s_axis_0_tready = (nf == 0) && en && loaded;
     mac_pipeline #(
-        .PE(PE), .SF(SF), .NF(NF), .DOT_BITS(DOT_BITS), .ACC_BITS(ACC_BITS), .N_STEPS(N_STEPS),
-        .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS), `THRESHOLD_ARGS
+        .PE(PE), .SF(SF), .NF(NF), .DOT_BITS(DOT_BITS), .ACC_BITS(ACC_BITS), .OUT_BITS(OUT_BITS), `THRESHOLD_ARGS
     ) u_mac (
         .ap_clk, .ap_rst_n, .step_ok(((nf != 0) || s_axis_0_tvalid) && loaded), .issue, .en, .sf, .nf, .widx,
         .dot(dots), .m_axis_0_tdata, .m_axis_0_tvalid, .m_axis_0_tready
@@ -206,9 +198,7 @@ module mvau #(
             else if (XNOR != 0) t[j] = (xr[0] == wr[0]) ? DOT_BITS'(1) : DOT_BITS'(0);
             else t[j] = DOT_BITS'(PROD_BITS'(xv * wv));
         end
-        for (int l = 0; l < LEVELS; l++)
-            for (int j = 0; j < SIMD; j++)
-                if (j % (2 << l) == 0 && j + (1 << l) < SIMD) t[j] = t[j] + t[j + (1 << l)];
+        `ADDER_TREE(t, SIMD)
         dot = t[0];
     endfunction
 

@@ -23,16 +23,9 @@
 `endif
 module mvau_residual #(
     `MVAU_PARAMS,
-    parameter int N_STEPS = 0,
-    parameter int THR_BITS = 17,
+    `THRESHOLD_PARAMS(0, 17),
     parameter int Y_BITS = 16,      // the MVAU's output (its OUT_BITS)
     parameter int Y_SIGNED = 1,
-    `THRESHOLD_PARAMS,
-    parameter WEIGHT_FILE = "",
-    parameter RAM_STYLE = "auto",
-    parameter int PACK = 0,
-    parameter int W_LOAD = 0,
-    parameter int W_WORD_BITS = 32,
     parameter int SKIP_BITS = 8,
     parameter int SKIP_SIGNED = 1,
     parameter int OFFSET = 0,
@@ -54,10 +47,7 @@ module mvau_residual #(
     logic [Y_BUS-1:0] y_data;
     logic y_valid, y_ready;
 
-    mvau #(
-        `MVAU_ARGS, .N_STEPS(N_STEPS), .THR_BITS(THR_BITS), .OUT_BITS(Y_BITS), `THRESHOLD_ARGS,
-        .WEIGHT_FILE(WEIGHT_FILE), .RAM_STYLE(RAM_STYLE), .PACK(PACK), .W_LOAD(W_LOAD), .W_WORD_BITS(W_WORD_BITS)
-    ) u_mvau (
+    mvau #(`MVAU_ARGS, .OUT_BITS(Y_BITS), `THRESHOLD_ARGS) u_mvau (
         .ap_clk, .ap_rst_n,
         .s_axis_0_tdata, .s_axis_0_tvalid, .s_axis_0_tready,
         .m_axis_0_tdata(y_data), .m_axis_0_tvalid(y_valid), .m_axis_0_tready(y_ready),

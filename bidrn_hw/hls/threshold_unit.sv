@@ -9,11 +9,9 @@
 module threshold_unit #(
     parameter int PE = 1,
     parameter int NF = 1,
-    parameter int N_STEPS = 1,
     parameter int VAL_BITS = 8,     // signed width of the values
-    parameter int THR_BITS = 9,     // threshold_search.sv: a threshold's width
     parameter int OUT_BITS = 1,
-    `THRESHOLD_PARAMS,
+    `THRESHOLD_PARAMS(1, 9),
     localparam int NFB = NF > 1 ? $clog2(NF) : 1
 ) (
     `AP_CTRL,

@@ -12,10 +12,8 @@ module thresholding #(
     parameter int PE = 2,
     parameter int IN_BITS = 8,
     parameter int IN_SIGNED = 1,
-    parameter int N_STEPS = 3,
-    parameter int THR_BITS = 9,
     parameter int OUT_BITS = 2,
-    `THRESHOLD_PARAMS,
+    `THRESHOLD_PARAMS(3, 9),
     localparam int NF = CH / PE,
     localparam int IN_BUS = `BUS(PE * IN_BITS),
     localparam int OUT_BUS = `BUS(PE * OUT_BITS)
@@ -44,10 +42,7 @@ module thresholding #(
         else if (en && s_axis_0_tvalid) nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
     end
 
-    threshold_unit #(
-        .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(VAL_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
-        `THRESHOLD_ARGS
-    ) u_thresholds (
+    threshold_unit #(.PE(PE), .NF(NF), .VAL_BITS(VAL_BITS), .OUT_BITS(OUT_BITS), `THRESHOLD_ARGS) u_thresholds (
         .ap_clk, .ap_rst_n, .en, .in_valid(s_axis_0_tvalid), .in_nf(nf), .in_val,
         .out_valid(search_valid), .out_data(search_data)
     );

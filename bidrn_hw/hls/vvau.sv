@@ -44,10 +44,8 @@ module vvau #(
     parameter int W_BIPOLAR = 0,    // 1: the 1-bit weight code is -1/+1 (integer mode)
     parameter int XNOR = 0,
     parameter int ACC_BITS = 16,
-    parameter int N_STEPS = 0,
-    parameter int THR_BITS = 17,
     parameter int OUT_BITS = 16,
-    `THRESHOLD_PARAMS,
+    `THRESHOLD_PARAMS(0, 17),
     parameter WEIGHT_FILE = "",
     parameter RAM_STYLE = "auto",   // the weight ROM's synthesis attribute: "auto", "block" or "logic" (LUTs)
     parameter RES_TYPE = "dsp",     // the products: "dsp" (multiplications) or "lut" (shift and add)
@@ -90,8 +88,7 @@ module vvau #(
     logic [PE*DOT_BITS-1:0] dots;
     assign s_axis_0_tready = en;
     mac_pipeline #(
-        .PE(PE), .SF(SF), .NF(NF), .DOT_BITS(DOT_BITS), .ACC_BITS(ACC_BITS), .N_STEPS(N_STEPS),
-        .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS), `THRESHOLD_ARGS
+        .PE(PE), .SF(SF), .NF(NF), .DOT_BITS(DOT_BITS), .ACC_BITS(ACC_BITS), .OUT_BITS(OUT_BITS), `THRESHOLD_ARGS
     ) u_mac (
         .ap_clk, .ap_rst_n, .step_ok(s_axis_0_tvalid), .issue, .en,
         /* verilator lint_off PINCONNECTEMPTY */
@@ -158,9 +155,7 @@ module vvau #(
             if (XNOR != 0) t[s] = (xr[0] == wr[0]) ? DOT_BITS'(1) : DOT_BITS'(0);
             else t[s] = DOT_BITS'(product(xr, wr));
         end
-        for (int l = 0; l < LEVELS; l++)
-            for (int s = 0; s < SIMD; s++)
-                if (s % (2 << l) == 0 && s + (1 << l) < SIMD) t[s] = t[s] + t[s + (1 << l)];
+        `ADDER_TREE(t, SIMD)
         dot = t[0];
     endfunction
 
