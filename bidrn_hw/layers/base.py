@@ -25,7 +25,8 @@ HLS_HEADERS = ("axis.svh",)  # its `include files (the stream port macros), copi
 # key, Yosys, the Vivado export). What the parameters choose (threshold_search.sv or threshold_lines.sv under
 # threshold_unit.sv, weight_loader.sv) the layer kind lists itself.
 HLS_USES = {"mvau": ("mac_pipeline",), "vvau": ("mac_pipeline",), "mac_pipeline": ("threshold_unit",),
-            "thresholding": ("threshold_unit",), "mvau_residual": ("mvau", "addstreams")}
+            "thresholding": ("threshold_unit",), "mvau_residual": ("mvau", "addstreams"),
+            "swg": ("frame_buffer",), "upsampler": ("frame_buffer",)}
 
 
 def hls_closure(stems) -> list[str]:
