@@ -50,14 +50,6 @@
     .W_BITS(W_BITS), .W_SIGNED(W_SIGNED), .XNOR(XNOR), .ACC_BITS(ACC_BITS), .WEIGHT_FILE(WEIGHT_FILE), \
     .RAM_STYLE(RAM_STYLE), .PACK(PACK), .W_LOAD(W_LOAD), .W_WORD_BITS(W_WORD_BITS)
 
-// A convolution window's geometry (swg.sv, swg_parallel.sv): `WINDOW_PARAMS the kernel, stride and dilation
-// (valid convolution of an IFM_H x IFM_W map), `WINDOW_SIZES the kernel's extent and the output's size.
-`define WINDOW_PARAMS parameter int K_H = 3, parameter int K_W = 3, parameter int STRIDE_H = 1, \
-    parameter int STRIDE_W = 1, parameter int DIL_H = 1, parameter int DIL_W = 1
-`define WINDOW_SIZES localparam int KEXT_H = (K_H - 1) * DIL_H + 1; \
-    localparam int KEXT_W = (K_W - 1) * DIL_W + 1; \
-    localparam int OFM_H = (IFM_H - KEXT_H) / STRIDE_H + 1; \
-    localparam int OFM_W = (IFM_W - KEXT_W) / STRIDE_W + 1;
 `define ADDER_TREE(t, n) \
     for (int l_ = 0; (1 << l_) < (n); l_++) \
         for (int j_ = 0; j_ < (n); j_++) \

@@ -31,7 +31,12 @@ module swg #(
     parameter int IFM_W = 8,
     parameter int CH = 4,
     parameter int SIMD = 2,
-    `WINDOW_PARAMS,
+    parameter int K_H = 3,
+    parameter int K_W = 3,
+    parameter int STRIDE_H = 1,
+    parameter int STRIDE_W = 1,
+    parameter int DIL_H = 1,
+    parameter int DIL_W = 1,
     parameter int ELEM_BITS = 4,
     parameter int DEPTHWISE = 0,
     parameter int BUF_DEPTH = 0,
@@ -44,7 +49,10 @@ module swg #(
     `AXIS_OUT(m_axis_0, BUS_BITS)
 );
     localparam int CF = CH / SIMD;
-    `WINDOW_SIZES
+    localparam int KEXT_H = (K_H - 1) * DIL_H + 1;
+    localparam int KEXT_W = (K_W - 1) * DIL_W + 1;
+    localparam int OFM_H = (IFM_H - KEXT_H) / STRIDE_H + 1;
+    localparam int OFM_W = (IFM_W - KEXT_W) / STRIDE_W + 1;
     localparam int N = IFM_H * IFM_W * CF;
     localparam int SPAN = ((K_H - 1) * DIL_H * IFM_W + (K_W - 1) * DIL_W + 1) * CF;
     localparam int BUF = BUF_DEPTH > 0 ? BUF_DEPTH : SPAN;

@@ -25,7 +25,12 @@ module swg_parallel #(
     parameter int IFM_H = 8,
     parameter int IFM_W = 8,
     parameter int CH = 2,
-    `WINDOW_PARAMS,
+    parameter int K_H = 3,
+    parameter int K_W = 3,
+    parameter int STRIDE_H = 1,
+    parameter int STRIDE_W = 1,
+    parameter int DIL_H = 1,
+    parameter int DIL_W = 1,
     parameter int ELEM_BITS = 4,
     parameter RAM_STYLE = "auto",   // the line buffer: "auto", "block", "distributed" or "ultra"
     localparam int PIX_BITS = CH * ELEM_BITS,
@@ -37,7 +42,10 @@ module swg_parallel #(
     `AXIS_IN(s_axis_0, IN_BUS),
     `AXIS_OUT(m_axis_0, OUT_BUS)
 );
-    `WINDOW_SIZES
+    localparam int KEXT_H = (K_H - 1) * DIL_H + 1;
+    localparam int KEXT_W = (K_W - 1) * DIL_W + 1;
+    localparam int OFM_H = (IFM_H - KEXT_H) / STRIDE_H + 1;
+    localparam int OFM_W = (IFM_W - KEXT_W) / STRIDE_W + 1;
     localparam int LB_ROWS = KEXT_H - 1;                       // pixels per line-buffer word
     localparam int LB_BITS = LB_ROWS > 0 ? LB_ROWS * PIX_BITS : 1;
     localparam int COL_BITS = KEXT_H * PIX_BITS;               // one window column, oldest row first
