@@ -102,6 +102,7 @@ module swg #(
     logic [IW-1:0] idx0, row_idx0;        // frame-local index of the window / window row start
     logic [AW-1:0] base_addr, row_base, frame_base;
     logic signed [PW-1:0] wpos;
+    logic [AW-1:0] waddr;
 
     logic c_last, kx_last, ky_last, ox_last, oy_last, win_end, frame_end;
     logic inc_c, inc_kx, inc_ky;
@@ -154,7 +155,7 @@ module swg #(
         if (!ap_rst_n) begin
             c <= '0; kx <= '0; ky <= '0; ox <= '0; oy <= '0;
             kx_off <= '0; ky_off <= '0; idx0 <= '0; row_idx0 <= '0;
-            base_addr <= '0; row_base <= '0; frame_base <= '0; off_q <= '0;
+            base_addr <= '0; row_base <= '0; frame_base <= '0; off_q <= '0; wpos <= '0; waddr <= '0;
         end else begin
             if (rd_fire) begin
                 off_q <= ky_off_next + kx_off_next + IW'(c_next);
@@ -187,14 +188,16 @@ module swg #(
                     end
                 end
             end
+            wpos <= wpos + (wr_fire ? PW'(1) : PW'(0)) - ((rd_fire && frame_end) ? PW'(N) : PW'(0));
+            if (wr_fire) waddr <= (waddr == AW'(BUF - 1)) ? '0 : waddr + 1'b1;
         end
     end
 
     // The window buffer and the output register (RAM_STYLE is the buffer's synthesis attribute, as FINN's
     // ram_style).
-    frame_buffer #(.DATA_BITS(DATA_BITS), .DEPTH(BUF), .N(N), .PW(PW), .RAM_STYLE(RAM_STYLE)) u_buf (
-        .ap_clk, .ap_rst_n, .wr_fire, .wr_store(wr_fire && !wr_tail), .wr_data(s_axis_0_tdata[DATA_BITS-1:0]),
-        .rd_fire, .rd_frame_end(frame_end), .raddr, .wpos, .m_axis_0_tdata, .m_axis_0_tvalid, .m_axis_0_tready
+    frame_buffer #(.DATA_BITS(DATA_BITS), .DEPTH(BUF), .RAM_STYLE(RAM_STYLE)) u_buf (
+        .ap_clk, .ap_rst_n, .wr_store(wr_fire && !wr_tail), .waddr, .wr_data(s_axis_0_tdata[DATA_BITS-1:0]),
+        .rd_fire, .raddr, .m_axis_0_tdata, .m_axis_0_tvalid, .m_axis_0_tready
     );
 
     // Bus padding bits above DATA_BITS carry no data.

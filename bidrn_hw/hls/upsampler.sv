@@ -50,6 +50,7 @@ module upsampler #(
     logic [AW-1:0] px_off;            // x * CF: the pixel's slot; a row is exactly the buffer
     logic [IW-1:0] row_start;         // y * ROW
     logic signed [PW-1:0] wpos;
+    logic [AW-1:0] waddr;
     logic f_last, rw_last, x_last, rh_last, y_last, frame_end;
     logic signed [PW-1:0] need, lowest;
     logic rd_fire, wr_fire;
@@ -72,7 +73,7 @@ module upsampler #(
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             f <= '0; rw <= '0; x <= '0; rh <= '0; y <= '0;
-            px_off <= '0; row_start <= '0;
+            px_off <= '0; row_start <= '0; wpos <= '0; waddr <= '0;
         end else begin
             if (rd_fire) begin
                 f <= f_last ? '0 : f + 1'b1;
@@ -91,12 +92,14 @@ module upsampler #(
                     end
                 end
             end
+            wpos <= wpos + (wr_fire ? PW'(1) : PW'(0)) - ((rd_fire && frame_end) ? PW'(N) : PW'(0));
+            if (wr_fire) waddr <= (waddr == AW'(ROW - 1)) ? '0 : waddr + 1'b1;
         end
     end
 
-    frame_buffer #(.DATA_BITS(DATA_BITS), .DEPTH(ROW), .N(N), .PW(PW)) u_buf (
-        .ap_clk, .ap_rst_n, .wr_fire, .wr_store(wr_fire), .wr_data(s_axis_0_tdata[DATA_BITS-1:0]), .rd_fire,
-        .rd_frame_end(frame_end), .raddr, .wpos, .m_axis_0_tdata, .m_axis_0_tvalid, .m_axis_0_tready
+    frame_buffer #(.DATA_BITS(DATA_BITS), .DEPTH(ROW)) u_buf (
+        .ap_clk, .ap_rst_n, .wr_store(wr_fire), .waddr, .wr_data(s_axis_0_tdata[DATA_BITS-1:0]), .rd_fire, .raddr,
+        .m_axis_0_tdata, .m_axis_0_tvalid, .m_axis_0_tready
     );
 
     // Bus padding bits above DATA_BITS carry no data.
