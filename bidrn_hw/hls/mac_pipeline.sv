@@ -7,8 +7,10 @@
 // operands; that step is issued at an edge where issue is high (sf, nf and widx = nf*SF + sf name it: the
 // weight line to read). The caller registers the step's operands at that edge (stage 1: a synchronous weight
 // read, the input beat), registers them again at the next edge where en is high (the operand register: the
-// block RAM's output is slow, ECP5 EBR: 5.8 ns clock-to-out) and presents, from that register, each lane's
-// dot product of the step at `dot` (lane p at p*DOT_BITS, signed), which is registered here.
+// block RAM's output is slow, ECP5 EBR: 5.8 ns clock-to-out), computes each lane's dot product of the step
+// from that register and registers it at the next edge where en is high: `dot` (lane p at p*DOT_BITS,
+// signed). The products, their adder tree and that register stay in the caller's module: Yosys synthesizes
+// each module on its own, and only so does it map them into DSP blocks as before.
 //
 // Pipeline: issue -> operands -> operand register -> dot product per lane (registered) -> accumulate; a
 // finished fold's accumulators wait in a result register for the activation (or the output). The whole
@@ -37,7 +39,7 @@ module mac_pipeline #(
     output logic [SFB-1:0]         sf,
     output logic [NFB-1:0]         nf,
     output logic [WIB-1:0]         widx,      // nf*SF + sf
-    input  logic [PE*DOT_BITS-1:0] dot,       // the operand register's dot product per lane
+    input  logic [PE*DOT_BITS-1:0] dot,       // the dot product register, per lane
     `AXIS_OUT(m_axis_0, OUT_BUS)
 );
     // ---- issue
@@ -104,10 +106,8 @@ module mac_pipeline #(
 
     // One process per PE lane (small processes: Yosys' proc pass is slow on one process holding them all).
     for (genvar p = 0; p < PE; p++) begin : lane
-        logic signed [DOT_BITS-1:0] d2;
+        wire signed [DOT_BITS-1:0] d2 = dot[p*DOT_BITS +: DOT_BITS];
         logic signed [ACC_BITS-1:0] acc, res;
-        always_ff @(posedge ap_clk)
-            if (en) d2 <= dot[p*DOT_BITS +: DOT_BITS];
         always_ff @(posedge ap_clk) begin
             if (en && v2) begin
                 logic signed [ACC_BITS-1:0] acc_next;

@@ -202,8 +202,10 @@ module mvau #(
         dot = t[0];
     endfunction
 
-    // The operand register's dot product per lane, registered by mac_pipeline.sv.
+    // The operand register's dot product per lane, registered (one process per lane: Yosys' proc pass is slow
+    // on one process holding them all).
     for (genvar p = 0; p < PE; p++) begin : lane
-        assign dots[p*DOT_BITS +: DOT_BITS] = dot(xo, wo, pprod, p);
+        always_ff @(posedge ap_clk)
+            if (en) dots[p*DOT_BITS +: DOT_BITS] <= dot(xo, wo, pprod, p);
     end
 endmodule
