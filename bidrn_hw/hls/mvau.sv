@@ -13,7 +13,7 @@
 // Memories: WEIGHT_FILE has NF*SF lines, line nf*SF+sf holds the PE*SIMD weights of that fold step
 // (element p*SIMD+j = W[sf*SIMD+j][nf*PE+p], W_BITS each, element 0 in the low bits). The thresholds
 // T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency), or
-// where LINES > 0 computed by threshold_lines.sv from one or two lines per channel.
+// where LINES > 0 computed by threshold_lines.sv from one or two lines per channel (threshold_unit.sv).
 //
 // PACK = 1 (integer products only): lanes 2q and 2q+1 share each input element, so one multiplication
 // x * (w_2q * 2^PROD_BITS + w_2q+1) gives both products (Xilinx WP486: one DSP48E2, 27 x 18 bits, for two
@@ -27,46 +27,23 @@
 // least significant first) and passes the rest of that stream on at m_axis_w (the next loading layer);
 // the unit takes no input before its weights are in. WEIGHT_FILE is then not read.
 //
-// Pipeline (one fold step per cycle, for timing): issue (counters; the weight line index is a counter, not
-// nf*SF+sf) -> operands (synchronous weight and input-buffer reads: block RAM) -> operand register (the
-// block RAM's output register) -> dot product (an adder tree per PE lane) -> accumulate; a finished fold's
-// accumulators wait in a result register for the search
-// (or the output). The whole pipeline holds while the step about to finish a fold finds the result
-// register full, so a blocked output stops it exactly where the unpipelined unit would stop.
+// Pipeline (one fold step per cycle, for timing; mac_pipeline.sv, shared with vvau.sv): issue (counters; the
+// weight line index is a counter, not nf*SF+sf) -> operands (synchronous weight and input-buffer reads: block
+// RAM) -> operand register (the block RAM's output register) -> dot product (an adder tree per PE lane) ->
+// accumulate; a finished fold's accumulators wait in a result register for the search (or the output). The
+// whole pipeline holds while the step about to finish a fold finds the result register full, so a blocked
+// output stops it exactly where the unpipelined unit would stop.
 `ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
 `endif
 module mvau #(
-    parameter int MW = 8,
-    parameter int MH = 4,
-    parameter int SIMD = 2,
-    parameter int PE = 2,
-    parameter int IN_BITS = 4,
-    parameter int IN_SIGNED = 1,
-    parameter int W_BITS = 4,
-    parameter int W_SIGNED = 1,
-    parameter int XNOR = 0,
-    parameter int ACC_BITS = 16,
-    parameter int N_STEPS = 0,
-    parameter int THR_BITS = 17,
+    `MVAU_PARAMS,                   // (axis.svh: RAM_STYLE the weight ROM's synthesis attribute, PACK, W_LOAD)
     parameter int OUT_BITS = 16,
-    parameter int ACT_VAL = 0,
-    parameter int SHARED = 0,       // threshold_search.sv: one threshold row for all channels
-    parameter int BASE_BITS = 0,    // threshold_search.sv: per-channel base counts
-    parameter int LINES = 0,        // > 0: thresholds computed by threshold_lines.sv from LINES lines per channel
-    parameter int M_BITS = 1,       // threshold_lines.sv: slope width
-    parameter int C_BITS = 1,       // threshold_lines.sv: offset width
-    parameter int SHIFT = 0,        // threshold_lines.sv: fraction bits
-    parameter WEIGHT_FILE = "",
-    parameter THRESH_FILE = "",
-    parameter RAM_STYLE = "auto",   // the weight ROM's synthesis attribute: "auto", "block" or "logic" (LUTs)
-    parameter int PACK = 0,         // 1: two PE lanes' integer products per multiplier (one DSP48E2, see below)
-    parameter int W_LOAD = 0,       // 1: weights loaded from s_axis_w after reset (no initial contents: UltraRAM)
-    parameter int W_WORD_BITS = 32, // the weight stream's word width
+    `THRESHOLD_PARAMS(0, 17),
     localparam int SF = MW / SIMD,
     localparam int NF = MH / PE,
-    localparam int IN_BUS = (SIMD * IN_BITS + 7) / 8 * 8,
-    localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
+    localparam int IN_BUS = `BUS(SIMD * IN_BITS),
+    localparam int OUT_BUS = `BUS(PE * OUT_BITS)
 ) (
     `AP_CTRL,
     `AXIS_IN(s_axis_0, IN_BUS),
@@ -127,129 +104,41 @@ module mvau #(
         end
     endgenerate
 
-    // ---- issue
+    // ---- issue, accumulate, activation: the shared pipeline; fold 0 takes the input beats
     logic [SFB-1:0] sf;
     logic [NFB-1:0] nf;
     logic [WIB-1:0] widx;                  // nf*SF + sf
-    wire last_sf = (32'(sf) == SF - 1);
-    wire en;                               // the pipeline advances
-    wire in_ok = (nf != 0) || s_axis_0_tvalid;
-    wire issue = en && in_ok && loaded;
+    logic issue, en;
+    logic [PE*DOT_BITS-1:0] dots;
     assign s_axis_0_tready = (nf == 0) && en && loaded;
+    mac_pipeline #(
+        .PE(PE), .SF(SF), .NF(NF), .DOT_BITS(DOT_BITS), .ACC_BITS(ACC_BITS), .OUT_BITS(OUT_BITS), `THRESHOLD_ARGS
+    ) u_mac (
+        .ap_clk, .ap_rst_n, .step_ok(((nf != 0) || s_axis_0_tvalid) && loaded), .issue, .en, .sf, .nf, .widx,
+        .dot(dots), .m_axis_0_tdata, .m_axis_0_tvalid, .m_axis_0_tready
+    );
 
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) begin
-            sf <= '0;
-            nf <= '0;
-            widx <= '0;
-        end else if (issue) begin
-            widx <= (32'(widx) == NF * SF - 1) ? '0 : widx + 1'b1;
-            if (last_sf) begin
-                sf <= '0;
-                nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
-            end else begin
-                sf <= sf + 1'b1;
-            end
-        end
-    end
-
-    // ---- operands: registered reads of the weight line and the input buffer, the live beat beside them
-    logic v1, first1, last1, live1;
-    logic [NFB-1:0] nf1;
-    logic [WL-1:0] w1;
-    logic [XL-1:0] xin1, xbuf1;
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) v1 <= 1'b0;
-        else if (en) v1 <= issue;
-    end
+    // ---- operands: registered reads of the weight line and the input buffer, the live beat beside them;
+    // then the operand register (the block RAM's output register)
+    logic live1;
+    logic [WL-1:0] w1, wo;
+    logic [XL-1:0] xin1, xbuf1, xo;
     always_ff @(posedge ap_clk) begin
         if (issue) begin
             w1 <= wmem[widx];
             xbuf1 <= ibuf[sf];
             xin1 <= s_axis_0_tdata[XL-1:0];
             live1 <= (nf == 0);
-            first1 <= (sf == 0);
-            last1 <= last_sf;
-            nf1 <= nf;
         end
     end
     always_ff @(posedge ap_clk)
         if (issue && nf == 0) ibuf[sf] <= s_axis_0_tdata[XL-1:0];
-
-    // ---- operand register: the block RAM's output is slow (ECP5 EBR: 5.8 ns clock-to-out), so the operands
-    // are registered once more before the adder tree
-    logic vo, firsto, lasto;
-    logic [NFB-1:0] nfo;
-    logic [WL-1:0] wo;
-    logic [XL-1:0] xo;
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) vo <= 1'b0;
-        else if (en) vo <= v1;
-    end
     always_ff @(posedge ap_clk) begin
         if (en) begin
             wo <= w1;
             xo <= live1 ? xin1 : xbuf1;
-            firsto <= first1;
-            lasto <= last1;
-            nfo <= nf1;
         end
     end
-
-    // ---- dot product per lane (registered), then accumulate
-    logic v2, first2, last2;
-    logic [NFB-1:0] nf2;
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) v2 <= 1'b0;
-        else if (en) v2 <= vo;
-    end
-    always_ff @(posedge ap_clk) begin
-        if (en) begin
-            first2 <= firsto;
-            last2 <= lasto;
-            nf2 <= nfo;
-        end
-    end
-
-    // Result register: the accumulators of the last finished fold.
-    logic res_valid;
-    logic [NFB-1:0] res_nf;
-    logic [PE*ACC_BITS-1:0] res_acc;
-    wire res_ready;
-    wire finish = v2 && last2;             // the accumulate stage finishes a fold at this edge if en
-    assign en = !(finish && res_valid && !res_ready);
-
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) begin
-            res_valid <= 1'b0;
-        end else begin
-            if (res_ready && res_valid) res_valid <= 1'b0;
-            if (en && finish) res_valid <= 1'b1;
-        end
-    end
-    always_ff @(posedge ap_clk)
-        if (en && finish) res_nf <= nf2;
-
-    // Dot product of one fold step for PE p: SIMD terms summed by a balanced adder tree.
-    function automatic logic signed [DOT_BITS-1:0] dot(input logic [XL-1:0] x, input logic [WL-1:0] w,
-                                                      input int p);
-        logic signed [DOT_BITS-1:0] t [SIMD];
-        for (int j = 0; j < SIMD; j++) begin
-            logic [IN_BITS-1:0] xr;
-            logic [W_BITS-1:0] wr;
-            logic signed [PROD_BITS-1:0] xv, wv;
-            xr = x[j*IN_BITS +: IN_BITS];
-            wr = w[(p*SIMD + j)*W_BITS +: W_BITS];
-            xv = (IN_SIGNED != 0) ? PROD_BITS'($signed(xr)) : PROD_BITS'($unsigned(xr));
-            wv = (W_SIGNED != 0) ? PROD_BITS'($signed(wr)) : PROD_BITS'($unsigned(wr));
-            if (XNOR != 0) t[j] = (xr[0] == wr[0]) ? DOT_BITS'(1) : DOT_BITS'(0);
-            else t[j] = DOT_BITS'(PROD_BITS'(xv * wv));
-        end
-        for (int l = 0; l < LEVELS; l++)
-            for (int j = 0; j < SIMD; j++)
-                if (j % (2 << l) == 0 && j + (1 << l) < SIMD) t[j] = t[j] + t[j + (1 << l)];
-        dot = t[0];
-    endfunction
 
     // Packed products (PACK = 1): element j of lane p at (p*SIMD + j)*PROD_BITS of pprod.
     localparam int PAIRS = (PACK != 0 && XNOR == 0) ? PE / 2 : 0;
@@ -286,77 +175,37 @@ module mvau #(
         assign pprod[2*q*SIMD*PROD_BITS +: 2*SIMD*PROD_BITS] = pair_products(xo, wo, q);
     end
     if (PAIRS * 2 < PE) begin : unpaired
-        assign pprod[PE*SIMD*PROD_BITS-1:PAIRS*2*SIMD*PROD_BITS] = '0;   // lanes with their own dot()
+        assign pprod[PE*SIMD*PROD_BITS-1:PAIRS*2*SIMD*PROD_BITS] = '0;   // lanes with their own products
         /* verilator lint_off UNUSEDSIGNAL */
         wire unused_pprod = ^pprod[PE*SIMD*PROD_BITS-1:PAIRS*2*SIMD*PROD_BITS];
         /* verilator lint_on UNUSEDSIGNAL */
     end
 
-    // Sum of lane p's SIMD packed products (the adder tree of dot()).
-    function automatic logic signed [DOT_BITS-1:0] packed_dot(input logic [PE*SIMD*PROD_BITS-1:0] pp, input int p);
+    // Dot product of one fold step for PE p: SIMD terms (XNOR bits, products, or where lane p is packed its
+    // products from pp) summed by a balanced adder tree.
+    function automatic logic signed [DOT_BITS-1:0] dot(input logic [XL-1:0] x, input logic [WL-1:0] w,
+                                                      input logic [PE*SIMD*PROD_BITS-1:0] pp, input int p);
         logic signed [DOT_BITS-1:0] t [SIMD];
-        for (int j = 0; j < SIMD; j++) t[j] = DOT_BITS'($signed(pp[(p*SIMD + j)*PROD_BITS +: PROD_BITS]));
-        for (int l = 0; l < LEVELS; l++)
-            for (int j = 0; j < SIMD; j++)
-                if (j % (2 << l) == 0 && j + (1 << l) < SIMD) t[j] = t[j] + t[j + (1 << l)];
-        packed_dot = t[0];
+        for (int j = 0; j < SIMD; j++) begin
+            logic [IN_BITS-1:0] xr;
+            logic [W_BITS-1:0] wr;
+            logic signed [PROD_BITS-1:0] xv, wv;
+            xr = x[j*IN_BITS +: IN_BITS];
+            wr = w[(p*SIMD + j)*W_BITS +: W_BITS];
+            xv = (IN_SIGNED != 0) ? PROD_BITS'($signed(xr)) : PROD_BITS'($unsigned(xr));
+            wv = (W_SIGNED != 0) ? PROD_BITS'($signed(wr)) : PROD_BITS'($unsigned(wr));
+            if (p < 2 * PAIRS) t[j] = DOT_BITS'($signed(pp[(p*SIMD + j)*PROD_BITS +: PROD_BITS]));
+            else if (XNOR != 0) t[j] = (xr[0] == wr[0]) ? DOT_BITS'(1) : DOT_BITS'(0);
+            else t[j] = DOT_BITS'(PROD_BITS'(xv * wv));
+        end
+        `ADDER_TREE(t, SIMD)
+        dot = t[0];
     endfunction
 
-    // One process per PE lane (small processes: Yosys' proc pass is slow on one process holding them all).
+    // The operand register's dot product per lane, registered (one process per lane: Yosys' proc pass is slow
+    // on one process holding them all).
     for (genvar p = 0; p < PE; p++) begin : lane
-        logic signed [DOT_BITS-1:0] d2;
-        logic signed [ACC_BITS-1:0] acc, res;
-        if (p < 2 * PAIRS) begin : g_packed
-            always_ff @(posedge ap_clk)
-                if (en) d2 <= packed_dot(pprod, p);
-        end else begin : g_own
-            always_ff @(posedge ap_clk)
-                if (en) d2 <= dot(xo, wo, p);
-        end
-        always_ff @(posedge ap_clk) begin
-            if (en && v2) begin
-                logic signed [ACC_BITS-1:0] acc_next;
-                acc_next = (first2 ? ACC_BITS'(0) : acc) + ACC_BITS'(d2);
-                acc <= acc_next;
-                if (last2) res <= acc_next;
-            end
-        end
-        assign res_acc[p*ACC_BITS +: ACC_BITS] = res;
-    end
-
-    if (N_STEPS == 0) begin : no_activation
-        logic [PE*OUT_BITS-1:0] out_data;
-        always_comb
-            for (int p = 0; p < PE; p++) out_data[p*OUT_BITS +: OUT_BITS] = OUT_BITS'($signed(res_acc[p*ACC_BITS +: ACC_BITS]));
-        assign res_ready = m_axis_0_tready;
-        // Waiver: the fold index of a result only selects thresholds, and there are none here.
-        /* verilator lint_off UNUSEDSIGNAL */
-        wire unused_nf = ^res_nf;
-        /* verilator lint_on UNUSEDSIGNAL */
-        assign m_axis_0_tvalid = res_valid;
-        assign m_axis_0_tdata = OUT_BUS'(out_data);
-    end else begin : activation
-        logic search_valid;
-        logic [PE*OUT_BITS-1:0] search_data;
-        assign res_ready = !search_valid || m_axis_0_tready;
-        if (LINES > 0) begin : lines
-            threshold_lines #(
-                .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .OUT_BITS(OUT_BITS), .ACT_VAL(ACT_VAL),
-                .LINES(LINES), .M_BITS(M_BITS), .C_BITS(C_BITS), .SHIFT(SHIFT), .THRESH_FILE(THRESH_FILE)
-            ) search (
-                .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
-                .out_valid(search_valid), .out_data(search_data)
-            );
-        end else begin : table_search
-            threshold_search #(
-                .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
-                .ACT_VAL(ACT_VAL), .SHARED(SHARED), .BASE_BITS(BASE_BITS), .THRESH_FILE(THRESH_FILE)
-            ) search (
-                .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
-                .out_valid(search_valid), .out_data(search_data)
-            );
-        end
-        assign m_axis_0_tvalid = search_valid;
-        assign m_axis_0_tdata = OUT_BUS'(search_data);
+        always_ff @(posedge ap_clk)
+            if (en) dots[p*DOT_BITS +: DOT_BITS] <= dot(xo, wo, pprod, p);
     end
 endmodule

@@ -6,7 +6,8 @@
 //   out: DEPTHWISE=0: (OFM_H, OFM_W, K_H, K_W, CH/SIMD, SIMD)   -- im2col order, what MVAU expects
 //        DEPTHWISE=1: (OFM_H, OFM_W, CH/SIMD, K_H, K_W, SIMD)   -- what VVAU/Pool expect
 //
-// Structure: one cyclic buffer of BUF elements (inferred simple dual-port RAM with registered read).
+// Structure: one cyclic buffer of BUF elements (frame_buffer.sv: inferred simple dual-port RAM with
+// registered read).
 // The writer is a plain cyclic writer; the reader walks the window loop nest and computes each element's
 // address from the window's base address plus a constant per-kernel-position offset. Both sides meet in
 // one counter, wpos = elements written minus the start of the reader's frame (it goes down by a frame
@@ -81,10 +82,6 @@ module swg #(
         if (CH % SIMD != 0) $error("swg: SIMD must divide CH");
         if (KEXT_H > IFM_H || KEXT_W > IFM_W) $error("swg: kernel larger than the feature map");
         if (BUF < SPAN || BUF > N) $error("swg: BUF_DEPTH must lie in [window span, frame size]");
-        /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
-        if (RAM_STYLE != "auto" && RAM_STYLE != "block" && RAM_STYLE != "distributed" && RAM_STYLE != "ultra")
-            $error("swg: RAM_STYLE must be auto, block, distributed or ultra");
-        /* verilator lint_on WIDTHEXPAND */
     end
 
     function automatic logic [AW-1:0] add_mod(input logic [AW-1:0] a, input int inc);
@@ -113,7 +110,6 @@ module swg #(
     logic signed [PW-1:0] need, wlimit;
     logic [AW-1:0] raddr;
     logic rd_ok, rd_fire, wr_fire, wr_tail;
-    logic out_valid;
 
     assign c_last = c == CW_C'(CF - 1);
     assign kx_last = kx == CW_KX'(K_W - 1);
@@ -149,7 +145,7 @@ module swg #(
     assign raddr = add_mod(base_addr, int'(off));
 
     assign rd_ok = need < wpos;
-    assign rd_fire = rd_ok && (!out_valid || m_axis_0_tready);
+    assign rd_fire = rd_ok && (!m_axis_0_tvalid || m_axis_0_tready);
     // wpos < 0: the previous frame's unused tail; wpos > LAST_NEED: this frame's unused tail.
     assign wr_tail = (wpos < 0) || (wpos > PW'(LAST_NEED) && wpos < PW'(N));
     assign s_axis_0_tready = (wpos < wlimit) || wr_tail;
@@ -159,8 +155,7 @@ module swg #(
         if (!ap_rst_n) begin
             c <= '0; kx <= '0; ky <= '0; ox <= '0; oy <= '0;
             kx_off <= '0; ky_off <= '0; idx0 <= '0; row_idx0 <= '0;
-            base_addr <= '0; row_base <= '0; frame_base <= '0;
-            wpos <= '0; waddr <= '0; out_valid <= 1'b0; off_q <= '0;
+            base_addr <= '0; row_base <= '0; frame_base <= '0; off_q <= '0; wpos <= '0; waddr <= '0;
         end else begin
             if (rd_fire) begin
                 off_q <= ky_off_next + kx_off_next + IW'(c_next);
@@ -195,24 +190,15 @@ module swg #(
             end
             wpos <= wpos + (wr_fire ? PW'(1) : PW'(0)) - ((rd_fire && frame_end) ? PW'(N) : PW'(0));
             if (wr_fire) waddr <= (waddr == AW'(BUF - 1)) ? '0 : waddr + 1'b1;
-            if (rd_fire) out_valid <= 1'b1;
-            else if (m_axis_0_tready) out_valid <= 1'b0;
         end
     end
 
-    // The window buffer: simple dual-port RAM, registered read (BRAM/LUTRAM inference; RAM_STYLE is the
-    // synthesis attribute, as FINN's ram_style).
-    (* ram_style = RAM_STYLE *) logic [DATA_BITS-1:0] mem [BUF];
-    logic [DATA_BITS-1:0] rdata;
-    always_ff @(posedge ap_clk) begin
-        if (wr_fire && !wr_tail) mem[waddr] <= s_axis_0_tdata[DATA_BITS-1:0];
-    end
-    always_ff @(posedge ap_clk) begin
-        if (rd_fire) rdata <= mem[raddr];
-    end
-
-    assign m_axis_0_tvalid = out_valid;
-    assign m_axis_0_tdata = BUS_BITS'(rdata);
+    // The window buffer and the output register (RAM_STYLE is the buffer's synthesis attribute, as FINN's
+    // ram_style).
+    frame_buffer #(.DATA_BITS(DATA_BITS), .DEPTH(BUF), .RAM_STYLE(RAM_STYLE)) u_buf (
+        .ap_clk, .ap_rst_n, .wr_store(wr_fire && !wr_tail), .waddr, .wr_data(s_axis_0_tdata[DATA_BITS-1:0]),
+        .rd_fire, .raddr, .m_axis_0_tdata, .m_axis_0_tvalid, .m_axis_0_tready
+    );
 
     // Bus padding bits above DATA_BITS carry no data.
     /* verilator lint_off UNUSEDSIGNAL */

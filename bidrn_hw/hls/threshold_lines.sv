@@ -16,6 +16,9 @@
 // Handshake as threshold_search.sv: the pipeline advances when `en` is high; in_valid marks a beat
 // entering it. Positions: the read (address registered with the value), the memory's output register,
 // the products (DSP), the sums shifted, the clamped count. Latency 6 cycles; one beat per cycle.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module threshold_lines #(
     parameter int PE = 1,
     parameter int NF = 1,
@@ -30,14 +33,8 @@ module threshold_lines #(
     parameter THRESH_FILE = "",
     localparam int NFB = NF > 1 ? $clog2(NF) : 1
 ) (
-    input  logic                     ap_clk,
-    input  logic                     ap_rst_n,
-    input  logic                     en,
-    input  logic                     in_valid,
-    input  logic [NFB-1:0]           in_nf,
-    input  logic [PE*VAL_BITS-1:0]   in_val,
-    output logic                     out_valid,
-    output logic [PE*OUT_BITS-1:0]   out_data
+    `AP_CTRL,
+    `THRESHOLD_PORTS(PE, NFB, VAL_BITS, OUT_BITS)
 );
     localparam int LW = M_BITS + C_BITS;                      // one line's word
     localparam int WW = LINES == 2 ? 2 * LW + 1 : LW;         // a channel's word

@@ -1,5 +1,5 @@
 // Pipelined binary search of sorted per-channel thresholds: out[p] = #{k : val[p] >= T[c][k]} + ACT_VAL
-// for channel c = nf*PE + p (FINN's MultiThreshold semantics), used by mvau.sv and thresholding.sv.
+// for channel c = nf*PE + p (FINN's MultiThreshold semantics), used through threshold_unit.sv.
 //
 // S = clog2(N_STEPS+1) stages, one comparison each (FINN's RTL thresholding has the same structure): the
 // thresholds are padded with +infinity to 2^S - 1 per channel; stage j compares with threshold index
@@ -20,6 +20,9 @@
 // in_valid marks a beat entering it. Three cycles per stage, for timing: the read (address from registers),
 // the block RAM's output register, the comparison (registered count). Latency 3*S + 1 cycles; one beat per
 // cycle.
+`ifndef BIDRN_AXIS_SVH
+`include "axis.svh"
+`endif
 module threshold_search #(
     parameter int PE = 1,
     parameter int NF = 1,
@@ -33,14 +36,8 @@ module threshold_search #(
     parameter THRESH_FILE = "",
     localparam int NFB = NF > 1 ? $clog2(NF) : 1
 ) (
-    input  logic                     ap_clk,
-    input  logic                     ap_rst_n,
-    input  logic                     en,
-    input  logic                     in_valid,
-    input  logic [NFB-1:0]           in_nf,
-    input  logic [PE*VAL_BITS-1:0]   in_val,
-    output logic                     out_valid,
-    output logic [PE*OUT_BITS-1:0]   out_data
+    `AP_CTRL,
+    `THRESHOLD_PORTS(PE, NFB, VAL_BITS, OUT_BITS)
 );
     localparam int S = $clog2(N_STEPS + 1);
     localparam int R = 3 * S;                                   // last position: the result

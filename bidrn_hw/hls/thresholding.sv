@@ -2,7 +2,7 @@
 // out[c] = #{k : x[c] >= T[c][k]} + ACT_VAL. Channels are folded: NF = CH/PE beats per pixel, beat nf
 // holds channels nf*PE .. nf*PE+PE-1. The thresholds T[c][k] (sorted ascending in k) are searched by
 // threshold_search.sv, whose header gives the memory files' layout (one file per search stage), or
-// computed by threshold_lines.sv (LINES > 0). A BIPOLAR
+// computed by threshold_lines.sv (LINES > 0): threshold_unit.sv. A BIPOLAR
 // output is streamed as its {0,1} code: ACT_VAL = 0. Latency 3*clog2(N_STEPS+1) + 1 cycles, one beat a cycle.
 `ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
@@ -12,20 +12,11 @@ module thresholding #(
     parameter int PE = 2,
     parameter int IN_BITS = 8,
     parameter int IN_SIGNED = 1,
-    parameter int N_STEPS = 3,
-    parameter int THR_BITS = 9,
     parameter int OUT_BITS = 2,
-    parameter int ACT_VAL = 0,
-    parameter int SHARED = 0,       // threshold_search.sv: one threshold row for all channels
-    parameter int BASE_BITS = 0,    // threshold_search.sv: per-channel base counts
-    parameter int LINES = 0,        // > 0: thresholds computed by threshold_lines.sv from LINES lines per channel
-    parameter int M_BITS = 1,       // threshold_lines.sv: slope width
-    parameter int C_BITS = 1,       // threshold_lines.sv: offset width
-    parameter int SHIFT = 0,        // threshold_lines.sv: fraction bits
-    parameter THRESH_FILE = "",
+    `THRESHOLD_PARAMS(3, 9),
     localparam int NF = CH / PE,
-    localparam int IN_BUS = (PE * IN_BITS + 7) / 8 * 8,
-    localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
+    localparam int IN_BUS = `BUS(PE * IN_BITS),
+    localparam int OUT_BUS = `BUS(PE * OUT_BITS)
 ) (
     `AP_CTRL,
     `AXIS_IN(s_axis_0, IN_BUS),
@@ -51,23 +42,10 @@ module thresholding #(
         else if (en && s_axis_0_tvalid) nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
     end
 
-    if (LINES > 0) begin : lines
-        threshold_lines #(
-            .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(VAL_BITS), .OUT_BITS(OUT_BITS), .ACT_VAL(ACT_VAL),
-            .LINES(LINES), .M_BITS(M_BITS), .C_BITS(C_BITS), .SHIFT(SHIFT), .THRESH_FILE(THRESH_FILE)
-        ) search (
-            .ap_clk, .ap_rst_n, .en, .in_valid(s_axis_0_tvalid), .in_nf(nf), .in_val,
-            .out_valid(search_valid), .out_data(search_data)
-        );
-    end else begin : table_search
-        threshold_search #(
-            .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(VAL_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
-            .ACT_VAL(ACT_VAL), .SHARED(SHARED), .BASE_BITS(BASE_BITS), .THRESH_FILE(THRESH_FILE)
-        ) search (
-            .ap_clk, .ap_rst_n, .en, .in_valid(s_axis_0_tvalid), .in_nf(nf), .in_val,
-            .out_valid(search_valid), .out_data(search_data)
-        );
-    end
+    threshold_unit #(.PE(PE), .NF(NF), .VAL_BITS(VAL_BITS), .OUT_BITS(OUT_BITS), `THRESHOLD_ARGS) u_thresholds (
+        .ap_clk, .ap_rst_n, .en, .in_valid(s_axis_0_tvalid), .in_nf(nf), .in_val,
+        .out_valid(search_valid), .out_data(search_data)
+    );
 
     assign m_axis_0_tvalid = search_valid;
     assign m_axis_0_tdata = OUT_BUS'(search_data);

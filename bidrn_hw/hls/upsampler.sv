@@ -2,7 +2,7 @@
 // FINN's python execution, an ONNX nearest Resize, gives for integer scales).
 //
 // Stream order: in (HI, WI, CH/SIMD, SIMD), out (HI*SCALE_H, WI*SCALE_W, CH/SIMD, SIMD).
-// One input row (WI*CH/SIMD beats) in a cyclic buffer (inferred RAM, registered read); the reader walks
+// One input row (WI*CH/SIMD beats) in a cyclic buffer (frame_buffer.sv, as swg.sv's); the reader walks
 // row, row repeat, pixel, pixel repeat, channel fold. As in swg.sv, wpos counts elements written relative
 // to the reader's frame start: the reader may read index i once i < wpos, and the writer may overwrite a
 // slot once its element will not be read again -- during the row's last repeat, every pixel left of the
@@ -53,7 +53,7 @@ module upsampler #(
     logic [AW-1:0] waddr;
     logic f_last, rw_last, x_last, rh_last, y_last, frame_end;
     logic signed [PW-1:0] need, lowest;
-    logic rd_fire, wr_fire, out_valid;
+    logic rd_fire, wr_fire;
     logic [AW-1:0] raddr;
 
     assign f_last = f == CW_F'(CF - 1);
@@ -66,14 +66,14 @@ module upsampler #(
     assign raddr = px_off + AW'(f);
     assign need = PW'(row_start) + PW'(raddr);
     assign lowest = PW'(row_start) + (rh_last ? PW'(px_off) : PW'(0));
-    assign rd_fire = (need < wpos) && (!out_valid || m_axis_0_tready);
+    assign rd_fire = (need < wpos) && (!m_axis_0_tvalid || m_axis_0_tready);
     assign s_axis_0_tready = wpos < lowest + PW'(ROW);
     assign wr_fire = s_axis_0_tvalid && s_axis_0_tready;
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             f <= '0; rw <= '0; x <= '0; rh <= '0; y <= '0;
-            px_off <= '0; row_start <= '0; wpos <= '0; waddr <= '0; out_valid <= 1'b0;
+            px_off <= '0; row_start <= '0; wpos <= '0; waddr <= '0;
         end else begin
             if (rd_fire) begin
                 f <= f_last ? '0 : f + 1'b1;
@@ -94,22 +94,13 @@ module upsampler #(
             end
             wpos <= wpos + (wr_fire ? PW'(1) : PW'(0)) - ((rd_fire && frame_end) ? PW'(N) : PW'(0));
             if (wr_fire) waddr <= (waddr == AW'(ROW - 1)) ? '0 : waddr + 1'b1;
-            if (rd_fire) out_valid <= 1'b1;
-            else if (m_axis_0_tready) out_valid <= 1'b0;
         end
     end
 
-    logic [DATA_BITS-1:0] mem [ROW];
-    logic [DATA_BITS-1:0] rdata;
-    always_ff @(posedge ap_clk) begin
-        if (wr_fire) mem[waddr] <= s_axis_0_tdata[DATA_BITS-1:0];
-    end
-    always_ff @(posedge ap_clk) begin
-        if (rd_fire) rdata <= mem[raddr];
-    end
-
-    assign m_axis_0_tvalid = out_valid;
-    assign m_axis_0_tdata = BUS_BITS'(rdata);
+    frame_buffer #(.DATA_BITS(DATA_BITS), .DEPTH(ROW)) u_buf (
+        .ap_clk, .ap_rst_n, .wr_store(wr_fire), .waddr, .wr_data(s_axis_0_tdata[DATA_BITS-1:0]), .rd_fire, .raddr,
+        .m_axis_0_tdata, .m_axis_0_tvalid, .m_axis_0_tready
+    );
 
     // Bus padding bits above DATA_BITS carry no data.
     /* verilator lint_off UNUSEDSIGNAL */

@@ -24,10 +24,10 @@
 // (element p*SIMD + s = W[nf*PE + p][sf*SIMD + s], W_BITS each, element 0 in the low bits); read
 // synchronously (block RAM where deep), its RAM_STYLE synthesis attribute being FINN's ram_style.
 //
-// Pipeline (mvau.sv's, without its input buffer): issue (counters, weight line index) -> operands (weight
-// read, input beat registered) -> operand register -> dot product per lane (registered) -> accumulate; a
-// finished fold's accumulators wait in a result register for the activation (or the output). The whole
-// pipeline holds while the step about to finish a fold finds the result register full.
+// Pipeline (mvau.sv's, mac_pipeline.sv, without its input buffer): issue (counters, weight line index) ->
+// operands (weight read, input beat registered) -> operand register -> dot product per lane (registered) ->
+// accumulate; a finished fold's accumulators wait in a result register for the activation (or the output).
+// The whole pipeline holds while the step about to finish a fold finds the result register full.
 `ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
 `endif
@@ -44,24 +44,15 @@ module vvau #(
     parameter int W_BIPOLAR = 0,    // 1: the 1-bit weight code is -1/+1 (integer mode)
     parameter int XNOR = 0,
     parameter int ACC_BITS = 16,
-    parameter int N_STEPS = 0,
-    parameter int THR_BITS = 17,
     parameter int OUT_BITS = 16,
-    parameter int ACT_VAL = 0,
-    parameter int SHARED = 0,       // threshold_search.sv: one threshold row for all channels
-    parameter int BASE_BITS = 0,    // threshold_search.sv: per-channel base counts
-    parameter int LINES = 0,        // > 0: thresholds computed by threshold_lines.sv from LINES lines per channel
-    parameter int M_BITS = 1,       // threshold_lines.sv: slope width
-    parameter int C_BITS = 1,       // threshold_lines.sv: offset width
-    parameter int SHIFT = 0,        // threshold_lines.sv: fraction bits
+    `THRESHOLD_PARAMS(0, 17),
     parameter WEIGHT_FILE = "",
-    parameter THRESH_FILE = "",
     parameter RAM_STYLE = "auto",   // the weight ROM's synthesis attribute: "auto", "block" or "logic" (LUTs)
     parameter RES_TYPE = "dsp",     // the products: "dsp" (multiplications) or "lut" (shift and add)
     localparam int SF = K2 / SIMD,
     localparam int NF = CH / PE,
-    localparam int IN_BUS = (SIMD * PE * IN_BITS + 7) / 8 * 8,
-    localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
+    localparam int IN_BUS = `BUS(SIMD * PE * IN_BITS),
+    localparam int OUT_BUS = `BUS(PE * OUT_BITS)
 ) (
     `AP_CTRL,
     `AXIS_IN(s_axis_0, IN_BUS),
@@ -69,8 +60,6 @@ module vvau #(
 );
     localparam int WL = PE * SIMD * W_BITS;
     localparam int XL = SIMD * PE * IN_BITS;
-    localparam int SFB = SF > 1 ? $clog2(SF) : 1;
-    localparam int NFB = NF > 1 ? $clog2(NF) : 1;
     localparam int WIB = NF * SF > 1 ? $clog2(NF * SF) : 1;
     localparam int LEVELS = SIMD > 1 ? $clog2(SIMD) : 0;
     localparam int XV_BITS = IN_BIPOLAR != 0 ? 2 : IN_BITS + 1;   // an input's value, signed
@@ -93,107 +82,42 @@ module vvau #(
     (* ram_style = RAM_STYLE *) logic [WL-1:0] wmem [NF*SF];
     initial $readmemh(WEIGHT_FILE, wmem);
 
-    // ---- issue: every beat is one fold step
-    logic [SFB-1:0] sf;
-    logic [NFB-1:0] nf;
+    // ---- issue, accumulate, activation: the shared pipeline; every beat is one fold step
     logic [WIB-1:0] widx;                  // nf*SF + sf
-    wire last_sf = (32'(sf) == SF - 1);
-    wire en;                               // the pipeline advances
-    wire issue = en && s_axis_0_tvalid;
+    logic issue, en;
+    logic [PE*DOT_BITS-1:0] dots;
     assign s_axis_0_tready = en;
+    mac_pipeline #(
+        .PE(PE), .SF(SF), .NF(NF), .DOT_BITS(DOT_BITS), .ACC_BITS(ACC_BITS), .OUT_BITS(OUT_BITS), `THRESHOLD_ARGS
+    ) u_mac (
+        .ap_clk, .ap_rst_n, .step_ok(s_axis_0_tvalid), .issue, .en,
+        /* verilator lint_off PINCONNECTEMPTY */
+        .sf(), .nf(),                      // (the weight line alone names a step here)
+        /* verilator lint_on PINCONNECTEMPTY */
+        .widx, .dot(dots), .m_axis_0_tdata, .m_axis_0_tvalid, .m_axis_0_tready
+    );
     if (IN_BUS > XL) begin : in_pad
         /* verilator lint_off UNUSEDSIGNAL */
         wire unused_pad = ^s_axis_0_tdata[IN_BUS-1:XL];   // the bus's padding to whole bytes
         /* verilator lint_on UNUSEDSIGNAL */
     end
 
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) begin
-            sf <= '0;
-            nf <= '0;
-            widx <= '0;
-        end else if (issue) begin
-            widx <= (32'(widx) == NF * SF - 1) ? '0 : widx + 1'b1;
-            if (last_sf) begin
-                sf <= '0;
-                nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
-            end else begin
-                sf <= sf + 1'b1;
-            end
-        end
-    end
-
-    // ---- operands: the registered weight read (block RAM) and the input beat beside it
-    logic v1, first1, last1;
-    logic [NFB-1:0] nf1;
-    logic [WL-1:0] w1;
-    logic [XL-1:0] x1;
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) v1 <= 1'b0;
-        else if (en) v1 <= issue;
-    end
+    // ---- operands: the registered weight read (block RAM) and the input beat beside it; then the operand
+    // register (the block RAM's output register)
+    logic [WL-1:0] w1, wo;
+    logic [XL-1:0] x1, xo;
     always_ff @(posedge ap_clk) begin
         if (issue) begin
             w1 <= wmem[widx];
             x1 <= s_axis_0_tdata[XL-1:0];
-            first1 <= (sf == 0);
-            last1 <= last_sf;
-            nf1 <= nf;
         end
-    end
-
-    // ---- operand register (the block RAM's output register)
-    logic vo, firsto, lasto;
-    logic [NFB-1:0] nfo;
-    logic [WL-1:0] wo;
-    logic [XL-1:0] xo;
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) vo <= 1'b0;
-        else if (en) vo <= v1;
     end
     always_ff @(posedge ap_clk) begin
         if (en) begin
             wo <= w1;
             xo <= x1;
-            firsto <= first1;
-            lasto <= last1;
-            nfo <= nf1;
         end
     end
-
-    // ---- dot product per lane (registered), then accumulate
-    logic v2, first2, last2;
-    logic [NFB-1:0] nf2;
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) v2 <= 1'b0;
-        else if (en) v2 <= vo;
-    end
-    always_ff @(posedge ap_clk) begin
-        if (en) begin
-            first2 <= firsto;
-            last2 <= lasto;
-            nf2 <= nfo;
-        end
-    end
-
-    // Result register: the accumulators of the last finished fold.
-    logic res_valid;
-    logic [NFB-1:0] res_nf;
-    logic [PE*ACC_BITS-1:0] res_acc;
-    wire res_ready;
-    wire finish = v2 && last2;             // the accumulate stage finishes a fold at this edge if en
-    assign en = !(finish && res_valid && !res_ready);
-
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) begin
-            res_valid <= 1'b0;
-        end else begin
-            if (res_ready && res_valid) res_valid <= 1'b0;
-            if (en && finish) res_valid <= 1'b1;
-        end
-    end
-    always_ff @(posedge ap_clk)
-        if (en && finish) res_nf <= nf2;
 
     // One product: x * w as a multiplication (RES_TYPE "dsp") or as the weight's shifted partial products
     // summed (RES_TYPE "lut"; the top bit of the signed weight value weighs negative).
@@ -231,62 +155,14 @@ module vvau #(
             if (XNOR != 0) t[s] = (xr[0] == wr[0]) ? DOT_BITS'(1) : DOT_BITS'(0);
             else t[s] = DOT_BITS'(product(xr, wr));
         end
-        for (int l = 0; l < LEVELS; l++)
-            for (int s = 0; s < SIMD; s++)
-                if (s % (2 << l) == 0 && s + (1 << l) < SIMD) t[s] = t[s] + t[s + (1 << l)];
+        `ADDER_TREE(t, SIMD)
         dot = t[0];
     endfunction
 
-    // One process per PE lane (small processes: Yosys' proc pass is slow on one process holding them all).
+    // The operand register's dot product per lane, registered (one process per lane: Yosys' proc pass is slow
+    // on one process holding them all).
     for (genvar p = 0; p < PE; p++) begin : lane
-        logic signed [DOT_BITS-1:0] d2;
-        logic signed [ACC_BITS-1:0] acc, res;
         always_ff @(posedge ap_clk)
-            if (en) d2 <= dot(xo, wo, p);
-        always_ff @(posedge ap_clk) begin
-            if (en && v2) begin
-                logic signed [ACC_BITS-1:0] acc_next;
-                acc_next = (first2 ? ACC_BITS'(0) : acc) + ACC_BITS'(d2);
-                acc <= acc_next;
-                if (last2) res <= acc_next;
-            end
-        end
-        assign res_acc[p*ACC_BITS +: ACC_BITS] = res;
-    end
-
-    if (N_STEPS == 0) begin : no_activation
-        logic [PE*OUT_BITS-1:0] out_data;
-        always_comb
-            for (int p = 0; p < PE; p++) out_data[p*OUT_BITS +: OUT_BITS] = OUT_BITS'($signed(res_acc[p*ACC_BITS +: ACC_BITS]));
-        assign res_ready = m_axis_0_tready;
-        // Waiver: the fold index of a result only selects thresholds, and there are none here.
-        /* verilator lint_off UNUSEDSIGNAL */
-        wire unused_nf = ^res_nf;
-        /* verilator lint_on UNUSEDSIGNAL */
-        assign m_axis_0_tvalid = res_valid;
-        assign m_axis_0_tdata = OUT_BUS'(out_data);
-    end else begin : activation
-        logic search_valid;
-        logic [PE*OUT_BITS-1:0] search_data;
-        assign res_ready = !search_valid || m_axis_0_tready;
-        if (LINES > 0) begin : lines
-            threshold_lines #(
-                .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .OUT_BITS(OUT_BITS), .ACT_VAL(ACT_VAL),
-                .LINES(LINES), .M_BITS(M_BITS), .C_BITS(C_BITS), .SHIFT(SHIFT), .THRESH_FILE(THRESH_FILE)
-            ) search (
-                .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
-                .out_valid(search_valid), .out_data(search_data)
-            );
-        end else begin : table_search
-            threshold_search #(
-                .PE(PE), .NF(NF), .N_STEPS(N_STEPS), .VAL_BITS(ACC_BITS), .THR_BITS(THR_BITS), .OUT_BITS(OUT_BITS),
-                .ACT_VAL(ACT_VAL), .SHARED(SHARED), .BASE_BITS(BASE_BITS), .THRESH_FILE(THRESH_FILE)
-            ) search (
-                .ap_clk, .ap_rst_n, .en(res_ready), .in_valid(res_valid), .in_nf(res_nf), .in_val(res_acc),
-                .out_valid(search_valid), .out_data(search_data)
-            );
-        end
-        assign m_axis_0_tvalid = search_valid;
-        assign m_axis_0_tdata = OUT_BUS'(search_data);
+            if (en) dots[p*DOT_BITS +: DOT_BITS] <= dot(xo, wo, p);
     end
 endmodule

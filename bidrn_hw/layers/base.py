@@ -20,6 +20,29 @@ from ..errors import UnsupportedError
 RESOURCE_KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 HLS_DIR = Path(__file__).resolve().parent.parent / "hls"  # the RTL library: hls/<module>.sv, one module a file
 HLS_HEADERS = ("axis.svh",)  # its `include files (the stream port macros), copied into every build
+# The library modules a library module instantiates whatever its parameters (hls/<module>.sv -> theirs): a
+# build of it lists them too (a stitched rtl/ and its filelist.f, accel.json's hashes, the Verilator cache
+# key, Yosys, the Vivado export). What the parameters choose (threshold_search.sv or threshold_lines.sv under
+# threshold_unit.sv, weight_loader.sv) the layer kind lists itself.
+HLS_USES = {"mvau": ("mac_pipeline",), "vvau": ("mac_pipeline",), "mac_pipeline": ("threshold_unit",),
+            "thresholding": ("threshold_unit",), "mvau_residual": ("mvau", "addstreams"),
+            "swg": ("frame_buffer",), "upsampler": ("frame_buffer",)}
+
+
+def hls_closure(stems) -> list[str]:
+    """``stems`` (library module names) and, after each, what it instantiates (:data:`HLS_USES`,
+    transitively), each once."""
+    out: list[str] = []
+
+    def add(stem: str) -> None:
+        if stem not in out:
+            out.append(stem)
+            for used in HLS_USES.get(stem, ()):
+                add(used)
+
+    for stem in stems:
+        add(stem)
+    return out
 
 
 def base_op(node) -> str:
@@ -53,6 +76,10 @@ class LayerRTL:
     parameters: dict
     memfiles: dict[str, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        # the module's file first, then every file it needs (hls_closure)
+        self.sources = hls_closure(self.sources or [self.module])
 
 
 class LayerKind:

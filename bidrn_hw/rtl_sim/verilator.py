@@ -29,7 +29,7 @@ from typing import Mapping, Sequence
 
 from filelock import FileLock, Timeout
 
-from ..layers.base import HLS_DIR
+from ..layers.base import HLS_DIR, hls_closure
 
 TB_DIR = Path(__file__).resolve().parent
 
@@ -91,8 +91,10 @@ def cache_root() -> Path:
 
 
 def hls_sources(*names: str) -> list[Path]:
-    """Paths of RTL library modules by file stem, e.g. hls_sources("mvau_binary", "fifo")."""
-    paths = [HLS_DIR / f"{n}.sv" if not n.endswith((".sv", ".v")) else HLS_DIR / n for n in names]
+    """Paths of RTL library modules by file stem, e.g. hls_sources("mvau_binary", "fifo"), each followed by
+    the library modules it instantiates (``layers.base.hls_closure``)."""
+    names = hls_closure(n[:-3] if n.endswith(".sv") else n for n in names)
+    paths = [HLS_DIR / f"{n}.sv" if not n.endswith(".v") else HLS_DIR / n for n in names]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"RTL source not found: {', '.join(missing)}")
