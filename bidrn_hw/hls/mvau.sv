@@ -15,6 +15,8 @@
 // T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency), or
 // where LINES > 0 computed by threshold_lines.sv from one or two lines per channel.
 //
+// RES_TYPE "lut" (integer products only): each product is the sum of the weight's shifted partial
+// products, so Yosys builds it of LUTs and carry chains instead of a DSP block (FINN's resType "lut").
 // PACK = 1 (integer products only): lanes 2q and 2q+1 share each input element, so one multiplication
 // x * (w_2q * 2^PROD_BITS + w_2q+1) gives both products (Xilinx WP486: one DSP48E2, 27 x 18 bits, for two
 // int8 products). The low product is the low PROD_BITS bits, signed; the high one is the rest shifted down,
@@ -61,6 +63,7 @@ module mvau #(
     parameter THRESH_FILE = "",
     parameter RAM_STYLE = "auto",   // the weight ROM's synthesis attribute: "auto", "block" or "logic" (LUTs)
     parameter int PACK = 0,         // 1: two PE lanes' integer products per multiplier (one DSP48E2, see below)
+    parameter RES_TYPE = "dsp",     // integer products: "dsp" (multiplications) or "lut" (shift and add)
     parameter int W_LOAD = 0,       // 1: weights loaded from s_axis_w after reset (no initial contents: UltraRAM)
     parameter int W_WORD_BITS = 32, // the weight stream's word width
     localparam int SF = MW / SIMD,
@@ -126,6 +129,13 @@ module mvau #(
             /* verilator lint_on UNUSEDSIGNAL */
         end
     endgenerate
+
+    initial begin
+        /* verilator lint_off WIDTHEXPAND */
+        if (RES_TYPE != "dsp" && RES_TYPE != "lut") $error("mvau: RES_TYPE must be dsp or lut");
+        if (RES_TYPE == "lut" && PACK != 0) $error("mvau: PACK needs RES_TYPE dsp (packed multiplications)");
+        /* verilator lint_on WIDTHEXPAND */
+    end
 
     // ---- issue
     logic [SFB-1:0] sf;
@@ -243,7 +253,18 @@ module mvau #(
             xv = (IN_SIGNED != 0) ? PROD_BITS'($signed(xr)) : PROD_BITS'($unsigned(xr));
             wv = (W_SIGNED != 0) ? PROD_BITS'($signed(wr)) : PROD_BITS'($unsigned(wr));
             if (XNOR != 0) t[j] = (xr[0] == wr[0]) ? DOT_BITS'(1) : DOT_BITS'(0);
-            else t[j] = DOT_BITS'(PROD_BITS'(xv * wv));
+            /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
+            else if (RES_TYPE == "lut") begin
+            /* verilator lint_on WIDTHEXPAND */
+                // the weight's shifted partial products summed (the top bit of a signed weight weighs
+                // negative): adders and gates only, FINN's resType "lut"
+                logic signed [PROD_BITS-1:0] sum;
+                sum = '0;
+                for (int b = 0; b < W_BITS; b++)
+                    if (W_SIGNED != 0 && b == W_BITS - 1) sum = sum - ((xv <<< b) & {PROD_BITS{wr[b]}});
+                    else sum = sum + ((xv <<< b) & {PROD_BITS{wr[b]}});
+                t[j] = DOT_BITS'(sum);
+            end else t[j] = DOT_BITS'(PROD_BITS'(xv * wv));
         end
         for (int l = 0; l < LEVELS; l++)
             for (int j = 0; j < SIMD; j++)

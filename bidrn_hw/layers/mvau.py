@@ -16,7 +16,7 @@ from qonnx.custom_op.registry import getCustomOp
 from ..errors import UnsupportedError
 from . import thresholds as thr
 from .base import RESOURCE_KEYS, LayerKind, LayerRTL, add, base_op, rtl_ram_style
-from .memory import clog2, lutram_luts, memory_cost, styled, weight_rom_terms, yosys_block_ram
+from .memory import calibration, clog2, lutram_luts, memory_cost, styled, weight_rom_terms, yosys_block_ram
 from .threshold_lines import line_files, line_params
 
 # The width of the top's weight stream words (W_LOAD layers): weights.bin holds words of it (little-endian
@@ -44,10 +44,43 @@ def pack_products(model, inst, wd: dict | None = None) -> int:
     products that Yosys maps to DSPs (both operands 2 bits or more), a DSP48E2 target, and operands that fit
     it: the input in the 18-bit port, the packed weight (IN_BITS + 2 * W_BITS + 2 bits) in the 27-bit one."""
     wd = wd or thr.mvau_widths(inst)
-    if model.get_metadata_prop(TARGET_FAMILY) not in DSP48E2_FAMILIES or wd["XNOR"] or inst.get_nodeattr("PE") < 2:
+    if model.get_metadata_prop(TARGET_FAMILY) not in DSP48E2_FAMILIES or wd["XNOR"] or inst.get_nodeattr("PE") < 2 \
+            or res_type(inst, wd) == "lut":
         return 0
     in_bits, w_bits = wd["IN_BITS"], wd["W_BITS"]
     return int(in_bits >= 2 and w_bits >= 2 and in_bits + 1 <= 18 and in_bits + 2 * w_bits + 2 <= 27)
+
+
+def res_type(inst, wd: dict | None = None) -> str:
+    """How mvau.sv computes integer products (its RES_TYPE): "lut" (shift and add: LUTs and carry chains) where
+    FINN's ``resType`` says "lut", else "dsp" (a multiplication, which Yosys maps to a DSP block where both
+    operands are 2 bits or wider). XNOR lanes have no products: "dsp", i.e. the parameter is left out.
+    ``resType`` "auto" keeps the multiplication; auto folding sets "lut" where the part's DSPs run short
+    (:func:`bidrn_hw.flow.folding.move_products_to_luts`)."""
+    wd = wd or thr.mvau_widths(inst)
+    if wd["XNOR"]:
+        return "dsp"
+    return "lut" if inst.get_nodeattr("resType") == "lut" else "dsp"
+
+
+def dsp_products(p: dict) -> bool:
+    """Whether Yosys maps an MVAU's products to DSP blocks: integer products written as multiplications
+    (RES_TYPE dsp) of operands 2 bits or wider (even 8 x 2 bits: CNV's first layer)."""
+    return not p["XNOR"] and p.get("RES_TYPE", "dsp") == "dsp" and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2
+
+
+def lut_product_bits(p: dict) -> int:
+    """Partial-product bits of the shift-and-add products of an MVAU with RES_TYPE lut (weight bits x product
+    bits per lane): the VVAU's ``lutmul`` term."""
+    if p["XNOR"] or p.get("RES_TYPE", "dsp") != "lut":
+        return 0
+    return p["PE"] * p["SIMD"] * p["W_BITS"] * (p["IN_BITS"] + p["W_BITS"] + 1)
+
+
+def lut_per_product_bit() -> float:
+    """LUTs per partial-product bit of shift-and-add products: the VVAU fit's ``lutmul`` coefficient
+    (calibration.json; vvau.sv writes its products the same way)."""
+    return calibration().get("models", {}).get("vvau", {}).get("LUT", {}).get("lutmul", 0.56)
 
 
 def _bits(dt: DataType) -> int:
@@ -66,6 +99,7 @@ def mvau_params(model, node, inst) -> dict:
                 **{k: wd[k] for k in ("XNOR", "IN_BITS", "W_BITS", "ACC_BITS")},
                 OUT_BITS=_bits(inst.get_output_datatype(0)), **search, RAM_STYLE=style,
                 **({"PACK": 1} if pack_products(model, inst, wd) else {}),
+                **({"RES_TYPE": "lut"} if res_type(inst, wd) == "lut" else {}),
                 **({"W_LOAD": 1, "W_WORD_BITS": WEIGHT_WORD_BITS} if style == "ultra" else {}))
 
 
@@ -160,6 +194,8 @@ class MVAU(LayerKind):
                       RAM_STYLE=rtl_ram_style(node))
         if pack_products(model, inst, wd):
             params["PACK"] = 1
+        if res_type(inst, wd) == "lut":
+            params["RES_TYPE"] = "lut"
         sources = ["mvau"]
         if params["RAM_STYLE"] == "ultra":  # no initial contents: loaded after reset from the weight stream
             family = model.get_metadata_prop(TARGET_FAMILY)
@@ -198,7 +234,7 @@ class MVAU(LayerKind):
         finn = getCustomOp(copy)
         finn.set_nodeattr("ram_style", "block")
         finn.set_nodeattr("noActivation", 1)
-        finn.set_nodeattr("resType", "dsp" if dsp_style else "lut")
+        finn.set_nodeattr("resType", "dsp" if dsp_style and p.get("RES_TYPE", "dsp") == "dsp" else "lut")
         cost = dict.fromkeys(RESOURCE_KEYS, 0)
         cost["LUT"] = int(finn.lut_estimation(part))
         cost["DSP"] = int(finn.dsp_estimation(part))
@@ -247,9 +283,12 @@ class MVAU(LayerKind):
         return t, brams
 
     def calibrated_extra(self, module, p, cost):
-        if not p["XNOR"] and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2:
+        if dsp_products(p):
             # Yosys maps every product of the integer dot product to a DSP48 (even 8 x 2 bits: CNV's first layer)
             cost["DSP"] = mvau_multipliers(p)
+        # RES_TYPE lut: the shift-and-add products in LUTs, outside the MVAU fit (no calibration design has
+        # them); the VVAU's fitted cost per partial-product bit, the same shift-and-add code (vvau.sv)
+        cost["LUT"] += lut_per_product_bit() * lut_product_bits(p)
         cost = add(cost, mvau_outside_fit(p))
         return thr.lines_dsp_cost(p, p["ACC_BITS"], cost)
 
