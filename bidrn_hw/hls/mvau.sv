@@ -15,8 +15,8 @@
 // T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency), or
 // where LINES > 0 computed by threshold_lines.sv from one or two lines per channel.
 //
-// RES_TYPE "lut" (integer products only): each product is the sum of the weight's shifted partial
-// products, so Yosys builds it of LUTs and carry chains instead of a DSP block (FINN's resType "lut").
+// RES_TYPE "lut" (integer products only): no multiplications; the dot product is summed by weight bits
+// (lut_dot below), so Yosys builds it of LUTs and carry chains instead of DSP blocks (FINN's resType "lut").
 // PACK = 1 (integer products only): lanes 2q and 2q+1 share each input element, so one multiplication
 // x * (w_2q * 2^PROD_BITS + w_2q+1) gives both products (Xilinx WP486: one DSP48E2, 27 x 18 bits, for two
 // int8 products). The low product is the low PROD_BITS bits, signed; the high one is the rest shifted down,
@@ -253,23 +253,37 @@ module mvau #(
             xv = (IN_SIGNED != 0) ? PROD_BITS'($signed(xr)) : PROD_BITS'($unsigned(xr));
             wv = (W_SIGNED != 0) ? PROD_BITS'($signed(wr)) : PROD_BITS'($unsigned(wr));
             if (XNOR != 0) t[j] = (xr[0] == wr[0]) ? DOT_BITS'(1) : DOT_BITS'(0);
-            /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
-            else if (RES_TYPE == "lut") begin
-            /* verilator lint_on WIDTHEXPAND */
-                // the weight's shifted partial products summed (the top bit of a signed weight weighs
-                // negative): adders and gates only, FINN's resType "lut"
-                logic signed [PROD_BITS-1:0] sum;
-                sum = '0;
-                for (int b = 0; b < W_BITS; b++)
-                    if (W_SIGNED != 0 && b == W_BITS - 1) sum = sum - ((xv <<< b) & {PROD_BITS{wr[b]}});
-                    else sum = sum + ((xv <<< b) & {PROD_BITS{wr[b]}});
-                t[j] = DOT_BITS'(sum);
-            end else t[j] = DOT_BITS'(PROD_BITS'(xv * wv));
+            else t[j] = DOT_BITS'(PROD_BITS'(xv * wv));
         end
         for (int l = 0; l < LEVELS; l++)
             for (int j = 0; j < SIMD; j++)
                 if (j % (2 << l) == 0 && j + (1 << l) < SIMD) t[j] = t[j] + t[j + (1 << l)];
         dot = t[0];
+    endfunction
+
+    // RES_TYPE "lut": the dot product by weight bits, sum_j x_j w_j = sum_b (+-2^b) sum_j (w_j[b] ? x_j : 0) (the
+    // top bit of a signed weight weighs negative): W_BITS adder trees of the inputs themselves (IN_BITS wide,
+    // gated by one weight bit each) and W_BITS - 1 shifted adds per lane; no multiplier, no DSP block.
+    // Exact: every sum is taken modulo 2^DOT_BITS, and the whole dot product fits DOT_BITS.
+    function automatic logic signed [DOT_BITS-1:0] lut_dot(input logic [XL-1:0] x, input logic [WL-1:0] w,
+                                                          input int p);
+        logic signed [DOT_BITS-1:0] sum;
+        sum = '0;
+        for (int b = 0; b < W_BITS; b++) begin
+            logic signed [DOT_BITS-1:0] t [SIMD];
+            for (int j = 0; j < SIMD; j++) begin
+                logic [IN_BITS-1:0] xr;
+                xr = x[j*IN_BITS +: IN_BITS];
+                if (!w[(p*SIMD + j)*W_BITS + b]) t[j] = '0;
+                else t[j] = (IN_SIGNED != 0) ? DOT_BITS'($signed(xr)) : DOT_BITS'($unsigned(xr));
+            end
+            for (int l = 0; l < LEVELS; l++)
+                for (int j = 0; j < SIMD; j++)
+                    if (j % (2 << l) == 0 && j + (1 << l) < SIMD) t[j] = t[j] + t[j + (1 << l)];
+            if (W_SIGNED != 0 && b == W_BITS - 1) sum = sum - (t[0] <<< b);
+            else sum = sum + (t[0] <<< b);
+        end
+        lut_dot = sum;
     endfunction
 
     // Packed products (PACK = 1): element j of lane p at (p*SIMD + j)*PROD_BITS of pprod.
@@ -330,6 +344,11 @@ module mvau #(
         if (p < 2 * PAIRS) begin : g_packed
             always_ff @(posedge ap_clk)
                 if (en) d2 <= packed_dot(pprod, p);
+        /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
+        end else if (XNOR == 0 && RES_TYPE == "lut") begin : g_lut
+        /* verilator lint_on WIDTHEXPAND */
+            always_ff @(posedge ap_clk)
+                if (en) d2 <= lut_dot(xo, wo, p);
         end else begin : g_own
             always_ff @(posedge ap_clk)
                 if (en) d2 <= dot(xo, wo, p);

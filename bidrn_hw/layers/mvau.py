@@ -16,7 +16,7 @@ from qonnx.custom_op.registry import getCustomOp
 from ..errors import UnsupportedError
 from . import thresholds as thr
 from .base import RESOURCE_KEYS, LayerKind, LayerRTL, add, base_op, rtl_ram_style
-from .memory import calibration, clog2, lutram_luts, memory_cost, styled, weight_rom_terms, yosys_block_ram
+from .memory import clog2, lutram_luts, memory_cost, styled, weight_rom_terms, yosys_block_ram
 from .threshold_lines import line_files, line_params
 
 # The width of the top's weight stream words (W_LOAD layers): weights.bin holds words of it (little-endian
@@ -69,18 +69,26 @@ def dsp_products(p: dict) -> bool:
     return not p["XNOR"] and p.get("RES_TYPE", "dsp") == "dsp" and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2
 
 
-def lut_product_bits(p: dict) -> int:
-    """Partial-product bits of the shift-and-add products of an MVAU with RES_TYPE lut (weight bits x product
-    bits per lane): the VVAU's ``lutmul`` term."""
+def lut_dot_bits(p: dict) -> int:
+    """Adder bits of the dot products of an MVAU with RES_TYPE lut (mvau.sv ``lut_dot``): per lane and weight
+    bit, a tree summing SIMD inputs of IN_BITS bits (each level's adders one bit wider than their inputs), then
+    W_BITS - 1 shifted adds of the dot width. 0 for XNOR lanes and multiplications."""
     if p["XNOR"] or p.get("RES_TYPE", "dsp") != "lut":
         return 0
-    return p["PE"] * p["SIMD"] * p["W_BITS"] * (p["IN_BITS"] + p["W_BITS"] + 1)
+    dot = min(p["IN_BITS"] + p["W_BITS"] + 1 + clog2(p["SIMD"]), p["ACC_BITS"])
+    tree, n, width = 0, p["SIMD"], p["IN_BITS"]
+    while n > 1:
+        width = min(width + 1, dot)
+        tree += (n // 2) * width
+        n -= n // 2
+    return p["PE"] * (p["W_BITS"] * tree + (p["W_BITS"] - 1) * dot)
 
 
-def lut_per_product_bit() -> float:
-    """LUTs per partial-product bit of shift-and-add products: the VVAU fit's ``lutmul`` coefficient
-    (calibration.json; vvau.sv writes its products the same way)."""
-    return calibration().get("models", {}).get("vvau", {}).get("LUT", {}).get("lutmul", 0.56)
+# LUTs per adder bit of lut_dot_bits, outside the MVAU fit (no calibration design has RES_TYPE lut): Yosys
+# synth_xilinx -family xc7 of mvau.sv with INT2 inputs and weights, MW 576, MH 16, SIMD 32, PE 4, RES_TYPE lut,
+# weights in block RAM, no thresholds: 1,125 LUT, of which the fitted terms give 267; 858 / 992 adder bits.
+# (The earlier form, one shift-and-add product per element then the tree, measured 1,245.)
+LUT_PER_DOT_BIT = 0.87
 
 
 def _bits(dt: DataType) -> int:
@@ -261,7 +269,8 @@ class MVAU(LayerKind):
         sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
         lanes = p["PE"] * p["SIMD"]
         t["xnor"] = lanes if p["XNOR"] else 0
-        t["mul"] = 0 if p["XNOR"] else lanes * p["ACC_BITS"]  # products in DSP48s: the adder tree is LUTs
+        # products in DSP48s: the adder tree is LUTs (RES_TYPE lut: the trees are outside the fit, lut_dot_bits)
+        t["mul"] = 0 if p["XNOR"] or p.get("RES_TYPE", "dsp") == "lut" else lanes * p["ACC_BITS"]
         t["acc"] = p["PE"] * p["ACC_BITS"]
         # read synchronously (registered): block RAM where Yosys finds it cheaper, else logic. (A separate term
         # for ROMs past 1,024 words had no fit data since the reads became synchronous, so it estimated them
@@ -286,9 +295,8 @@ class MVAU(LayerKind):
         if dsp_products(p):
             # Yosys maps every product of the integer dot product to a DSP48 (even 8 x 2 bits: CNV's first layer)
             cost["DSP"] = mvau_multipliers(p)
-        # RES_TYPE lut: the shift-and-add products in LUTs, outside the MVAU fit (no calibration design has
-        # them); the VVAU's fitted cost per partial-product bit, the same shift-and-add code (vvau.sv)
-        cost["LUT"] += lut_per_product_bit() * lut_product_bits(p)
+        # RES_TYPE lut: the dot products' adder trees in LUTs, outside the fit (see LUT_PER_DOT_BIT)
+        cost["LUT"] += LUT_PER_DOT_BIT * lut_dot_bits(p)
         cost = add(cost, mvau_outside_fit(p))
         return thr.lines_dsp_cost(p, p["ACC_BITS"], cost)
 
