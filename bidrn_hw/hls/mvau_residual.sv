@@ -43,6 +43,7 @@ module mvau_residual #(
     parameter THRESH_FILE = "",
     parameter RAM_STYLE = "auto",
     parameter int PACK = 0,
+    parameter RES_TYPE = "dsp",     // mvau.sv: integer products as multiplications (dsp) or adder trees (lut)
     parameter int W_LOAD = 0,
     parameter int W_WORD_BITS = 32,
     parameter int SKIP_BITS = 8,
@@ -82,7 +83,7 @@ module mvau_residual #(
         .W_SIGNED(W_SIGNED), .XNOR(XNOR), .ACC_BITS(ACC_BITS), .N_STEPS(N_STEPS), .THR_BITS(THR_BITS),
         .OUT_BITS(Y_BITS), .ACT_VAL(ACT_VAL), .SHARED(SHARED), .BASE_BITS(BASE_BITS), .LINES(LINES),
         .M_BITS(M_BITS), .C_BITS(C_BITS), .SHIFT(SHIFT), .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
-        .RAM_STYLE(RAM_STYLE), .PACK(PACK), .W_LOAD(W_LOAD), .W_WORD_BITS(W_WORD_BITS)
+        .RAM_STYLE(RAM_STYLE), .PACK(PACK), .RES_TYPE(RES_TYPE), .W_LOAD(W_LOAD), .W_WORD_BITS(W_WORD_BITS)
     ) u_mvau (
         .ap_clk, .ap_rst_n,
         .s_axis_0_tdata, .s_axis_0_tvalid, .s_axis_0_tready,

@@ -60,6 +60,10 @@ def res_type(inst, wd: dict | None = None) -> str:
     wd = wd or thr.mvau_widths(inst)
     if wd["XNOR"]:
         return "dsp"
+    # only where set on the node: FINN's MVAU_hls (the specialized graph the RTL is generated from) reads an
+    # unset resType as "lut", the abstraction layer's MVAU as "auto"
+    if "resType" not in {a.name for a in inst.onnx_node.attribute}:
+        return "dsp"
     return "lut" if inst.get_nodeattr("resType") == "lut" else "dsp"
 
 
