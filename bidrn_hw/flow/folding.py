@@ -43,7 +43,11 @@ target; an MVAU whose generator cannot meet it at SIMD = IFMChannels gets a para
 some layer cannot meet it even fully parallel, the target relaxes to that layer's cycles (FINN's
 two-pass relaxation) so the rest is not needlessly wide. If the design's estimated resources exceed the
 device's budget, the target is relaxed (cycles grow by a factor 1.25 per step) until it fits or nothing
-more can be folded; the result says whether the target was met and whether the design fits.
+more can be folded; the result says whether the target was met and whether the design fits. Before relaxing,
+weights block RAM cannot hold go to UltraRAM where the part has it, and products the DSP blocks cannot hold go
+to LUTs (``resType`` "lut", :func:`~bidrn_hw.flow.memory_styles.move_products_to_luts`); after folding,
+``flow.build.fold`` places the memories by the part's shares of LUTs and block RAM
+(:func:`~bidrn_hw.flow.memory_styles.balance_memory_styles`).
 """
 from __future__ import annotations
 

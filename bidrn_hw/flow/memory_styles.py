@@ -10,6 +10,10 @@ with it (a window buffer of 101 x 24 bits: 128 against 129). ECP5 keeps ``"auto"
 estimates are not calibrated against Yosys' choices.
 A node without the attribute counts as ``"auto"``. FINN's default for ConvolutionInputGenerator is
 ``"distributed"``, but we apply that only where a folding file asks for it.
+
+For a folding made for a part (auto folding): :func:`move_weights_to_uram` (weights block RAM cannot hold),
+:func:`move_products_to_luts` (FINN's ``resType`` "lut" where the part's DSP blocks run short) and
+:func:`balance_memory_styles` (each "auto" memory in block RAM or LUTs by the part's shares of both).
 """
 from __future__ import annotations
 
