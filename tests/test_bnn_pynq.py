@@ -160,3 +160,31 @@ def test_cnv_stitched_rtl_bit_exact(exported, tmp_path):
     """Pixel folding makes CNV's FC layers 512 x 512 XNORs per cycle: Verilator simulates about 30 cycles/s
     on this machine, so 3 frames (about 25k cycles) take about 15 minutes."""
     _compile_and_simulate(exported, "cnv-w1a1", tmp_path, frames_n=3, stalls=(0.0,))
+
+
+def test_cnv_auto_folding_reaches_the_bnn_pynq_rate_on_xc7z020(exported):
+    """Issue 21 item 5, by the estimate: CNV-w1a1 auto-folded for FINN's BNN-PYNQ rate on the Pynq-Z1's part
+    (32,768 cycles a frame: 3,052 frames/s at 100 MHz, xc7z020) meets it, FIFOs and width converters included,
+    within the part's budget and below the LUTs of FINN's hand folding (30,605). With fewer DSP blocks than the
+    design's products, auto folding moves products to LUTs (resType "lut") until they fit."""
+    from bidrn_hw.devices import device_budget
+    from bidrn_hw.flow.build import fold
+    from bidrn_hw.flow.estimates import total_resources
+    from bidrn_hw.flow.memory_styles import move_products_to_luts
+    from bidrn_hw.layers import RESOURCE_KEYS, layer_cycles_of
+
+    device = device_budget("xc7z020")
+    folded, info = fold(lower_to_hw(exported["cnv-w1a1"]), target_fps=3052, fclk_mhz=100, part="xc7z020")
+    assert info["mode"] == "auto" and info["target_met"] and info["fits"], info
+    slowest = max(layer_cycles_of(folded, n) for n in folded.graph.node)
+    assert slowest <= 32_768 and 100e6 / slowest >= 3052
+    res = total_resources(folded, device)
+    assert all(res[k] <= device[k] for k in RESOURCE_KEYS), res
+    assert res["LUT"] < 30_605, res
+    # products to LUTs where the DSPs run short: the first layer's 8-bit x BIPOLAR products
+    assert res["DSP"] > 8
+    small = {**device, "DSP": 8}
+    moved = move_products_to_luts([folded], small, res["DSP"])
+    after = total_resources(folded, small)
+    assert moved and after["DSP"] <= 8 and after["LUT"] > res["LUT"], (moved, after)
+    assert all(folded.get_node_from_name(n).op_type == "MVAU" for n in moved)

@@ -269,3 +269,51 @@ def test_threshold_kind_and_line_parameters_match_the_generated_rtl(builds):
                 assert label[layer["name"]] == f"searched ({p['N_STEPS']} steps)"
         assert computed >= 4, kind  # the hand encoder's XNOR convolutions and integer 1x1 convolutions
         assert "computed (2 lines)" in (d / "report.md").read_text()
+
+
+def _int_mvau(idt="INT2", wdt="INT2", mw=64, mh=16, simd=16, pe=4):
+    """One integer MVAU (accumulator output) as the flow's HW graph has it."""
+    from onnx import TensorProto
+    from qonnx.core.datatype import DataType
+    from qonnx.util.basic import qonnx_make_model
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, mw))
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, (1, mh))
+    node = helper.make_node("MVAU", ["x", "w"], ["y"], name="MVAU_0", MW=mw, MH=mh, SIMD=simd, PE=pe,
+                            inputDataType=idt, weightDataType=wdt, outputDataType="INT32", binaryXnorMode=0,
+                            noActivation=1, numInputVectors=[1], domain="finn.custom_op.fpgadataflow",
+                            backend="fpgadataflow")
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x], [y]), producer_name="t"))
+    model.set_tensor_datatype("x", DataType[idt])
+    model.set_tensor_datatype("y", DataType["INT32"])
+    w = np.random.default_rng(0).integers(DataType[wdt].min(), DataType[wdt].max() + 1, (mw, mh))
+    model.set_initializer("w", w.astype(np.float32))
+    return model
+
+
+@pytest.mark.parametrize("part", ["xc7z020", "ecp5-85k"])
+def test_res_type_lut_is_estimated_as_luts(part):
+    """A folding file's resType "lut" puts an MVAU's integer products in LUTs (mvau.sv RES_TYPE "lut": shift
+    and add) and the estimate follows: no DSPs, more LUTs; "dsp" and "auto" keep one DSP per product (the
+    calibrated Xilinx model and the ECP5 formula alike). ram_style from the file is honoured too."""
+    from bidrn_hw.flow.folding import ApplyFoldingConfig
+
+    device = device_budget(part)
+    costs = {}
+    for res in ("auto", "dsp", "lut"):
+        model = _int_mvau("INT4", "INT4").transform(ApplyFoldingConfig({"MVAU_0": {"resType": res,
+                                                                                  "ram_style": "block"}}))
+        node = model.graph.node[0]
+        assert getCustomOp(node).get_nodeattr("resType") == res
+        module, p = rtl_params(model, node)
+        assert p.get("RES_TYPE", "dsp") == ("lut" if res == "lut" else "dsp")
+        assert p["RAM_STYLE"] == "block"
+        costs[res] = layer_resources(model, node, device)[0]
+    assert costs["auto"] == costs["dsp"]
+    assert costs["dsp"]["DSP"] > 0
+    assert costs["lut"]["DSP"] == 0
+    assert costs["lut"]["LUT"] > costs["dsp"]["LUT"]
+    if part == "xc7z020":  # the weight ROM where the file put it: block RAM, either way
+        assert costs["lut"]["BRAM_18K"] == costs["dsp"]["BRAM_18K"] > 0
+    with pytest.raises(Exception, match="resType"):
+        _int_mvau().transform(ApplyFoldingConfig({"MVAU_0": {"resType": "fast"}}))

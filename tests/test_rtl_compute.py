@@ -71,7 +71,21 @@ def test_mvau_packed_products_bit_exact(case, tmp_path):
     check_mvau(case, tmp_path, family="alveo")
 
 
-def check_mvau(case, tmp_path, family=None):
+# Products as shift and add (resType "lut": mvau.sv RES_TYPE "lut", no DSP blocks): signed and unsigned inputs,
+# BIPOLAR weights (2-bit signed values), with and without thresholds.
+LUT_CASES = [
+    (False, True, 12, 4, 3, 2, "INT4", "INT4", "INT3", 7),
+    (False, False, 16, 6, 4, 3, "INT2", "BIPOLAR", None, 0),
+    (False, True, 12, 6, 3, 3, "UINT8", "INT2", "UINT2", 3),
+]
+
+
+@pytest.mark.parametrize("case", LUT_CASES, ids=["int4-thr", "int2-bipolar-acc", "uint8-int2-thr"])
+def test_mvau_lut_products_bit_exact(case, tmp_path):
+    check_mvau(case, tmp_path, res_type="lut")
+
+
+def check_mvau(case, tmp_path, family=None, res_type=None):
     from bidrn_hw.layers.mvau import set_target_family
 
     xnor, act, mw, mh, simd, pe, idt, wdt, odt, steps = case
@@ -82,7 +96,8 @@ def check_mvau(case, tmp_path, family=None):
     node = helper.make_node("MVAU", ["x", "w"] + (["t"] if act else []), ["y"], name="M0", MW=mw, MH=mh, SIMD=simd,
                             PE=pe, inputDataType=idt, weightDataType=wdt, outputDataType=out_dt,
                             ActVal=int(DataType[odt].min()) if act else 0, binaryXnorMode=int(xnor),
-                            noActivation=0 if act else 1, numInputVectors=VECS, **HW)
+                            noActivation=0 if act else 1, numInputVectors=VECS, **HW,
+                            **({"resType": res_type} if res_type else {}))
     model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
     model.set_tensor_datatype("x", DataType[idt])
     model.set_tensor_datatype("y", DataType[out_dt])
@@ -105,6 +120,7 @@ def check_mvau(case, tmp_path, family=None):
     layer = layer_rtl(model, model.graph.node[0])
     p = layer.parameters
     assert p.get("PACK", 0) == int(family is not None), p
+    assert p.get("RES_TYPE", "dsp") == (res_type or "dsp"), p
     if steps == 31:
         assert p["N_STEPS"] < 31 and p["BASE_BITS"] > 0, p
     if steps < 0:

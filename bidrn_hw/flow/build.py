@@ -37,7 +37,7 @@ from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
 from .folding import ApplyFoldingConfig, InsertDataWidthConverters, apply_fifo_depths, auto_fold, load_folding
 from .lower import lower_to_hw
-from .memory_styles import ResolveMemoryStyles
+from .memory_styles import ResolveMemoryStyles, balance_memory_styles
 from .pixel_folding import ApplyPixelFolding
 from .rate_fifos import InsertGeneratorInputFIFOs, InsertMVAUInputFIFOs
 
@@ -52,7 +52,7 @@ SPECIALIZE_PART = "xc7z020clg400-1"  # only picks FINN's backend classes (widths
 
 
 def folding_config(model: ModelWrapper) -> dict:
-    keys = ("PE", "SIMD", "depth", "ram_style")
+    keys = ("PE", "SIMD", "depth", "ram_style", "resType")
     config = {"Defaults": {}}
     for node in model.graph.node:
         inst = getCustomOp(node)
@@ -97,6 +97,8 @@ def fold(hw: ModelWrapper, folding: Path | str | dict | None = None, target_fps:
     hw = hw.transform(InsertBranchFIFOs()).transform(InsertDataWidthConverters())
     hw = hw.transform(InsertGeneratorInputFIFOs()).transform(InsertMVAUInputFIFOs())
     apply_fifo_depths(hw, pending, info.get("file") or "folding")
+    if target_fps is not None:  # a folding for the part: its memories placed by what the part has
+        balance_memory_styles(hw, device_budget(part))
     hw = hw.transform(ResolveMemoryStyles(device_budget(part)["family"]))
     return hw, info
 

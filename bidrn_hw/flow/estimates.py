@@ -35,7 +35,10 @@ FINN uses where noted):
   memory shallower than 128 words or smaller than 4 kbit goes to LUTs, else block RAM; ``ultra`` -> URAM
   with FINN's URAM formula), buffers the input vector (SF words) and binary-searches sorted thresholds
   (log2(N+1) comparators per PE plus threshold muxes) instead of FINN's N comparators. resType is ``dsp``
-  when both weights and inputs are 4 bits or wider (integer stem), else ``lut`` (XNOR, 0/1 shortcuts).
+  when both weights and inputs are 4 bits or wider (integer stem), else ``lut`` (XNOR, 0/1 shortcuts);
+  a node's own ``resType`` "lut" (a folding file, or auto folding where DSPs run short) is ``lut`` always.
+  The calibrated model follows the RTL: mvau.sv's RES_TYPE "lut" sums the dot product by weight bits in
+  adder trees (no DSP blocks; ``layers.mvau.lut_dot_bits``), "dsp" multiplies (one DSP48 per product).
 * **StreamingFIFO**: FINN's ``StreamingFIFO`` estimators (FINN's fifo.sv cost model; ours is the same
   circular buffer).
 * **Thresholding, ConvolutionInputGenerator, FMPadding, ElementwiseAdd, DuplicateStreams, Pool,

@@ -43,7 +43,11 @@ target; an MVAU whose generator cannot meet it at SIMD = IFMChannels gets a para
 some layer cannot meet it even fully parallel, the target relaxes to that layer's cycles (FINN's
 two-pass relaxation) so the rest is not needlessly wide. If the design's estimated resources exceed the
 device's budget, the target is relaxed (cycles grow by a factor 1.25 per step) until it fits or nothing
-more can be folded; the result says whether the target was met and whether the design fits.
+more can be folded; the result says whether the target was met and whether the design fits. Before relaxing,
+weights block RAM cannot hold go to UltraRAM where the part has it, and products the DSP blocks cannot hold go
+to LUTs (``resType`` "lut", :func:`~bidrn_hw.flow.memory_styles.move_products_to_luts`); after folding,
+``flow.build.fold`` places the memories by the part's shares of LUTs and block RAM
+(:func:`~bidrn_hw.flow.memory_styles.balance_memory_styles`).
 """
 from __future__ import annotations
 
@@ -62,17 +66,18 @@ from ..layers import RESOURCE_KEYS, base_op, fold_limits, is_mvau, kind_of, laye
 from ..layers.base import LayerKind
 from .estimates import total_resources
 from .fast_qonnx import copy_model
-from .memory_styles import move_weights_to_uram
+from .memory_styles import move_products_to_luts, move_weights_to_uram
 from .pixel_folding import ApplyPixelFolding
 
 FOLD_ATTRS = ("PE", "SIMD")
-CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "depth", "parallel_window")
+CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "depth", "parallel_window", "resType")
 # Attributes of FINN's HLS/RTL backends that FINN's folding files carry but our RTL has no use for: accepted
 # and ignored (``ApplyFoldingConfig.ignored``), so a FINN build's folding file applies as it is.
-FINN_ONLY_ATTRS = {"resType", "mem_mode", "runtime_writeable_weights", "ram_style_thresholds", "impl_style",
+FINN_ONLY_ATTRS = {"mem_mode", "runtime_writeable_weights", "ram_style_thresholds", "impl_style",
                    "inFIFODepths", "outFIFODepths", "preferred_impl_style", "depth_trigger_uram",
                    "depth_trigger_bram"}
 RAM_STYLES = {"auto", "block", "distributed", "ultra"}
+RES_TYPES = {"auto", "lut", "dsp"}
 
 
 def _divisors(n: int) -> list[int]:
@@ -193,6 +198,8 @@ def _set_attr(model: ModelWrapper, node, attr: str, value, source: str) -> bool:
                              f"{_limit_label(model, node, attr)}={limit}")
     if attr == "ram_style" and value not in RAM_STYLES:
         raise UsageError(f"{source}: node {node.name}: ram_style={value!r} is not one of {sorted(RAM_STYLES)}")
+    if attr == "resType" and value not in RES_TYPES:
+        raise UsageError(f"{source}: node {node.name}: resType={value!r} is not one of {sorted(RES_TYPES)}")
     inst.set_nodeattr(attr, value)
     return True
 
@@ -513,8 +520,11 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
         folded = copy_model(model)
         fold_for_target(folded, target)
         res = estimate(folded)
-        # weights block RAM cannot hold go to UltraRAM where the part has it (loaded after reset)
+        # weights block RAM cannot hold go to UltraRAM where the part has it (loaded after reset); products
+        # the DSP blocks cannot hold go to LUTs
         if move_weights_to_uram([folded], device, res["BRAM_18K"], res["URAM"]):
+            res = estimate(folded)
+        if move_products_to_luts([folded], device, res["DSP"]):
             res = estimate(folded)
         over = {k: (res[k], device[k]) for k in RESOURCE_KEYS if res[k] > device[k]}
         cycles = {n.name: layer_cycles_of(folded, n) for n in folded.graph.node}
@@ -550,6 +560,8 @@ def least_resources_over_budget(model: ModelWrapper, estimate, device: dict) -> 
     fold_slowest(probe)
     res = estimate(probe)
     if move_weights_to_uram([probe], device, res["BRAM_18K"], res["URAM"]):
+        res = estimate(probe)
+    if move_products_to_luts([probe], device, res["DSP"]):
         res = estimate(probe)
     return {k: res[k] for k in RESOURCE_KEYS if res[k] > device[k]}
 

@@ -10,6 +10,10 @@ with it (a window buffer of 101 x 24 bits: 128 against 129). ECP5 keeps ``"auto"
 estimates are not calibrated against Yosys' choices.
 A node without the attribute counts as ``"auto"``. FINN's default for ConvolutionInputGenerator is
 ``"distributed"``, but we apply that only where a folding file asks for it.
+
+For a folding made for a part (auto folding): :func:`move_weights_to_uram` (weights block RAM cannot hold),
+:func:`move_products_to_luts` (FINN's ``resType`` "lut" where the part's DSP blocks run short) and
+:func:`balance_memory_styles` (each "auto" memory in block RAM or LUTs by the part's shares of both).
 """
 from __future__ import annotations
 
@@ -99,3 +103,100 @@ def move_weights_to_uram(models: list, device: dict, bram: int, uram: int) -> li
         getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "ultra")
         moved.append(name)
     return moved
+
+
+RES_TYPE_OPS = ("MVAU", "VVAU")  # the kinds whose products FINN's resType places (mvau.sv, vvau.sv RES_TYPE)
+
+
+def lut_product_candidates(model, device: dict) -> list[tuple[float, int, str, dict]]:
+    """The layers whose products could leave the DSP blocks for LUTs (``resType`` "lut": shift and add): an
+    MVAU or VVAU with DSPs in its estimate and ``resType`` left to the flow ("auto"). Per node: (LUTs added per
+    DSP saved, DSPs saved, name, the whole change of its resources)."""
+    out = []
+    for node in model.graph.node:
+        if base_op(node) not in RES_TYPE_OPS:
+            continue
+        inst = getCustomOp(node)
+        if inst.get_nodeattr("resType") != "auto":
+            continue
+        before = layer_resources(model, node, device)[0]
+        if not before["DSP"]:
+            continue
+        inst.set_nodeattr("resType", "lut")
+        after = layer_resources(model, node, device)[0]
+        inst.set_nodeattr("resType", "auto")
+        delta = {k: after[k] - before[k] for k in after}
+        if delta["DSP"] < 0:
+            out.append((delta["LUT"] / -delta["DSP"], -delta["DSP"], node.name, delta))
+    return out
+
+
+def move_products_to_luts(models: list, device: dict, dsp: int) -> list[str]:
+    """Set ``resType`` "lut" on MVAUs/VVAUs (their products as shift-and-add logic) until the DSP need ``dsp``
+    fits ``device``'s budget: the fewest LUTs per DSP saved first (narrow operands: a 2 x 2-bit product is a few
+    LUTs, where a DSP block stands for about 240 LUTs of an xc7z020). Returns the moved nodes' names; the
+    caller estimates again."""
+    if dsp <= device["DSP"]:
+        return []
+    tagged = sorted(((m, c) for m in models for c in lut_product_candidates(m, device)), key=lambda t: (t[1][0], t[1][2]))
+    moved = []
+    for model, (_, saved, name, _) in tagged:
+        if dsp <= device["DSP"]:
+            break
+        getCustomOp(model.get_node_from_name(name)).set_nodeattr("resType", "lut")
+        dsp -= saved
+        moved.append(name)
+    return moved
+
+
+def balance_memory_styles(model, device: dict) -> list[str]:
+    """Where a folding was chosen for a part (auto folding), place each memory left at ``"auto"`` (MVAU and
+    VVAU weight ROMs, window buffers, FIFOs) in block RAM or in LUTs by what the part has, not by Yosys'
+    library costs alone: a memory's cost in each style is weighed as the share of the part's LUTs plus the
+    share of its block RAM it takes, and the cheaper style is set. Moves into block RAM go by share saved per
+    RAMB18 and only while the whole design's block RAM stays within the budget. On an xc7z020 a 1,024-bit x
+    192-word weight ROM costs about 10,500 LUTs in logic (20% of the part) or 29 RAMB18 (10%): block RAM, where
+    Yosys' costs (129 per RAMB18 against one per 64 bits of logic) choose logic. Xilinx parts only (the
+    calibrated estimates); returns the names of the nodes whose style was set."""
+    if device.get("family") not in CALIBRATED_FAMILIES or not device.get("LUT") or not device.get("BRAM_18K"):
+        return []
+
+    def share(c):
+        return c["LUT"] / device["LUT"] + c["BRAM_18K"] / device["BRAM_18K"]
+
+    bram = 0
+    to_block, to_lut = [], []
+    for node in model.graph.node:
+        now = layer_resources(model, node, device)[0]
+        bram += now["BRAM_18K"]
+        if base_op(node) not in MEMORY_OPS or ram_style(node) != "auto":
+            continue
+        module, p = rtl_params(model, node)
+        where = styled_memory(module, p)
+        if where not in ("block", "lut"):
+            continue
+        inst = getCustomOp(node)
+        other = "distributed" if where == "block" else "block"
+        inst.set_nodeattr("ram_style", other)
+        alt = layer_resources(model, node, device)[0]
+        inst.set_nodeattr("ram_style", "auto")
+        saved = share(now) - share(alt)
+        if saved <= 0:
+            continue
+        if other == "distributed":
+            to_lut.append(node.name)
+            bram += alt["BRAM_18K"] - now["BRAM_18K"]
+        else:
+            to_block.append((saved / max(alt["BRAM_18K"] - now["BRAM_18K"], 1), alt["BRAM_18K"] - now["BRAM_18K"],
+                             node.name))
+    changed = []
+    for name in to_lut:
+        getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "distributed")
+        changed.append(name)
+    for _, more, name in sorted(to_block, key=lambda t: (-t[0], t[2])):
+        if bram + more > device["BRAM_18K"]:
+            continue
+        getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "block")
+        bram += more
+        changed.append(name)
+    return changed

@@ -45,10 +45,10 @@
 `define MVAU_PARAMS parameter int MW = 8, parameter int MH = 4, parameter int SIMD = 2, parameter int PE = 2, \
     parameter int IN_BITS = 4, parameter int IN_SIGNED = 1, parameter int W_BITS = 4, parameter int W_SIGNED = 1, \
     parameter int XNOR = 0, parameter int ACC_BITS = 16, parameter WEIGHT_FILE = "", parameter RAM_STYLE = "auto", \
-    parameter int PACK = 0, parameter int W_LOAD = 0, parameter int W_WORD_BITS = 32
+    parameter int PACK = 0, parameter RES_TYPE = "dsp", parameter int W_LOAD = 0, parameter int W_WORD_BITS = 32
 `define MVAU_ARGS .MW(MW), .MH(MH), .SIMD(SIMD), .PE(PE), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), \
     .W_BITS(W_BITS), .W_SIGNED(W_SIGNED), .XNOR(XNOR), .ACC_BITS(ACC_BITS), .WEIGHT_FILE(WEIGHT_FILE), \
-    .RAM_STYLE(RAM_STYLE), .PACK(PACK), .W_LOAD(W_LOAD), .W_WORD_BITS(W_WORD_BITS)
+    .RAM_STYLE(RAM_STYLE), .PACK(PACK), .RES_TYPE(RES_TYPE), .W_LOAD(W_LOAD), .W_WORD_BITS(W_WORD_BITS)
 
 `define ADDER_TREE(t, n) \
     for (int l_ = 0; (1 << l_) < (n); l_++) \

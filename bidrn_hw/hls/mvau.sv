@@ -15,6 +15,8 @@
 // T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency), or
 // where LINES > 0 computed by threshold_lines.sv from one or two lines per channel (threshold_unit.sv).
 //
+// RES_TYPE "lut" (integer products only): no multiplications; the dot product is summed by weight bits
+// (lut_dot below), so Yosys builds it of LUTs and carry chains instead of DSP blocks (FINN's resType "lut").
 // PACK = 1 (integer products only): lanes 2q and 2q+1 share each input element, so one multiplication
 // x * (w_2q * 2^PROD_BITS + w_2q+1) gives both products (Xilinx WP486: one DSP48E2, 27 x 18 bits, for two
 // int8 products). The low product is the low PROD_BITS bits, signed; the high one is the rest shifted down,
@@ -103,6 +105,13 @@ module mvau #(
             /* verilator lint_on UNUSEDSIGNAL */
         end
     endgenerate
+
+    initial begin
+        /* verilator lint_off WIDTHEXPAND */
+        if (RES_TYPE != "dsp" && RES_TYPE != "lut") $error("mvau: RES_TYPE must be dsp or lut");
+        if (RES_TYPE == "lut" && PACK != 0) $error("mvau: PACK needs RES_TYPE dsp (packed multiplications)");
+        /* verilator lint_on WIDTHEXPAND */
+    end
 
     // ---- issue, accumulate, activation: the shared pipeline; fold 0 takes the input beats
     logic [SFB-1:0] sf;
@@ -202,10 +211,40 @@ module mvau #(
         dot = t[0];
     endfunction
 
+    // RES_TYPE "lut": the dot product by weight bits, sum_j x_j w_j = sum_b (+-2^b) sum_j (w_j[b] ? x_j : 0) (the
+    // top bit of a signed weight weighs negative): W_BITS adder trees of the inputs themselves (IN_BITS wide,
+    // gated by one weight bit each) and W_BITS - 1 shifted adds per lane; no multiplier, no DSP block.
+    // Exact: every sum is taken modulo 2^DOT_BITS, and the whole dot product fits DOT_BITS.
+    function automatic logic signed [DOT_BITS-1:0] lut_dot(input logic [XL-1:0] x, input logic [WL-1:0] w,
+                                                          input int p);
+        logic signed [DOT_BITS-1:0] sum;
+        sum = '0;
+        for (int b = 0; b < W_BITS; b++) begin
+            logic signed [DOT_BITS-1:0] t [SIMD];
+            for (int j = 0; j < SIMD; j++) begin
+                logic [IN_BITS-1:0] xr;
+                xr = x[j*IN_BITS +: IN_BITS];
+                if (!w[(p*SIMD + j)*W_BITS + b]) t[j] = '0;
+                else t[j] = (IN_SIGNED != 0) ? DOT_BITS'($signed(xr)) : DOT_BITS'($unsigned(xr));
+            end
+            `ADDER_TREE(t, SIMD)
+            if (W_SIGNED != 0 && b == W_BITS - 1) sum = sum - (t[0] <<< b);
+            else sum = sum + (t[0] <<< b);
+        end
+        lut_dot = sum;
+    endfunction
+
     // The operand register's dot product per lane, registered (one process per lane: Yosys' proc pass is slow
     // on one process holding them all).
     for (genvar p = 0; p < PE; p++) begin : lane
-        always_ff @(posedge ap_clk)
-            if (en) dots[p*DOT_BITS +: DOT_BITS] <= dot(xo, wo, pprod, p);
+        /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths
+        if (p >= 2 * PAIRS && XNOR == 0 && RES_TYPE == "lut") begin : g_lut
+        /* verilator lint_on WIDTHEXPAND */
+            always_ff @(posedge ap_clk)
+                if (en) dots[p*DOT_BITS +: DOT_BITS] <= lut_dot(xo, wo, p);
+        end else begin : g_dot
+            always_ff @(posedge ap_clk)
+                if (en) dots[p*DOT_BITS +: DOT_BITS] <= dot(xo, wo, pprod, p);
+        end
     end
 endmodule

@@ -44,10 +44,55 @@ def pack_products(model, inst, wd: dict | None = None) -> int:
     products that Yosys maps to DSPs (both operands 2 bits or more), a DSP48E2 target, and operands that fit
     it: the input in the 18-bit port, the packed weight (IN_BITS + 2 * W_BITS + 2 bits) in the 27-bit one."""
     wd = wd or thr.mvau_widths(inst)
-    if model.get_metadata_prop(TARGET_FAMILY) not in DSP48E2_FAMILIES or wd["XNOR"] or inst.get_nodeattr("PE") < 2:
+    if model.get_metadata_prop(TARGET_FAMILY) not in DSP48E2_FAMILIES or wd["XNOR"] or inst.get_nodeattr("PE") < 2 \
+            or res_type(inst, wd) == "lut":
         return 0
     in_bits, w_bits = wd["IN_BITS"], wd["W_BITS"]
     return int(in_bits >= 2 and w_bits >= 2 and in_bits + 1 <= 18 and in_bits + 2 * w_bits + 2 <= 27)
+
+
+def res_type(inst, wd: dict | None = None) -> str:
+    """How mvau.sv computes integer products (its RES_TYPE): "lut" (shift and add: LUTs and carry chains) where
+    FINN's ``resType`` says "lut", else "dsp" (a multiplication, which Yosys maps to a DSP block where both
+    operands are 2 bits or wider). XNOR lanes have no products: "dsp", i.e. the parameter is left out.
+    ``resType`` "auto" keeps the multiplication; auto folding sets "lut" where the part's DSPs run short
+    (:func:`bidrn_hw.flow.folding.move_products_to_luts`)."""
+    wd = wd or thr.mvau_widths(inst)
+    if wd["XNOR"]:
+        return "dsp"
+    # only where set on the node: FINN's MVAU_hls (the specialized graph the RTL is generated from) reads an
+    # unset resType as "lut", the abstraction layer's MVAU as "auto"
+    if "resType" not in {a.name for a in inst.onnx_node.attribute}:
+        return "dsp"
+    return "lut" if inst.get_nodeattr("resType") == "lut" else "dsp"
+
+
+def dsp_products(p: dict) -> bool:
+    """Whether Yosys maps an MVAU's products to DSP blocks: integer products written as multiplications
+    (RES_TYPE dsp) of operands 2 bits or wider (even 8 x 2 bits: CNV's first layer)."""
+    return not p["XNOR"] and p.get("RES_TYPE", "dsp") == "dsp" and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2
+
+
+def lut_dot_bits(p: dict) -> int:
+    """Adder bits of the dot products of an MVAU with RES_TYPE lut (mvau.sv ``lut_dot``): per lane and weight
+    bit, a tree summing SIMD inputs of IN_BITS bits (each level's adders one bit wider than their inputs), then
+    W_BITS - 1 shifted adds of the dot width. 0 for XNOR lanes and multiplications."""
+    if p["XNOR"] or p.get("RES_TYPE", "dsp") != "lut":
+        return 0
+    dot = min(p["IN_BITS"] + p["W_BITS"] + 1 + clog2(p["SIMD"]), p["ACC_BITS"])
+    tree, n, width = 0, p["SIMD"], p["IN_BITS"]
+    while n > 1:
+        width = min(width + 1, dot)
+        tree += (n // 2) * width
+        n -= n // 2
+    return p["PE"] * (p["W_BITS"] * tree + (p["W_BITS"] - 1) * dot)
+
+
+# LUTs per adder bit of lut_dot_bits, outside the MVAU fit (no calibration design has RES_TYPE lut): Yosys
+# synth_xilinx -family xc7 of mvau.sv with INT2 inputs and weights, MW 576, MH 16, SIMD 32, PE 4, RES_TYPE lut,
+# weights in block RAM, no thresholds: 1,125 LUT, of which the fitted terms give 267; 858 / 992 adder bits.
+# (The earlier form, one shift-and-add product per element then the tree, measured 1,245.)
+LUT_PER_DOT_BIT = 0.87
 
 
 def _bits(dt: DataType) -> int:
@@ -66,6 +111,7 @@ def mvau_params(model, node, inst) -> dict:
                 **{k: wd[k] for k in ("XNOR", "IN_BITS", "W_BITS", "ACC_BITS")},
                 OUT_BITS=_bits(inst.get_output_datatype(0)), **search, RAM_STYLE=style,
                 **({"PACK": 1} if pack_products(model, inst, wd) else {}),
+                **({"RES_TYPE": "lut"} if res_type(inst, wd) == "lut" else {}),
                 **({"W_LOAD": 1, "W_WORD_BITS": WEIGHT_WORD_BITS} if style == "ultra" else {}))
 
 
@@ -160,6 +206,8 @@ class MVAU(LayerKind):
                       RAM_STYLE=rtl_ram_style(node))
         if pack_products(model, inst, wd):
             params["PACK"] = 1
+        if res_type(inst, wd) == "lut":
+            params["RES_TYPE"] = "lut"
         sources = ["mvau"]
         if params["RAM_STYLE"] == "ultra":  # no initial contents: loaded after reset from the weight stream
             family = model.get_metadata_prop(TARGET_FAMILY)
@@ -198,7 +246,7 @@ class MVAU(LayerKind):
         finn = getCustomOp(copy)
         finn.set_nodeattr("ram_style", "block")
         finn.set_nodeattr("noActivation", 1)
-        finn.set_nodeattr("resType", "dsp" if dsp_style else "lut")
+        finn.set_nodeattr("resType", "dsp" if dsp_style and p.get("RES_TYPE", "dsp") == "dsp" else "lut")
         cost = dict.fromkeys(RESOURCE_KEYS, 0)
         cost["LUT"] = int(finn.lut_estimation(part))
         cost["DSP"] = int(finn.dsp_estimation(part))
@@ -225,7 +273,8 @@ class MVAU(LayerKind):
         sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
         lanes = p["PE"] * p["SIMD"]
         t["xnor"] = lanes if p["XNOR"] else 0
-        t["mul"] = 0 if p["XNOR"] else lanes * p["ACC_BITS"]  # products in DSP48s: the adder tree is LUTs
+        # products in DSP48s: the adder tree is LUTs (RES_TYPE lut: the trees are outside the fit, lut_dot_bits)
+        t["mul"] = 0 if p["XNOR"] or p.get("RES_TYPE", "dsp") == "lut" else lanes * p["ACC_BITS"]
         t["acc"] = p["PE"] * p["ACC_BITS"]
         # read synchronously (registered): block RAM where Yosys finds it cheaper, else logic. (A separate term
         # for ROMs past 1,024 words had no fit data since the reads became synchronous, so it estimated them
@@ -247,9 +296,11 @@ class MVAU(LayerKind):
         return t, brams
 
     def calibrated_extra(self, module, p, cost):
-        if not p["XNOR"] and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2:
+        if dsp_products(p):
             # Yosys maps every product of the integer dot product to a DSP48 (even 8 x 2 bits: CNV's first layer)
             cost["DSP"] = mvau_multipliers(p)
+        # RES_TYPE lut: the dot products' adder trees in LUTs, outside the fit (see LUT_PER_DOT_BIT)
+        cost["LUT"] += LUT_PER_DOT_BIT * lut_dot_bits(p)
         cost = add(cost, mvau_outside_fit(p))
         return thr.lines_dsp_cost(p, p["ACC_BITS"], cost)
 
