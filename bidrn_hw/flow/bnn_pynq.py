@@ -120,3 +120,9 @@ def export_bnn_pynq(network: str, path: str | Path, seed: int = 0) -> ModelWrapp
     path.parent.mkdir(parents=True, exist_ok=True)
     net = build_bnn_pynq(network, seed)
     return export_uint8_qonnx(net, torch.rand(input_shape(network)), path, {"bidrn_hw.network": network})
+
+
+def random_frames(network: str, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` random UINT8 frames (N, C, H, W) as float32 (what QONNX execution takes)."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(n, *input_shape(network)[1:])).astype(np.float32)
