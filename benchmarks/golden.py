@@ -79,6 +79,17 @@ def canonical_onnx(path: Path) -> tuple[bytes, dict[str, str]]:
         vi.name = names.get(vi.name, vi.name)
     for ann in g.quantization_annotation:
         ann.tensor_name = names.get(ann.tensor_name, ann.tensor_name)
+    # the residual fusion's record names the skip tensor of each join, often one the fusion removed (so not in
+    # the graph): those get names of their own, m<k> in order of appearance
+    removed: dict[str, str] = {}
+    for prop in list(model.metadata_props) + list(g.metadata_props):
+        if prop.key == "bidrn_hw.residual_fusion":
+            record = json.loads(prop.value)
+            for entry in record:
+                if "skip" in entry:
+                    t = entry["skip"]
+                    entry["skip"] = names.get(t) or removed.setdefault(t, f"m{len(removed)}")
+            prop.value = json.dumps(record)
     return model.SerializeToString(), names
 
 

@@ -275,28 +275,12 @@ def activation_stats(net, shape: tuple, seed: int = 99) -> list[dict]:
 
 
 def export(net, shape: tuple, path: Path) -> None:
-    """QONNX export with FINN's UINT8 pre-processing in front (flow.bnn_pynq.add_uint8_preprocessing)."""
+    """QONNX export with FINN's UINT8 pre-processing in front (flow.bnn_pynq.export_uint8_qonnx)."""
     import torch
-    from brevitas.export import export_qonnx
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.transformation.fold_constants import FoldConstants
-    from qonnx.transformation.general import (GiveReadableTensorNames, GiveUniqueNodeNames,
-                                              RemoveStaticGraphInputs, RemoveUnusedTensors)
-    from qonnx.transformation.infer_datatypes import InferDataTypes
-    from qonnx.transformation.infer_shapes import InferShapes
 
-    from bidrn_hw.flow.bnn_pynq import add_uint8_preprocessing
+    from bidrn_hw.flow.bnn_pynq import export_uint8_qonnx
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        export_qonnx(net, torch.rand(shape), str(path), dynamo=False, opset_version=13)
-    model = ModelWrapper(str(path))
-    model = model.transform(InferShapes()).transform(FoldConstants()).transform(RemoveStaticGraphInputs())
-    model = model.transform(RemoveUnusedTensors())
-    model = add_uint8_preprocessing(model)
-    model = model.transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
-    model = model.transform(InferShapes()).transform(InferDataTypes())
-    model.save(str(path))
+    export_uint8_qonnx(net, torch.rand(shape), path)
 
 
 def qonnx_reference(path: Path, frames: np.ndarray) -> np.ndarray:

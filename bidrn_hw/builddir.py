@@ -483,6 +483,7 @@ def _data_copy(build: Build) -> Path:
     """The build's memory files copied into the cache under a name made of their sha256 alone
     (``$BIDRN_HW_CACHE/data/<hash>``): a build and its copies anywhere name the same files, so their sources
     are identical and share one Verilator model; a changed file makes another folder (and model)."""
+    # lazy: rtl_sim.verilator imports layers (qonnx, onnx); builddir stays light for the CLI
     from .rtl_sim.verilator import cache_root
 
     files = build.accel["files"]
@@ -510,6 +511,7 @@ def simulation_sources(build_dir: Path | str) -> list[Path]:
     not depend on where the build directory lives, and a moved or copied build reuses the original's
     Verilator model. The copies are kept in the cache (``$BIDRN_HW_CACHE/src/<hash>``) under a name made of
     their content, so the simulator's build cache, whose key includes the sources' folder, finds them again."""
+    # lazy: rtl_sim.verilator imports layers (qonnx, onnx); builddir stays light for the CLI
     from .rtl_sim.verilator import cache_root
 
     build = load_design(build_dir)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from .builddir import OutputDir
 from .model.configs import ModelConfig, get_config
@@ -36,8 +37,6 @@ def hardware_encoders(model: WholeBodyNet, calibration_images: torch.Tensor, bit
     ``calibration_images``: (N, 3, H, W) in [0, 1] at the config's full image size. The body encoder is
     calibrated on resized images, hands and face on centre crops resized to their input sizes.
     """
-    from torch.nn import functional as F
-
     cfg = model.config
     out = {}
     for name in FPGA_PARTITIONS:

@@ -21,6 +21,16 @@ from pathlib import Path
 
 from bidrn_hw.builddir import seal
 
+
+def _stream_ports(in_bits: str, out_bits: str) -> str:
+    """The ports every fixture module has (the port convention): clock, reset, one AXI-Stream in, one out."""
+    ports = ("input  logic ap_clk", "input  logic ap_rst_n", f"input  logic [{in_bits}-1:0] s_axis_0_tdata",
+             "input  logic s_axis_0_tvalid", "output logic s_axis_0_tready",
+             f"output logic [{out_bits}-1:0] m_axis_0_tdata", "output logic m_axis_0_tvalid",
+             "input  logic m_axis_0_tready")
+    return ",\n".join(f"  {p}" for p in ports) + "\n"
+
+
 FX_MAC = r"""
 module fx_mac #(
   parameter int LANES = 4,
@@ -28,15 +38,7 @@ module fx_mac #(
   parameter WEIGHT_FILE = "weights.mem",
   parameter int OUT_BITS = 24
 ) (
-  input  logic ap_clk,
-  input  logic ap_rst_n,
-  input  logic [LANES*8-1:0] s_axis_0_tdata,
-  input  logic s_axis_0_tvalid,
-  output logic s_axis_0_tready,
-  output logic [OUT_BITS-1:0] m_axis_0_tdata,
-  output logic m_axis_0_tvalid,
-  input  logic m_axis_0_tready
-);
+""" + _stream_ports("LANES*8", "OUT_BITS") + r""");
   localparam int AW = $clog2(DEPTH);
   logic [LANES*8-1:0] rom [0:DEPTH-1];
   initial $readmemh(WEIGHT_FILE, rom);
@@ -95,15 +97,7 @@ module fx_bias #(
   parameter int BITS = 24,
   parameter int BIAS = 5
 ) (
-  input  logic ap_clk,
-  input  logic ap_rst_n,
-  input  logic [BITS-1:0] s_axis_0_tdata,
-  input  logic s_axis_0_tvalid,
-  output logic s_axis_0_tready,
-  output logic [BITS-1:0] m_axis_0_tdata,
-  output logic m_axis_0_tvalid,
-  input  logic m_axis_0_tready
-);
+""" + _stream_ports("BITS", "BITS") + r""");
   logic ce;
   assign ce = !m_axis_0_tvalid || m_axis_0_tready;
   assign s_axis_0_tready = ce;
@@ -119,15 +113,7 @@ endmodule
 
 TOP = r"""
 module {top} (
-  input  logic ap_clk,
-  input  logic ap_rst_n,
-  input  logic [{in_bits}-1:0] s_axis_0_tdata,
-  input  logic s_axis_0_tvalid,
-  output logic s_axis_0_tready,
-  output logic [{out_bits}-1:0] m_axis_0_tdata,
-  output logic m_axis_0_tvalid,
-  input  logic m_axis_0_tready
-);
+""" + _stream_ports("{in_bits}", "{out_bits}") + r""");
   logic [{out_bits}-1:0] w_tdata;
   logic w_tvalid, w_tready;
   fx_mac #(.LANES({lanes}), .DEPTH({depth}), .WEIGHT_FILE("{weights}"), .OUT_BITS({out_bits})) u_mac0 (

@@ -102,15 +102,15 @@ def test_compile_float_input_without_integer_type(tfc, tmp_path, capsys):
     expect_error(capsys, "usage", ["FLOAT32", "graph input"], "compile", p, "--out", tmp_path / "o")
 
 
+def _bad_values(option: str, *values: str) -> list:
+    """(extra arguments, needle) cases that give ``option`` each bad value: the error names the option."""
+    return [((option, v), option) for v in values]
+
+
 OPTIONS = [
-    (("--target-fps", "0"), "--target-fps"),
-    (("--target-fps", "-5"), "--target-fps"),
-    (("--target-fps", "nan"), "--target-fps"),
-    (("--target-fps", "inf"), "--target-fps"),
-    (("--target-fps", "fast"), "--target-fps"),
+    *_bad_values("--target-fps", "0", "-5", "nan", "inf", "fast"),
     (("--fclk-mhz", "0", "--target-fps", "10"), "--fclk-mhz"),
-    (("--fclk-mhz", "-100"), "--fclk-mhz"),
-    (("--fclk-mhz", "nan"), "--fclk-mhz"),
+    *_bad_values("--fclk-mhz", "-100", "nan"),
     (("--part", "xc9z999"), "xc9z999"),
     (("--part", ""), "part"),
     (("--folding", "missing.json"), "missing.json"),
@@ -275,9 +275,23 @@ def _accel_empty(d):
     return "accel.json"
 
 
-def _accel_old_format(d):
-    _write_accel(d, {**_accel(d), "format": 1})
-    return "format 1"
+def _set_accel(name: str, where: tuple, value, needle: str):
+    """A damage called ``name`` that sets accel.json's entry at the keys and indices ``where`` to ``value``;
+    it returns the ``needle`` the error must name."""
+    def damage(d):
+        a = _accel(d)
+        entry = a
+        for key in where[:-1]:
+            entry = entry[key]
+        entry[where[-1]] = value
+        _write_accel(d, a)
+        return needle
+
+    damage.__name__ = damage.__qualname__ = f"_{name}"
+    return damage
+
+
+_accel_old_format = _set_accel("accel_old_format", ("format",), 1, "format 1")
 
 
 def _accel_no_manifest(d):
@@ -292,16 +306,8 @@ def _accel_missing(d):
     return "accel.json not found"
 
 
-def _hostile_top(d):
-    _write_accel(d, {**_accel(d), "top": "accel_top; exec touch PWNED; #"})
-    return "top"
-
-
-def _hostile_stream(d):
-    a = _accel(d)
-    a["inputs"][0]["name"] = "s_axis_0 [exec rm -rf ~]"
-    _write_accel(d, a)
-    return "inputs[0].name"
+_hostile_top = _set_accel("hostile_top", ("top",), "accel_top; exec touch PWNED; #", "top")
+_hostile_stream = _set_accel("hostile_stream", ("inputs", 0, "name"), "s_axis_0 [exec rm -rf ~]", "inputs[0].name")
 
 
 def _hostile_parameter(d):
@@ -313,25 +319,10 @@ def _hostile_parameter(d):
     return key
 
 
-def _hostile_module(d):
-    a = _accel(d)
-    a["layers"][0]["module"] = "mvau\"; exec touch PWNED"
-    _write_accel(d, a)
-    return "layers[0].module"
-
-
-def _files_parent(d):
-    a = _accel(d)
-    a["files"]["../outside.mem"] = "0" * 64
-    _write_accel(d, a)
-    return "../outside.mem"
-
-
-def _files_absolute(d):
-    a = _accel(d)
-    a["files"]["/etc/hostname"] = "0" * 64
-    _write_accel(d, a)
-    return "/etc/hostname"
+_hostile_module = _set_accel("hostile_module", ("layers", 0, "module"), 'mvau"; exec touch PWNED',
+                             "layers[0].module")
+_files_parent = _set_accel("files_parent", ("files", "../outside.mem"), "0" * 64, "../outside.mem")
+_files_absolute = _set_accel("files_absolute", ("files", "/etc/hostname"), "0" * 64, "/etc/hostname")
 
 
 def _symlink_outside(d):
@@ -354,18 +345,8 @@ def _filelist_missing(d):
     return "filelist.f"
 
 
-def _shape_negative(d):
-    a = _accel(d)
-    a["inputs"][0]["shape"] = [1, -4]
-    _write_accel(d, a)
-    return "shape"
-
-
-def _bits_string(d):
-    a = _accel(d)
-    a["outputs"][0]["tdata_bits"] = "wide"
-    _write_accel(d, a)
-    return "tdata_bits"
+_shape_negative = _set_accel("shape_negative", ("inputs", 0, "shape"), [1, -4], "shape")
+_bits_string = _set_accel("bits_string", ("outputs", 0, "tdata_bits"), "wide", "tdata_bits")
 
 
 DAMAGE = [_tamper_mem, _delete_mem, _tamper_hw, _tamper_top_sv, _accel_not_json, _accel_list, _accel_empty,
@@ -449,14 +430,7 @@ def test_simulate_bad_inputs_file(build, tmp_path, capsys, data, code, needle):
     assert snapshot(build) == before and not (tmp_path / "PWNED").exists()
 
 
-SIM_OPTIONS = [
-    (("--frames", "0"), "--frames"),
-    (("--frames", "-3"), "--frames"),
-    (("--frames", "two"), "--frames"),
-    (("--stall", "1.0"), "--stall"),
-    (("--stall", "-0.1"), "--stall"),
-    (("--stall", "nan"), "--stall"),
-]
+SIM_OPTIONS = [*_bad_values("--frames", "0", "-3", "two"), *_bad_values("--stall", "1.0", "-0.1", "nan")]
 
 
 @pytest.mark.parametrize("extra, needle", SIM_OPTIONS, ids=[" ".join(o[0]) for o in SIM_OPTIONS])
@@ -510,8 +484,7 @@ def test_estimate_damaged_file(copy, capsys, damage, code, needle):
     expect_error(capsys, code, needle, "estimate", copy)
 
 
-EST_OPTIONS = [(("--fclk-mhz", "0"), "--fclk-mhz"), (("--fclk-mhz", "nan"), "--fclk-mhz"),
-               (("--fclk-mhz", "inf"), "--fclk-mhz"), (("--part", "xc1z1"), "xc1z1")]
+EST_OPTIONS = [*_bad_values("--fclk-mhz", "0", "nan", "inf"), (("--part", "xc1z1"), "xc1z1")]
 
 
 @pytest.mark.parametrize("extra, needle", EST_OPTIONS, ids=[" ".join(o[0]) for o in EST_OPTIONS])
@@ -524,8 +497,8 @@ def test_estimate_missing_dir(tmp_path, capsys):
 
 
 # -------------------------------------------------------------------------------------------------- vivado
-VIV_OPTIONS = [(("--part", "xc9z999"), "xc9z999"), (("--freq-mhz", "5"), "--freq-mhz"),
-               (("--freq-mhz", "nan"), "--freq-mhz"), (("--jobs", "0"), "--jobs"), (("--jobs", "x"), "--jobs")]
+VIV_OPTIONS = [(("--part", "xc9z999"), "xc9z999"), *_bad_values("--freq-mhz", "5", "nan"),
+               *_bad_values("--jobs", "0", "x")]
 
 
 @pytest.mark.parametrize("extra, needle", VIV_OPTIONS, ids=[" ".join(o[0]) for o in VIV_OPTIONS])

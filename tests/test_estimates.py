@@ -13,7 +13,6 @@ import pytest
 
 pytest.importorskip("finn")
 
-from onnx import helper  # noqa: E402
 from qonnx.core.modelwrapper import ModelWrapper  # noqa: E402
 from qonnx.custom_op.registry import getCustomOp  # noqa: E402
 
@@ -24,6 +23,7 @@ from bidrn_hw.flow.estimates import calibrated_cost, layer_resources, rtl_conten
 from bidrn_hw.layers import RESOURCE_KEYS, base_op, rtl_params  # noqa: E402
 from bidrn_hw.layers.dwc import dwc_capacity, dwc_kind  # noqa: E402
 from bidrn_hw.layers.memory import bram18, memory_cost  # noqa: E402
+from bidrn_hw.layers.mvau import finn_compute_copy  # noqa: E402
 from bidrn_hw.layers.thresholds import threshold_cost  # noqa: E402
 
 PART = "hand_encoder"
@@ -111,12 +111,7 @@ def test_mvau_uses_finns_compute_formula(builds):
     for node in hw.graph.node:
         if base_op(node) != "MVAU":
             continue
-        copy = helper.make_node("MVAU_hls", list(node.input), list(node.output), name=node.name,
-                                domain="finn.custom_op.fpgadataflow.hls", backend="fpgadataflow")
-        copy.attribute.extend(a for a in node.attribute if a.name not in ("ram_style", "noActivation"))
-        finn = getCustomOp(copy)
-        finn.set_nodeattr("ram_style", "block")
-        finn.set_nodeattr("noActivation", 1)
+        finn = finn_compute_copy(node)
         res, formula = layer_resources(hw, node, device, calibrated=False)
         assert "finn" in formula
         assert res["LUT"] >= finn.lut_estimation(device["part"]) > 0

@@ -141,6 +141,18 @@ def finn_out(model, inputs: dict) -> dict:
     return execute_onnx(model, inputs)
 
 
+def finn_frames(model, dt: DataType, in_shape, in_fold: int, out_dt: DataType | None = None,
+                out_fold: int | None = None):
+    """``make_frames`` of :func:`check_case` for a node with one input and one output: random ``dt`` inputs of
+    ``in_shape`` and FINN's outputs, ``in_fold`` / ``out_fold`` elements a beat (``out_*`` default to the input's)."""
+    def frames(rng, n):
+        xs = [rand_tensor(rng, dt, in_shape) for _ in range(n)]
+        ys = [finn_out(model, {"in0": x})["out0"] for x in xs]
+        return [Port(dt, in_fold, xs)], [Port(out_dt or dt, out_fold or in_fold, ys)]
+
+    return frames
+
+
 RUNS = [(11, 0.3, 2), (12, 0.0, FRAMES_TIMED)]   # (seed, stall, frames): stalled run + timed run
 
 
@@ -236,11 +248,7 @@ def test_swg_parallel(name):
         (model, op), (oh, ow) = swg_node(c, dt)
         assert op.get_folded_output_shape()[-1] == kk * c["ch"]
 
-        def frames(rng, n):
-            xs = [rand_tensor(rng, dt, (1, c["h"], c["w"], c["ch"])) for _ in range(n)]
-            ys = [finn_out(model, {"in0": x})["out0"] for x in xs]
-            return [Port(dt, c["ch"], xs)], [Port(dt, kk * c["ch"], ys)]
-
+        frames = finn_frames(model, dt, (1, c["h"], c["w"], c["ch"]), c["ch"], out_fold=kk * c["ch"])
         check_case(model, op, frames, [run], "swg_parallel")
 
 
@@ -282,12 +290,7 @@ def test_fmpadding(name):
         model, op = fmpadding_node(c, dt)
         assert ld.estimate_cycles(op) == op.get_exp_cycles()
 
-        def frames(rng, n):
-            xs = [rand_tensor(rng, dt, (1, c["h"], c["w"], c["ch"])) for _ in range(n)]
-            return [Port(dt, c["simd"], xs)], [Port(dt, c["simd"], [finn_out(model, {"in0": x})["out0"]
-                                                                     for x in xs])]
-
-        check_case(model, op, frames, [run], "fmpadding")
+        check_case(model, op, finn_frames(model, dt, (1, c["h"], c["w"], c["ch"]), c["simd"]), [run], "fmpadding")
 
 
 def test_fmpadding_pixel():
@@ -299,11 +302,7 @@ def test_fmpadding_pixel():
     model, op = one_node("FMPadding_Pixel", attrs, [(1, h, w, ch)], [dt], [(1, oh, ow, ch)], [dt])
     assert ld.estimate_cycles(op) == op.get_exp_cycles()
 
-    def frames(rng, n):
-        xs = [rand_tensor(rng, dt, (1, h, w, ch)) for _ in range(n)]
-        return [Port(dt, simd, xs)], [Port(dt, simd, [finn_out(model, {"in0": x})["out0"] for x in xs])]
-
-    check_case(model, op, frames, RUNS, "fmpadding")
+    check_case(model, op, finn_frames(model, dt, (1, h, w, ch), simd), RUNS, "fmpadding")
 
 
 def test_fmpadding_pad_value_minus_one_with_stride():
@@ -553,11 +552,7 @@ def test_globalaccpool(name):
         # FINN's formula adds CH/PE cycles for a separate output phase that globalaccpool.sv does not have.
         assert ld.estimate_cycles(op) == op.get_exp_cycles() - c["ch"] // c["pe"]
 
-        def frames(rng, n):
-            xs = [rand_tensor(rng, dt, shape) for _ in range(n)]
-            return [Port(dt, c["pe"], xs)], [Port(odt, c["pe"], [finn_out(model, {"in0": x})["out0"] for x in xs])]
-
-        check_case(model, op, frames, [run], "globalaccpool")
+        check_case(model, op, finn_frames(model, dt, shape, c["pe"], out_dt=odt), [run], "globalaccpool")
 
 
 # ----------------------------------------------------------------------------------------- Upsample
@@ -578,11 +573,7 @@ def test_upsampler(name):
                              [(1, ho, wo, c["ch"])], [dt])
         assert ld.estimate_cycles(op) == op.get_exp_cycles()
 
-        def frames(rng, n):
-            xs = [rand_tensor(rng, dt, (1, c["hi"], c["wi"], c["ch"])) for _ in range(n)]
-            return [Port(dt, c["simd"], xs)], [Port(dt, c["simd"], [finn_out(model, {"in0": x})["out0"]
-                                                                     for x in xs])]
-
+        frames = finn_frames(model, dt, (1, c["hi"], c["wi"], c["ch"]), c["simd"])
         check_case(model, op, frames, [run], "upsampler")
 
 

@@ -1,12 +1,15 @@
 """The package's structure (docs/architecture.md): no import cycle among bidrn_hw's modules, counting imports
-at module level and inside functions alike, and no module over 600 lines."""
+at module level and inside functions alike; no module over 600 lines; and no function-local import without a
+``# lazy: <why>`` comment (function-local imports are kept for heavy optional dependencies and the CLI's startup)."""
 import ast
+import re
 from pathlib import Path
 
 import bidrn_hw
 
 ROOT = Path(bidrn_hw.__file__).resolve().parent
 MAX_LINES = 600
+LAZY = re.compile(r"#\s*lazy:\s*\S")
 
 
 def _modules(root: Path) -> dict[str, Path]:
@@ -107,3 +110,81 @@ def test_the_cycle_check_finds_a_cycle_through_a_function_local_import(tmp_path)
 def test_no_module_over_600_lines():
     sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in _modules(ROOT).items()}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def _statement_lists(node: ast.AST):
+    """Every list of statements inside ``node`` (bodies, else branches, handlers, finally blocks, match cases)."""
+    for child in ast.walk(node):
+        for name in ("body", "orelse", "handlers", "finalbody", "cases"):
+            stmts = getattr(child, name, None)
+            if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.AST):
+                yield stmts
+
+
+def unmarked_local_imports(root: Path = ROOT) -> list[str]:
+    """``module:line`` of every import inside a function that says nowhere why it is there: a ``# lazy: <why>``
+    comment on one of its lines, or on the line above it; a comment above an import also covers the imports
+    that directly follow it in the same block (one comment for the group)."""
+    out = []
+    for name, path in sorted(_modules(root).items()):
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        seen = set()
+        for fn in ast.walk(ast.parse(text)):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for stmts in _statement_lists(fn):
+                covered = False
+                for st in stmts:
+                    if not isinstance(st, (ast.Import, ast.ImportFrom)):
+                        covered = False
+                        continue
+                    if id(st) in seen:
+                        continue
+                    seen.add(id(st))
+                    own = any(LAZY.search(lines[i - 1]) for i in range(st.lineno, st.end_lineno + 1))
+                    above = st.lineno > 1 and lines[st.lineno - 2].lstrip().startswith("#") \
+                        and LAZY.search(lines[st.lineno - 2])
+                    covered = covered or bool(above)
+                    if not (own or covered):
+                        out.append(f"{name}:{st.lineno}")
+    return out
+
+
+def test_every_function_local_import_says_why():
+    assert unmarked_local_imports() == []
+
+
+def test_the_lazy_import_check_finds_an_unmarked_import(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import json\n")  # module level: nothing to say
+    (pkg / "a.py").write_text(
+        "def marked():\n"
+        "    import torch  # lazy: heavy, only here\n"
+        "\n"
+        "def grouped():\n"
+        "    # lazy: FINN, only when the passes run\n"
+        "    import finn\n"
+        "    from finn import x\n"
+        "\n"
+        "    from qonnx import y\n"
+        "    return x, y\n"
+        "\n"
+        "def unmarked():\n"
+        "    import json\n"
+        "\n"
+        "def after_code():\n"
+        "    # lazy: torch\n"
+        "    import torch\n"
+        "    t = torch.zeros(1)\n"
+        "    import numpy\n"
+        "\n"
+        "def no_reason():\n"
+        "    import os  # lazy:\n"
+        "\n"
+        "class C:\n"
+        "    def method(self):\n"
+        "        if self:\n"
+        "            from . import b\n")
+    assert unmarked_local_imports(pkg) == ["pkg.a:13", "pkg.a:19", "pkg.a:22", "pkg.a:27"]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 
 from ..errors import InputFileError, UsageError
 from . import standin
@@ -47,6 +48,7 @@ PARAMETERS = {"root_pose": 3, "body_pose": 21 * 3, "lhand_pose": 15 * 3, "rhand_
 def output_joint_names(use_face_contour: bool = True) -> list[str]:
     """Names of the J output joints: 55 skeleton joints, 21 vertex keypoints, 51 face landmarks and, with
     the face contour, 17 contour landmarks (J = 144; 127 without the contour), as smplx orders them."""
+    # lazy: smplx (and what it imports) only where its joint table or model is used
     from smplx.joint_names import JOINT_NAMES
     count = (NUM_SKELETON_JOINTS + NUM_EXTRA_KEYPOINTS + NUM_STATIC_LANDMARKS
              + (NUM_CONTOUR_LANDMARKS if use_face_contour else 0))
@@ -65,8 +67,6 @@ def standin_path(seed: int = 0) -> Path:
 
     A cached file that fails the check (e.g. truncated) is regenerated.
     """
-    from filelock import FileLock
-
     path = cache_dir() / f"SMPLX_STANDIN_v{standin.GENERATOR_VERSION}_seed{seed}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
@@ -268,6 +268,7 @@ class BodyModel(torch.nn.Module):
     def __init__(self, model_path: str | os.PathLike | None = None, *, seed: int = 0, use_face_contour: bool = True,
                  flat_hand_mean: bool = False, dtype: torch.dtype = torch.float32, trust_pickle: bool = False):
         super().__init__()
+        # lazy: smplx, only when a body model is built
         import smplx
 
         path, self.source = resolve_model_path(model_path, seed)

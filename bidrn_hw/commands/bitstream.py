@@ -13,6 +13,7 @@ def add_arguments(parser):
 
 
 def run(args) -> dict:
+    # lazy: the ECP5 flow's modules, kept off the CLI's startup
     from ..fpga.ecp5 import build_bitstream
 
     return build_bitstream(args.dir, device=args.device, board=args.board, freq_mhz=args.freq_mhz, seed=args.seed)

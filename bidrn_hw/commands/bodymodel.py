@@ -5,6 +5,10 @@ SMPLX_NEUTRAL.npz from https://smpl-x.is.tue.mpg.de and pass its path or set BID
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..errors import InputFileError, UsageError
+
 
 def add_arguments(parser):
     what = parser.add_mutually_exclusive_group(required=True)
@@ -25,10 +29,8 @@ def run(args) -> dict:
 
 
 def _write(out: str, seed: int, force: bool = False) -> dict:
-    from pathlib import Path
-
+    # lazy: numpy, kept off the CLI's startup
     from ..body.standin import write_standin
-    from ..errors import InputFileError, UsageError
 
     if Path(out).is_dir():
         raise UsageError(f"--out {out}: is a folder; give the .npz file's name")
@@ -45,6 +47,7 @@ def _write(out: str, seed: int, force: bool = False) -> dict:
 
 
 def _check(path: str, trust_pickle: bool = False) -> dict:
+    # lazy: torch and the body model, kept off the CLI's startup
     import torch
 
     from ..body.smplx_layer import PARAMETERS, BodyModel

@@ -2,7 +2,10 @@
 FIFOs, stitched RTL, accel.json and estimates."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+from ..errors import InputFileError, UsageError
 
 
 def add_arguments(parser):
@@ -27,15 +30,12 @@ def add_arguments(parser):
 
 
 def run(args) -> dict:
+    # lazy: numpy, qonnx and FINN, kept off the CLI's startup
     import numpy as np
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from ..errors import InputFileError, UsageError
-    from ..flow.build import compile_partition
-
     from ..devices import device_budget
-
-    import math
+    from ..flow.build import compile_partition
 
     for option, value in (("--target-fps", args.target_fps), ("--fclk-mhz", args.fclk_mhz)):
         if value is not None and not (math.isfinite(value) and value > 0):

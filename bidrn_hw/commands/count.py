@@ -9,6 +9,7 @@ def add_arguments(parser):
 
 
 def run(args) -> dict:
+    # lazy: torch and Brevitas (the model), kept off the CLI's startup
     from ..model.configs import check_variant, get_config
     from ..model.counter import PAPER_TABLE1, count
     from ..model.network import WholeBodyNet

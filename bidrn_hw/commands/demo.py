@@ -28,8 +28,35 @@ import time
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+import torch
+from finn.core.onnx_exec import execute_onnx
+from PIL import Image, UnidentifiedImageError
+from qonnx.core.modelwrapper import ModelWrapper
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from ..body.smplx_layer import BodyModel
+from ..devices import device_budget
+from ..errors import InputFileError, MismatchError, ToolError, UsageError
+from ..flow import host_ops
+from ..flow.build import compile_partition
+from ..flow.frame_estimate import estimate_config
+from ..fpga.ecp5 import build_bitstream
+from ..model.configs import get_config
+from ..model.export import export_hardware_encoder, run_qonnx
+from ..model.hardware import encoder_inputs, to_hardware_network, to_uint8_levels
 from ..partition import FPGA_PARTITIONS as PARTITIONS
+from ..partition import partition_input_hw
+from ..report import write_report
+from ..rtl_sim import accelerator
+from ..train.checkpoint import load_demo_model
+from ..train.data import SyntheticGenerator, SyntheticWholeBody
+from ..train.evaluation import stacked_images
+from ..train.metrics import MeshMetrics
 from .demo_stages import Stages, atomic_dir, atomic_save, atomic_write_text, file_digest
+from .simulate import _to_stream
 
 ESTIMATE_CONFIGS = ("tiny", "edge", "paper")
 DEFAULT_ESTIMATES = ("tiny", "edge")
@@ -72,11 +99,6 @@ def add_arguments(parser):
 # ---------------------------------------------------------------------------------------------------------
 def load_image(path: str, size_hw: tuple[int, int]):
     """An image file -> (H, W, 3) uint8 at ``size_hw``: centre-cropped to its aspect ratio, then resized."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    from ..errors import InputFileError
-
     p = Path(path)
     if not p.exists():
         raise InputFileError(f"--image {path}: file not found")
@@ -106,54 +128,36 @@ class Demo:
     """What the stages share, built on first use (a rerun that skips everything loads no model)."""
 
     def __init__(self, args, out: Path):
-        from ..model.configs import get_config
-
         self.args, self.out = args, out
         self.cfg = get_config("tiny")
 
     @cached_property
     def body(self):
-        from ..body.smplx_layer import BodyModel
-
         return BodyModel()
 
     @cached_property
     def net(self):
-        from ..train.checkpoint import load_demo_model
-
         return load_demo_model(self.args.checkpoint, body_model=self.body)
 
     @cached_property
     def hw_net(self):
         """The hardware variant: the three encoders integer, calibrated on the first training frames."""
-        from ..model.hardware import to_hardware_network
-        from ..train.data import SyntheticGenerator, SyntheticWholeBody
-        from ..train.evaluation import stacked_images
-
         calibration = SyntheticWholeBody(self.cfg, size=CALIBRATION_FRAMES, split="train",
                                          generator=SyntheticGenerator(self.cfg, self.body))
         return to_hardware_network(self.net, stacked_images(calibration, CALIBRATION_FRAMES), RESIDUAL_BITS)
 
     def image_tensor(self):
-        import numpy as np
-        import torch
-
         image = np.load(self.out / "sample.npz")["image"]
         return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
 
     # ---- stages ------------------------------------------------------------------------------------
     def stage_input(self) -> dict:
-        import numpy as np
-        from PIL import Image
-
         h, w = self.cfg.image_input
         if self.args.image:
             image = load_image(self.args.image, (h, w))
             arrays = {"image": image}
             source = {"kind": "file", "path": str(Path(self.args.image).resolve())}
         else:
-            from ..train.data import SyntheticGenerator
-
             s = SyntheticGenerator(self.cfg, self.body).generate(0, [self.args.index], split="val", with_vertices=True)
             arrays = {k: s[k][0] for k in ("image", "boxes", "vertices", "cam_trans", "joints_img")}
             source = {"kind": "synthetic", "split": "val", "seed": 0, "index": self.args.index}
@@ -164,13 +168,6 @@ class Demo:
     def stage_export(self) -> dict:
         """Run the hardware variant on the image, keep each encoder's uint8 frames and integer outputs,
         export each encoder to QONNX."""
-        import numpy as np
-        import torch
-
-        from ..model.export import export_hardware_encoder
-        from ..model.hardware import encoder_inputs, to_uint8_levels
-        from ..partition import partition_input_hw
-
         hw_net = self.hw_net
         captured = encoder_inputs(hw_net, self.image_tensor())
         summary = {}
@@ -194,11 +191,6 @@ class Demo:
         return {"partitions": summary, "calibration_frames": CALIBRATION_FRAMES}
 
     def stage_qonnx(self) -> dict:
-        import numpy as np
-        from qonnx.core.modelwrapper import ModelWrapper
-
-        from ..model.export import run_qonnx
-
         result = {}
         for name in PARTITIONS:
             pdir = self.out / "partitions" / name
@@ -209,10 +201,6 @@ class Demo:
         return {"partitions": result, "bit_exact": all(r["bit_exact"] for r in result.values())}
 
     def stage_compile(self, name: str, status) -> dict:
-        import numpy as np
-
-        from ..flow.build import compile_partition
-
         pdir = self.out / "partitions" / name
         check = [np.load(pdir / "inputs.npy")[0].astype(np.float32)]
         result = compile_partition(pdir / "model.onnx", self.out / "build" / name, check_inputs=check,
@@ -227,15 +215,6 @@ class Demo:
                 "folding": (est.get("folding") or {}).get("mode", "pixel")}
 
     def stage_simulate(self, name: str, status) -> dict:
-        import numpy as np
-        from finn.core.onnx_exec import execute_onnx
-        from qonnx.core.modelwrapper import ModelWrapper
-
-        from ..errors import MismatchError
-        from ..flow import host_ops
-        from ..rtl_sim import accelerator
-        from .simulate import _to_stream
-
         build = self.out / "build" / name
         pdir = self.out / "partitions" / name
         inputs, reference = np.load(pdir / "inputs.npy"), np.load(pdir / "outputs.npy")
@@ -273,9 +252,6 @@ class Demo:
     def stage_host(self) -> dict:
         """The host part on the RTL's outputs: each encoder of the hardware network is replaced by the
         RTL's recorded output for the frame it is given (which must be the frame the RTL was fed)."""
-        import numpy as np
-        import torch
-
         hw_net, image = self.hw_net, self.image_tensor()
         with torch.no_grad():
             ref = hw_net(image)  # Brevitas hardware variant, end to end
@@ -311,8 +287,6 @@ class Demo:
                   "body_model": "stand-in" if self.body.is_standin else str(self.body.path)}
         sample = np.load(self.out / "sample.npz")
         if "vertices" in sample:
-            from ..train.metrics import MeshMetrics
-
             metrics = MeshMetrics.for_body_model(self.body)
             gt = torch.from_numpy(sample["vertices"])[None]
             result["metrics_rtl_mm"] = {k: round(float(v[0]), 1) for k, v in metrics(pred["vertices"], gt).items()}
@@ -324,8 +298,6 @@ class Demo:
         """Whole-frame joint fold and estimate of ``config`` on its target device. For ``tiny`` these are the
         demo's own partitions (the trained checkpoint); ``edge`` and ``paper`` are exported with random weights
         (weights do not change the estimate, only the shapes do)."""
-        from ..flow.frame_estimate import estimate_config
-
         work = self.out / "estimates" / config
         source = f"bidrn-hw export --config {config} (random weights)"
         if config == "tiny":
@@ -339,9 +311,6 @@ class Demo:
         return {"estimate": est, "source": source}
 
     def stage_bitstream(self, name: str) -> dict:
-        from ..errors import ToolError
-        from ..fpga.ecp5 import build_bitstream
-
         try:
             return build_bitstream(self.out / "build" / name, device=self.args.device, freq_mhz=self.args.freq_mhz)
         except ToolError as exc:  # e.g. does not fit the device: reported, the other partitions still build
@@ -352,12 +321,6 @@ def rtl_replay(name, inputs, outputs, scale):
     """A module that stands in for an encoder inside the hardware network: it returns the RTL's output levels
     (times the residual scale) for the frames it is given, after checking they are the frames the RTL was fed
     (``inputs`` (N, 1, 3, H, W) uint8, ``outputs`` (N, 1, C, h, w) integers)."""
-    import torch
-    from torch import nn
-
-    from ..errors import MismatchError
-    from ..model.hardware import to_uint8_levels
-
     class RTLReplay(nn.Module):
         def __init__(self):
             super().__init__()
@@ -377,18 +340,12 @@ def rtl_replay(name, inputs, outputs, scale):
 
 # ---------------------------------------------------------------------------------------------------------
 def run(args) -> dict:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from ..errors import InputFileError, UsageError
-
     if args.repeat < 1:
         raise UsageError(f"--repeat must be >= 1, got {args.repeat}")
     if not args.target_fps >= 0 or args.target_fps == float("inf"):
         raise UsageError(f"--target-fps must be >= 0 (0: pixel folding), got {args.target_fps}")
     if args.freq_mhz is not None and not (0 < args.freq_mhz < float("inf")):
         raise UsageError(f"--freq-mhz must be a positive number, not {args.freq_mhz}")
-    from ..devices import device_budget
 
     device_budget(args.device)  # an unknown part fails before anything is written
     if not 0.0 <= args.stall < 1.0:
@@ -399,8 +356,6 @@ def run(args) -> dict:
         raise UsageError(f"--estimates: unknown config {unknown[0]!r}; choose from {', '.join(ESTIMATE_CONFIGS)}")
     image_key = None
     if args.image:
-        from ..model.configs import get_config
-
         load_image(args.image, get_config("tiny").image_input)  # a bad --image fails before anything is written
         image_key = file_digest(Path(args.image))
     ckpt_key = None
@@ -462,7 +417,6 @@ def run(args) -> dict:
                 progress.console.print(f"{name}: {results[name]['seconds']} s")
             progress.update(task, advance=1)
         status("report")
-        from ..report import write_report
 
         summary = summarize(out, results, stages)
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))

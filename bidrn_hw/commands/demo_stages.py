@@ -3,13 +3,16 @@
 finished; what a stage prints goes to ``DIR/logs/<stage>.log``."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 import time
 import uuid
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -108,10 +111,6 @@ class Stages:
 def stage_log(path: Path):
     """What a stage prints (FINN's passes print a lot), logs (FINN's logger has no handler of its own, so
     Python would print its warnings on stderr) and warns goes to ``path``, not between the progress lines."""
-    import contextlib
-    import logging
-    import warnings
-
     path.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     with open(path, "w") as log, contextlib.redirect_stdout(log), warnings.catch_warnings(record=True) as caught:

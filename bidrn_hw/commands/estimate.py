@@ -3,6 +3,8 @@ DIR/estimates.json; with --fclk-mhz, rescales FPS and latency to another clock; 
 resources against another device's budget."""
 from __future__ import annotations
 
+from ..errors import UsageError
+
 
 def add_arguments(parser):
     parser.add_argument("dir", help="build directory of `bidrn-hw compile`")
@@ -11,9 +13,9 @@ def add_arguments(parser):
 
 
 def run(args) -> dict:
-    from ..errors import UsageError
-    from ..flow.estimates import RESOURCE_KEYS, load_estimates
+    # lazy: qonnx and onnx (estimates, devices), kept off the CLI's startup
     from ..devices import device_budget
+    from ..flow.estimates import RESOURCE_KEYS, load_estimates
 
     est = load_estimates(args.dir)
     fclk = est["fclk_mhz"] if args.fclk_mhz is None else float(args.fclk_mhz)

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import argparse
 
+from ..body.smplx_layer import BodyModel
 from ..errors import UsageError
 from ..train.checkpoint import load_model
+from ..train.data import SyntheticGenerator, cached_dataset
+from ..train.datasets import open_dataset
 from ..train.evaluation import evaluate
+from ..train.loop import pick_device
 from ..train.metrics import METRIC_KEYS
+from .train import check_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,15 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> dict:
-    from ..body.smplx_layer import BodyModel
-    from ..train.data import SyntheticGenerator, cached_dataset
-    from ..train.datasets import open_dataset
-    from ..train.loop import pick_device
-
     if args.frames < 1:
         raise UsageError("--frames must be positive")
-    from .train import check_device
-
     check_device(args.device)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be positive, got {args.batch_size}")

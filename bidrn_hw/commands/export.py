@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..builddir import OutputDir
+from ..errors import InputFileError, UsageError
+
 
 def add_arguments(parser):
     parser.add_argument("--config", default="tiny", help="paper | edge | tiny (default: tiny)")
@@ -16,10 +19,9 @@ def add_arguments(parser):
 
 
 def run(args) -> dict:
+    # lazy: torch, Brevitas and the partition export, kept off the CLI's startup
     import torch
 
-    from ..builddir import OutputDir
-    from ..errors import InputFileError, UsageError
     from ..model.configs import get_config
     from ..model.network import WholeBodyNet
     from ..partition import export_partitions
@@ -36,6 +38,7 @@ def run(args) -> dict:
                              else f"--checkpoint {args.checkpoint}: not a file")
     torch.manual_seed(args.seed)
     if args.checkpoint:
+        # lazy: torch, only with --checkpoint
         from ..train.checkpoint import load_model
 
         model = load_model(args.checkpoint, config=cfg.name, variant="bidrn")

@@ -8,7 +8,14 @@ nor FINN. Imports are made where they are needed: a cached call loads numpy and 
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
+import time
 from pathlib import Path
+
+from ..errors import InputFileError, MismatchError, UsageError
 
 
 def add_arguments(parser):
@@ -34,6 +41,7 @@ def add_arguments(parser):
 def _to_stream(x, stream):
     """Model-layout frames ((N, C, H, W), or (N, 1, C, H, W)) -> stream frames: the input's host op from
     accel.json (a transpose or a flatten), else NCHW -> NHWC when the shapes say so."""
+    # lazy: numpy, kept off the CLI's startup
     import numpy as np
 
     shape = stream["shape"]
@@ -51,6 +59,7 @@ def _to_stream(x, stream):
 
 def reference_cache_dir() -> Path:
     """Where FINN's reference outputs are cached: ``$BIDRN_HW_CACHE/reference`` (default ~/.cache/bidrn-hw)."""
+    # lazy: numpy, filelock and layers (qonnx) of the simulator, kept off the CLI's startup
     from ..rtl_sim import verilator
 
     return verilator.cache_root().parent / "reference"
@@ -59,11 +68,7 @@ def reference_cache_dir() -> Path:
 def reference_outputs(build: Path, frames):
     """FINN's execution of ``build/hw.onnx`` on ``frames`` (stream layout) and the graph's host ops (its
     metadata), cached by a hash of the graph and the frames: (outputs, host ops, whether from the cache)."""
-    import hashlib
-    import json
-    import os
-    import tempfile
-
+    # lazy: numpy, kept off the CLI's startup
     import numpy as np
 
     frames = np.ascontiguousarray(frames)
@@ -77,6 +82,7 @@ def reference_outputs(build: Path, frames):
             return cached["expected"], json.loads(str(cached["host_ops"])), True
     except (OSError, ValueError, KeyError):
         pass
+    # lazy: qonnx and FINN, only on a cache miss
     from finn.core.onnx_exec import execute_onnx
     from qonnx.core.modelwrapper import ModelWrapper
 
@@ -95,11 +101,9 @@ def reference_outputs(build: Path, frames):
 
 
 def run(args) -> dict:
-    import time
-
+    # lazy: numpy and the simulator driver (qonnx), kept off the CLI's startup
     import numpy as np
 
-    from ..errors import InputFileError, MismatchError, UsageError
     from ..rtl_sim import accelerator
 
     build = Path(args.dir)
@@ -129,7 +133,7 @@ def run(args) -> dict:
     if getattr(args, "netlist", False):
         if args.engine != "compiled":
             raise UsageError("--netlist needs the compiled engine (--engine compiled)")
-        from ..fpga import netlist  # Yosys: only for --netlist
+        from ..fpga import netlist  # lazy: Yosys, only for --netlist
 
         net = netlist.synthesize(build, getattr(args, "part", None))
     elif getattr(args, "part", None):
@@ -148,6 +152,7 @@ def run(args) -> dict:
         # scale/bias), recorded in hw.onnx's metadata
         out = produced
         if ops.get("output"):
+            # lazy: qonnx, only when the output has host ops
             from ..flow import host_ops
 
             out = host_ops.from_stream(ops, produced)

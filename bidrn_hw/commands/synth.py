@@ -11,6 +11,7 @@ def add_arguments(parser):
 
 
 def run(args) -> dict:
+    # lazy: qonnx and onnx (fpga.xilinx reads the layers), kept off the CLI's startup
     from ..fpga.xilinx import synth_design
 
     result = synth_design(args.dir, part=args.part, uram=args.uram, layers=not args.top_only)

@@ -7,7 +7,13 @@ rendered once and cached (~/.cache/bidrn-hw/synthetic, or --cache-dir).
 from __future__ import annotations
 
 import argparse
+import math
+import re
 
+import torch
+
+from ..body.smplx_layer import trusting_pickle
+from ..errors import UsageError
 from ..model.configs import CONFIGS
 from ..model.variants import VARIANTS
 from ..train.loop import TrainOptions, train
@@ -50,15 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_device(name: str) -> str:
     """--device: auto, cpu, cuda or cuda:N of a GPU that is there."""
-    import re
-
-    from ..errors import UsageError
-
     if name in ("auto", "cpu"):
         return name
     if not re.fullmatch(r"cuda(:\d+)?", name or ""):
         raise UsageError(f"--device {name!r}: use auto, cpu, cuda or cuda:N")
-    import torch
 
     index = int(name.split(":")[1]) if ":" in name else 0
     if not torch.cuda.is_available() or index >= torch.cuda.device_count():
@@ -68,10 +69,6 @@ def check_device(name: str) -> str:
 
 def check_options(args) -> None:
     """Every numeric option in its range, before any data is rendered or a model built."""
-    import math
-
-    from ..errors import UsageError
-
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise UsageError(f"--lr must be a positive number, not {args.lr}")
     for option, value, low in (("--steps", args.steps, 1), ("--batch-size", args.batch_size, 1),
@@ -87,15 +84,11 @@ def check_options(args) -> None:
 def run(args) -> dict:
     check_options(args)
     if args.threads:
-        import torch
-
         torch.set_num_threads(args.threads)
     opts = TrainOptions(config=args.config, variant=args.variant, out=args.out, steps=args.steps,
                         batch_size=args.batch_size, lr=args.lr, seed=args.seed, resume=args.resume, data=args.data,
                         train_size=args.train_size, eval_frames=args.eval_frames,
                         checkpoint_every=args.checkpoint_every, device=args.device, cache_dir=args.cache_dir,
                         progress=not args.no_progress)
-    from ..body.smplx_layer import trusting_pickle
-
     with trusting_pickle(args.trust_pickle):
         return train(opts)

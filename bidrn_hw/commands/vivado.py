@@ -16,6 +16,7 @@ def add_arguments(parser):
 
 
 def run(args) -> dict:
+    # lazy: qonnx and onnx (fpga.vivado reads the layers), kept off the CLI's startup
     from ..fpga.vivado import export_vivado
 
     return export_vivado(args.dir, part=args.part, out=args.out, freq_mhz=args.freq_mhz, jobs=args.jobs,

@@ -17,6 +17,13 @@ import onnx
 from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.fold_constants import FoldConstants
+from qonnx.transformation.general import (GiveReadableTensorNames, GiveUniqueNodeNames, RemoveStaticGraphInputs,
+                                          RemoveUnusedTensors)
+from qonnx.transformation.infer_datatypes import InferDataTypes
+from qonnx.transformation.infer_shapes import InferShapes
+
+from ..errors import UsageError
 
 # Every fully connected and convolutional network brevitas_examples.bnn_pynq ships a config for:
 # name -> (its config name, input shape). TFC/SFC/LFC read MNIST (1x28x28), CNV CIFAR-10 (3x32x32).
@@ -27,7 +34,7 @@ NETWORKS = {f"{arch}-w{w}a{a}": (f"{arch}_{w}w{a}a", (1, 3, 32, 32) if arch == "
 
 
 def _randomize(net, seed: int) -> None:
-    import torch
+    import torch  # lazy: torch, only to build a network
 
     gen = torch.Generator().manual_seed(seed)
     fan = 1.0
@@ -52,11 +59,9 @@ def _randomize(net, seed: int) -> None:
 def build_bnn_pynq(network: str, seed: int = 0):
     """A Brevitas ``bnn_pynq`` network (a key of :data:`NETWORKS`, e.g. ``cnv-w2a2``) in eval mode with random
     parameters."""
-    from brevitas_examples.bnn_pynq.models import model_with_cfg
+    from brevitas_examples.bnn_pynq.models import model_with_cfg  # lazy: Brevitas, only to build a network
 
     if network not in NETWORKS:
-        from ..errors import UsageError
-
         raise UsageError(f"unknown network {network!r}; known: {', '.join(NETWORKS)}")
     net, _ = model_with_cfg(NETWORKS[network][0], pretrained=False)
     _randomize(net, seed)
@@ -84,20 +89,15 @@ def add_uint8_preprocessing(model: ModelWrapper) -> ModelWrapper:
     return model
 
 
-def export_bnn_pynq(network: str, path: str | Path, seed: int = 0) -> ModelWrapper:
-    """Export ``build_bnn_pynq(network, seed)`` to QONNX at ``path`` with the UINT8 input (see module doc)."""
+def export_uint8_qonnx(net, example, path: Path, metadata: dict[str, str] | None = None) -> ModelWrapper:
+    """Export the Brevitas ``net`` (traced on ``example``) to QONNX at ``path``: constants folded, unused tensors
+    dropped, FINN's UINT8 pre-processing in front (:func:`add_uint8_preprocessing`), readable unique names,
+    shapes and data types inferred, ``metadata`` set as metadata props. Saved at ``path`` and returned."""
+    # lazy: torch and Brevitas, needed only to export a network, not to read or transform a QONNX model
     import torch
     from brevitas.export import export_qonnx
-    from qonnx.transformation.fold_constants import FoldConstants
-    from qonnx.transformation.general import (GiveReadableTensorNames, GiveUniqueNodeNames,
-                                              RemoveStaticGraphInputs, RemoveUnusedTensors)
-    from qonnx.transformation.infer_datatypes import InferDataTypes
-    from qonnx.transformation.infer_shapes import InferShapes
 
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    net = build_bnn_pynq(network, seed)
-    example = torch.rand(input_shape(network))
     with torch.no_grad():
         export_qonnx(net, example, str(path), dynamo=False, opset_version=13)
     model = ModelWrapper(str(path))
@@ -106,9 +106,20 @@ def export_bnn_pynq(network: str, path: str | Path, seed: int = 0) -> ModelWrapp
     model = add_uint8_preprocessing(model)
     model = model.transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
     model = model.transform(InferShapes()).transform(InferDataTypes())
-    model.set_metadata_prop("bidrn_hw.network", network)
+    for key, value in (metadata or {}).items():
+        model.set_metadata_prop(key, value)
     model.save(str(path))
     return model
+
+
+def export_bnn_pynq(network: str, path: str | Path, seed: int = 0) -> ModelWrapper:
+    """Export ``build_bnn_pynq(network, seed)`` to QONNX at ``path`` with the UINT8 input (see module doc)."""
+    import torch  # lazy: torch, only to export
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    net = build_bnn_pynq(network, seed)
+    return export_uint8_qonnx(net, torch.rand(input_shape(network)), path, {"bidrn_hw.network": network})
 
 
 def random_frames(network: str, n: int, seed: int = 0) -> np.ndarray:

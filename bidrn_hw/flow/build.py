@@ -127,7 +127,7 @@ def compile_partition(qonnx_path: Path | str, out_dir: Path | str, check_inputs:
                       force: bool = False, register_slices: str | None = None) -> dict:
     """Lower, fold, generate RTL (unless ``rtl=False``) and estimate into ``out_dir`` (see the module doc).
     ``register_slices`` ("chain", "all"): register slices between layers (:func:`bidrn_hw.rtlgen.stitch.generate`)."""
-    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers  # FINN: heavy, imported late
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers  # lazy: loads all of FINN's HW backends (~3 s)
 
     qonnx_path, out_dir = Path(qonnx_path), Path(out_dir)
     fclk_mhz = float(fclk_mhz if fclk_mhz is not None else DEFAULT_FCLK_MHZ)

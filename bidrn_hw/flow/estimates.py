@@ -256,10 +256,11 @@ def report_markdown(est: dict) -> str:
 
 
 def plot(est: dict, path: Path) -> None:
+    # lazy: matplotlib, only for the plot
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: as matplotlib, after choosing the Agg backend
 
     layers = [ly for ly in est["layers"] if ly["op_type"] != "StreamingFIFO"]
     names = [ly["node"] for ly in layers]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections import deque
 
 import onnx
 import onnx.shape_inference as si
@@ -34,6 +35,7 @@ from qonnx.transformation import general as qonnx_general
 from qonnx.transformation import infer_datatypes as qonnx_infer_datatypes
 from qonnx.transformation import infer_shapes as qonnx_infer_shapes
 from qonnx.util import onnx as qonnx_onnx_util
+from toposort import CircularDependencyError
 
 SMALL_INITIALIZER = 4096  # elements; shape-carrying inputs are far smaller, weight tensors far larger
 
@@ -160,10 +162,6 @@ def sort_graph(model: ModelWrapper) -> None:
 def _toposort_flatten(dependencies: dict[int, set[int]]) -> list[int]:
     """``toposort.toposort_flatten`` in linear time: an item's level is one more than its deepest dependency's
     (toposort's rounds), and the items come by level, each level sorted."""
-    from collections import deque
-
-    from toposort import CircularDependencyError
-
     deps = {item: {d for d in ds if d != item} for item, ds in dependencies.items()}
     for extra in {d for ds in deps.values() for d in ds} - deps.keys():
         deps[extra] = set()

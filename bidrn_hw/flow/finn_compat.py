@@ -15,6 +15,7 @@ def _use_parallel_window_output(self) -> bool:
 
 def apply() -> None:
     try:
+        # lazy: finn-plus is optional: without it there is nothing to fix
         from finn.custom_op.fpgadataflow.convolutioninputgenerator import ConvolutionInputGenerator
     except ImportError:  # finn-plus absent: nothing to fix
         return

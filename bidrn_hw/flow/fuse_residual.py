@@ -36,6 +36,7 @@ from qonnx.transformation.base import Transformation
 
 from ..layers.addstreams import operand_muls
 from ..layers.mvau_residual import OP_TYPE  # the fused node's kind; importing it registers the custom op
+from .fifos import _fork_of, path_rows
 
 METADATA = "bidrn_hw.residual_fusion"
 ENV = "BIDRN_HW_FUSE_RESIDUAL"
@@ -98,8 +99,6 @@ def _mvau_candidate(model: ModelWrapper, add, idx: int) -> str:
 
 
 def _path_rows(model: ModelWrapper, add, idx: int) -> float:
-    from .fifos import _fork_of, path_rows
-
     try:
         return path_rows(model, add.input[idx], _fork_of(model, add), {})
     except Exception:  # no common fork (not a residual block): no preference

@@ -14,7 +14,10 @@ value -1 into 0 accordingly (qonnx leaves it at -1, which is wrong by up to the 
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import qonnx.core.data_layout as layouts
 from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
@@ -24,6 +27,7 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 
 from ..errors import UnsupportedError
+from . import host_ops
 
 # Ops that are per element or per channel (given their layout attribute) once convs are lowered.
 _LAYOUT_FREE = {"MatMul", "XnorPopcountMatMul", "Add", "Sub", "Mul", "Div", "MultiThreshold", "Im2Col", "Pad",
@@ -37,13 +41,22 @@ def _rewire(model: ModelWrapper, old: str, new: str) -> None:
                 node.input[i] = new
 
 
+def _bypass(model: ModelWrapper, src: str, dst: str, outputs) -> None:
+    """Join tensor ``src`` to ``dst`` around the node between them (removed by the caller): where ``dst`` is a
+    graph output the producer of ``src`` writes it directly, otherwise the consumers of ``dst`` read ``src``."""
+    if dst in outputs:
+        for p in model.graph.node:
+            for i, t in enumerate(p.output):
+                if t == src:
+                    p.output[i] = dst
+        _rewire(model, src, dst)
+    else:
+        _rewire(model, dst, src)
+
+
 def _drop_flatten(model: ModelWrapper, node) -> set[str]:
     """Remove a flattening Reshape/Flatten of a 1x1 feature map: its consumers read the 4-D tensor, the shapes
     after it are inferred again (4-D), and the host flattens the graph output."""
-    import json
-
-    from . import host_ops
-
     graph = model.graph
     src, dst = node.input[0], node.output[0]
     graph.node.remove(node)
@@ -56,14 +69,7 @@ def _drop_flatten(model: ModelWrapper, node) -> set[str]:
         downstream.add(t)
         for n in model.find_consumers(t) or []:
             todo.extend(n.output)
-    if dst in outputs:
-        for p in graph.node:
-            for i, t in enumerate(p.output):
-                if t == src:
-                    p.output[i] = dst
-        _rewire(model, src, dst)
-    else:
-        _rewire(model, dst, src)
+    _bypass(model, src, dst, outputs)
     for vi in list(graph.value_info):
         if vi.name in downstream:
             graph.value_info.remove(vi)
@@ -101,15 +107,7 @@ class ConvertToNHWC(Transformation):
         outputs = {o.name for o in graph.output}
         for node in list(graph.node):
             if node.op_type == "Transpose":
-                src, dst = node.input[0], node.output[0]
-                if dst in outputs:  # the producer of src writes the graph output directly
-                    for p in graph.node:
-                        for i, t in enumerate(p.output):
-                            if t == src:
-                                p.output[i] = dst
-                    _rewire(model, src, dst)
-                else:
-                    _rewire(model, dst, src)
+                _bypass(model, node.input[0], node.output[0], outputs)
                 graph.node.remove(node)
             elif node.op_type in ("MultiThreshold", "QuantAvgPool2d"):
                 getCustomOp(node).set_nodeattr("data_layout", "NHWC")
@@ -160,8 +158,6 @@ class ConvertToNHWC(Transformation):
                     d.dim_value = v
         model = model.transform(InferShapes()).transform(InferDataTypes())
         # FINN's HW inference reads the layout annotations (streamlining left NCHW on the graph's tensors)
-        import qonnx.core.data_layout as layouts
-
         names = {t for n in graph.node for t in (*n.input, *n.output) if t and model.get_initializer(t) is None}
         for t in names:
             shape = model.get_tensor_shape(t)

@@ -22,25 +22,52 @@ of the folded constants (relative 1e-5), which is far below one step of the inte
 """
 from __future__ import annotations
 
+import contextlib
+import heapq
+import sys
 import time
 
+import finn.transformation.streamline.absorb as absorb
 import numpy as np
+from finn.core.onnx_exec import execute_onnx
+from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
+    InferBinaryMatrixVectorActivation)
+from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
+from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
+    InferElementwiseBinaryOperation)
+from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
+from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+    InferQuantizedMatrixVectorActivation)
+from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
+from finn.transformation.fpgadataflow.convert_to_hw.vector_vector_activation import InferVectorVectorActivation
+from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
+from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+from finn.transformation.streamline import Streamline, collapse_repeated, reorder
+from finn.transformation.streamline.reorder import MakeMaxPoolNHWC, MoveLinearPastEltwiseAdd
+from finn.transformation.streamline.sign_to_thres import ConvertSignToThres
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
+from qonnx.transformation.batchnorm_to_affine import BatchNormToAffine
 from qonnx.transformation.bipolar_to_xnor import ConvertBipolarMatMulToXnorPopcount
-from qonnx.transformation.general import GiveUniqueNodeNames
+from qonnx.transformation.general import (ConvertDivToMul, ConvertSubToAdd, GiveUniqueNodeNames, RemoveUnusedTensors,
+                                          SortCommutativeInputsInitializerLast)
+from qonnx.transformation.infer_data_layouts import InferDataLayouts
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+from qonnx.transformation.remove import RemoveIdentityOps
 
 from ..errors import BidrnError, MismatchError, UnsupportedError
+from ..layers import BY_OP
 from ..layers.addstreams import operand_muls, sum_range
 from . import fuse_residual, host_ops, prepare, scaled_join
-from .global_pool import InferGlobalAccPool
 from .fast_qonnx import fast_qonnx, readable_tensor_names, unique_parameters
+from .global_pool import InferGlobalAccPool
 from .layout import AbsorbPadIntoIm2Col, ConvertToNHWC, RemapXnorPadValue
+from .supported import check_supported
 
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
 
@@ -76,8 +103,6 @@ class FactorScalesOutOfJoins(Transformation):
     something does streamlining run again (BiDRN's joins are integer already)."""
 
     def apply(self, model: ModelWrapper):
-        from finn.transformation.streamline.reorder import MoveLinearPastEltwiseAdd
-
         for node in model.graph.node:  # FINN compares the scales with np.array_equal: () vs (1,) differ
             if node.op_type != "Add" or any(model.get_initializer(t) is not None for t in node.input):
                 continue
@@ -152,11 +177,6 @@ class XnorPopcountWithPadRemap(Transformation):
 
 def _streamline_transformations():
     """FINN's Streamline list (finn.transformation.streamline.Streamline.apply, finn-plus 1.6.1), in order."""
-    from finn.transformation.streamline import absorb, collapse_repeated, reorder
-    from finn.transformation.streamline.sign_to_thres import ConvertSignToThres
-    from qonnx.transformation.batchnorm_to_affine import BatchNormToAffine
-    from qonnx.transformation.general import ConvertDivToMul, ConvertSubToAdd
-
     return [ConvertSubToAdd(), ConvertDivToMul(), BatchNormToAffine(), ConvertSignToThres(),
             reorder.MoveMulPastMaxPool(), absorb.AbsorbScalarBiasIntoMultiThreshold(), reorder.MoveScalesPastIm2Col(),
             reorder.MoveScalarLinearPastInvariants(), reorder.MoveAddPastMul(), reorder.MoveScalarAddPastMatMul(),
@@ -168,8 +188,6 @@ def _streamline_transformations():
 
 def _sort_graph(model: ModelWrapper) -> None:
     """Topological order, keeping the given order where it is already valid (qonnx's SortGraph in linear time)."""
-    import heapq
-
     nodes = list(model.graph.node)
     producer = {t: i for i, n in enumerate(nodes) for t in n.output}
     deps = [{producer[t] for t in n.input if t in producer and producer[t] != i} for i, n in enumerate(nodes)]
@@ -198,8 +216,6 @@ def _sort_graph(model: ModelWrapper) -> None:
 def _light_cleanup(model: ModelWrapper) -> ModelWrapper:
     """ModelWrapper.cleanup's passes (unused tensors, topological order, initializers last in commutative ops,
     unique parameters) without its quadratic lookups."""
-    from qonnx.transformation.general import RemoveUnusedTensors, SortCommutativeInputsInitializerLast
-
     model = model.transform(RemoveUnusedTensors(), make_deepcopy=False, cleanup=False)
     _sort_graph(model)
     model = model.transform(SortCommutativeInputsInitializerLast(), make_deepcopy=False, cleanup=False)
@@ -217,9 +233,6 @@ class FastStreamline(Transformation):
     other pass (:func:`lower_to_hw` with reference inputs; tests on tiny and edge)."""
 
     def apply(self, model: ModelWrapper):
-        from qonnx.transformation.infer_data_layouts import InferDataLayouts
-        from qonnx.transformation.remove import RemoveIdentityOps
-
         model = _light_cleanup(model)
         for trn in _streamline_transformations():
             model = model.transform(trn, make_deepcopy=False, cleanup=False)
@@ -236,28 +249,13 @@ class FastStreamline(Transformation):
 def _depthwise_passes():
     """FINN's InferVectorVectorActivation (depthwise convolutions -> VVAU) where the build has the VVAU layer
     kind (bidrn_hw/layers); without it flow.supported refuses depthwise convolutions before any pass."""
-    from ..layers import BY_OP
-
     if "VVAU" not in BY_OP:
         return []
-    from finn.transformation.fpgadataflow.convert_to_hw.vector_vector_activation import (
-        InferVectorVectorActivation)
 
     return [InferVectorVectorActivation()]
 
 
 def _convert_to_hw_passes():
-    from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
-        InferBinaryMatrixVectorActivation)
-    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
-    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
-    from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
-        InferElementwiseBinaryOperation)
-    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
-    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
-        InferQuantizedMatrixVectorActivation)
-    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
-
     # InferPool emits an Im2Col that InferConvInpGen then turns into a sliding window generator.
     return [*_depthwise_passes(), InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(),
             InferThresholdingLayer(),
@@ -287,19 +285,6 @@ def is_residual(model: ModelWrapper) -> bool:
 
 def feedforward_passes():
     """FINN's BNN-PYNQ end-to-end steps (tfc/cnv), (name, transformation) in order."""
-    import finn.transformation.streamline.absorb as absorb
-    from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
-        InferBinaryMatrixVectorActivation)
-    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
-    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
-    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
-        InferQuantizedMatrixVectorActivation)
-    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
-    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
-    from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
-    from finn.transformation.streamline import Streamline
-    from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
-
     steps = [prepare.FoldBiasQuant(), ConvertQONNXtoFINN(), absorb.AbsorbSignBiasIntoMultiThreshold(), Streamline(), LowerConvsToMatMul(),
              MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
              absorb.AbsorbConsecutiveTransposes(), ConvertBipolarMatMulToXnorPopcount(), Streamline(),
@@ -325,8 +310,6 @@ def passes(model: ModelWrapper | None = None):
 
 
 def residual_passes():
-    from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
-
     return [("FoldBiasQuant", prepare.FoldBiasQuant()),
             ("ConvertQONNXtoFINN", ConvertQONNXtoFINN()), ("Streamline", FastStreamline()),
             ("FactorScalesOutOfJoins", FactorScalesOutOfJoins()),
@@ -350,8 +333,6 @@ def execute(model: ModelWrapper, x_nchw: np.ndarray, host: bool = True) -> np.nd
     returns the output in the model's own layout. A lowered model's host ops (input layout, output
     scale/bias) are applied, so the result compares with the exported model's; ``host=False`` returns the
     accelerator's integer output instead (still in the model's layout)."""
-    from finn.core.onnx_exec import execute_onnx
-
     ops = host_ops.get(model)
     in_shape = tuple(model.get_tensor_shape(model.graph.input[0].name))
     x = host_ops.to_stream(ops, x_nchw) if ops.get("input") else x_nchw
@@ -394,16 +375,11 @@ def lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None = Non
     output (integer equality) with the pass name and the maximum error. qonnx's bookkeeping passes run in
     their linear versions meanwhile (:mod:`~bidrn_hw.flow.fast_qonnx`). FINN's passes print notes (e.g.
     "Bias not constant ..., skipping"); they go to stderr, so that stdout keeps only the CLI's output (JSON)."""
-    import contextlib
-    import sys
-
     with fast_qonnx(), contextlib.redirect_stdout(sys.stderr):
         return _lower_to_hw(model, check_inputs, log)
 
 
 def _lower_to_hw(model: ModelWrapper, check_inputs: list[np.ndarray] | None, log) -> ModelWrapper:
-    from .supported import check_supported
-
     _require_quantizers(model)
     model = model.transform(prepare.DropConstantOutputs())
     check_supported(model)  # one line naming the first node the flow cannot lower, before any pass runs

@@ -15,6 +15,9 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
+from onnx import helper
+from qonnx.transformation.infer_datatypes import InferDataTypes
+from qonnx.transformation.infer_shapes import InferShapes
 
 from .supported import _is_const
 
@@ -74,8 +77,6 @@ class DuplicateForkedScales(Transformation):
     after it). ``ReduceSum`` (a global pool's sum) is linear, so a scalar scale moves past it too."""
 
     def apply(self, model: ModelWrapper):
-        from onnx import helper
-
         graph = model.graph
         changed = False
         for node in list(graph.node):
@@ -108,9 +109,6 @@ class DuplicateForkedScales(Transformation):
                         graph.value_info.remove(vi)
                 changed = True
         if changed:
-            from qonnx.transformation.infer_datatypes import InferDataTypes
-            from qonnx.transformation.infer_shapes import InferShapes
-
             model = model.transform(InferShapes()).transform(InferDataTypes())
         return model, False
 

@@ -15,6 +15,7 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 
 from ..errors import UnsupportedOpError
+from ..layers import BY_OP
 
 QUANT_OPS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold")
 
@@ -83,8 +84,6 @@ def _conv(model, node):
         return None
     cin = shape[1] * group
     if group == cin and shape[0] == cin:
-        from ..layers import BY_OP
-
         if "VVAU" not in BY_OP:
             return (f"depthwise convolution (group {group} = channels) needs the VVAU layer, which this build of "
                     f"the flow does not have")

@@ -36,6 +36,20 @@ def _ports(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i}" for i in range(n - 1, -1, -1)]
 
 
+def _data_port(port: str) -> str:
+    """DP16KD port ``port`` (A or B) as a data port on an enabled clock edge: a write with the port's write mode
+    (the read data then as that mode says), or a read."""
+    p = port.lower()
+    w, ad, di, q = f"w{p}", f"ad{p}", f"di{p}", f"q{p}"
+    written = f"wr(DATA_WIDTH_{port}, {ad}, mem[{w}], {di}, {ad}[1:0])"
+    read, mode = f"rd(DATA_WIDTH_{port}, {ad}, mem[{w}])", f"WRITEMODE_{port}"
+    return (f"if (WE{port}) begin\n"
+            f"                mem[{w}] <= {written};\n"
+            f"                if ({mode} == \"WRITETHROUGH\") {q} <= rd(DATA_WIDTH_{port}, {ad}, {written});\n"
+            f"                else if ({mode} == \"READBEFOREWRITE\") {q} <= {read};\n"
+            f"            end else {q} <= {read};")
+
+
 def dp16kd() -> str:
     ins = [*_ports("DIA", 18), *_ports("ADA", 14), "CEA", "OCEA", "CLKA", "WEA", "RSTA", "CSA2", "CSA1", "CSA0",
            *_ports("DIB", 18), *_ports("ADB", 14), "CEB", "OCEB", "CLKB", "WEB", "RSTB", "CSB2", "CSB1", "CSB0"]
@@ -141,11 +155,7 @@ module DP16KD(input {", ".join(ins)}, output {", ".join(outs)});
                     mem[{{ada[13:5], 1'b1}}] <= wr(18, 0, mem[{{ada[13:5], 1'b1}}], dib, ada[3:2]);
                 end
             end else if (srsta) qa <= 0;
-            else if (WEA) begin
-                mem[wa] <= wr(DATA_WIDTH_A, ada, mem[wa], dia, ada[1:0]);
-                if (WRITEMODE_A == "WRITETHROUGH") qa <= rd(DATA_WIDTH_A, ada, wr(DATA_WIDTH_A, ada, mem[wa], dia, ada[1:0]));
-                else if (WRITEMODE_A == "READBEFOREWRITE") qa <= rd(DATA_WIDTH_A, ada, mem[wa]);
-            end else qa <= rd(DATA_WIDTH_A, ada, mem[wa]);
+            else {_data_port("A")}
         end
     end
     // port B: a data port, or in the 36-bit pseudo dual port the read side (bits 0-17 on DOA, 18-35 on DOB)
@@ -156,11 +166,7 @@ module DP16KD(input {", ".join(ins)}, output {", ".join(outs)});
             else if (r36) begin
                 qp <= mem[{{adb[13:5], 1'b0}}];
                 qb <= mem[{{adb[13:5], 1'b1}}];
-            end else if (WEB) begin
-                mem[wb] <= wr(DATA_WIDTH_B, adb, mem[wb], dib, adb[1:0]);
-                if (WRITEMODE_B == "WRITETHROUGH") qb <= rd(DATA_WIDTH_B, adb, wr(DATA_WIDTH_B, adb, mem[wb], dib, adb[1:0]));
-                else if (WRITEMODE_B == "READBEFOREWRITE") qb <= rd(DATA_WIDTH_B, adb, mem[wb]);
-            end else qb <= rd(DATA_WIDTH_B, adb, mem[wb]);
+            end else {_data_port("B")}
         end
     end
     // OUTREG: one more register, enabled by OCE (in the pseudo dual port both halves on port B's clock)

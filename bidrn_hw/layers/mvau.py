@@ -147,6 +147,19 @@ def packed_correction_bits(p: dict) -> int:
     return (p["PE"] // 2) * p["SIMD"] * (p["IN_BITS"] + p["W_BITS"] + 1) if p.get("PACK") else 0
 
 
+def finn_compute_copy(node):
+    """FINN's MVAU_hls op on a copy of the MVAU ``node`` with block weight memories and no activation: the op
+    whose ``lut_estimation``/``dsp_estimation`` give the compute part of the cost (memories and thresholds are
+    costed by us)."""
+    copy = helper.make_node("MVAU_hls", list(node.input), list(node.output), name=node.name,
+                            domain="finn.custom_op.fpgadataflow.hls", backend="fpgadataflow")
+    copy.attribute.extend(a for a in node.attribute if a.name not in ("ram_style", "noActivation"))
+    finn = getCustomOp(copy)
+    finn.set_nodeattr("ram_style", "block")
+    finn.set_nodeattr("noActivation", 1)
+    return finn
+
+
 def _window_feeder(model, node):
     """The sliding window generator without parallel windows that feeds ``node``, or None."""
     producer = model.find_producer(node.input[0])
@@ -240,12 +253,7 @@ class MVAU(LayerKind):
         sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
         dsp_style = not p["XNOR"] and p["W_BITS"] >= 4 and p["IN_BITS"] >= 4
         # FINN's compute formula on an MVAU_hls copy of the node, memories and thresholds left to us.
-        copy = helper.make_node("MVAU_hls", list(node.input), list(node.output), name=node.name,
-                                domain="finn.custom_op.fpgadataflow.hls", backend="fpgadataflow")
-        copy.attribute.extend(a for a in node.attribute if a.name not in ("ram_style", "noActivation"))
-        finn = getCustomOp(copy)
-        finn.set_nodeattr("ram_style", "block")
-        finn.set_nodeattr("noActivation", 1)
+        finn = finn_compute_copy(node)
         finn.set_nodeattr("resType", "dsp" if dsp_style and p.get("RES_TYPE", "dsp") == "dsp" else "lut")
         cost = dict.fromkeys(RESOURCE_KEYS, 0)
         cost["LUT"] = int(finn.lut_estimation(part))

@@ -14,7 +14,7 @@ from qonnx.core.datatype import DataType
 from qonnx.custom_op.registry import getCustomOp
 
 from ..errors import UnsupportedError
-from .base import LayerRTL, add
+from .base import LayerRTL, add, zero
 from .mvau import MVAU, mvau_params
 
 RESIDUAL_ATTRS = ("skipDataType", "residualDataType", "residualOffset", "residualLo", "residualHi")
@@ -24,6 +24,7 @@ SKIP_INPUT = 3           # node inputs: x, weights, thresholds, skip
 
 # ------------------------------------------------------------------------------------------ the custom op
 def _op_class():
+    # lazy: FINN: layers do not import it (docs/architecture.md); only to build or register the fused op
     from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 
     class MVAUResidual(MVAU):
@@ -90,6 +91,7 @@ def _op_class():
 def register() -> None:
     """Make ``MVAUResidual`` known to qonnx's getCustomOp in FINN's HW domain (and its ``_hls`` name, which
     FINN's SpecializeLayers gives it; our RTL generator maps either to mvau_residual.sv). Done on import."""
+    # lazy: FINN: layers do not import it (docs/architecture.md); only to build or register the fused op
     import finn.custom_op.fpgadataflow as hw
     import finn.custom_op.fpgadataflow.hls as hls
 
@@ -143,8 +145,6 @@ def join_cost(p: dict) -> dict:
     """Resources mvau_residual.sv adds to its mvau.sv (LUT6): per lane the sum y + skip + OFFSET (a carry chain
     of SUM_W bits), its clamp (two comparisons against constants and a select of OUT_BITS) and the output
     register; the handshake. Fitted to Yosys synth_xilinx (benchmarks/residual_join.py)."""
-    from .base import zero
-
     sum_w = max(p["Y_BITS"], p["SKIP_BITS"], p["OUT_BITS"]) + 3
     cost = zero()
     cost["LUT"] = p["PE"] * (JOIN_LUT_PER_SUM_BIT * sum_w + JOIN_LUT_PER_OUT_BIT * p["OUT_BITS"]) + JOIN_LUT_ONE

@@ -4,10 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import qonnx.core.onnx_exec as oxe
 import torch
 from brevitas.export import export_qonnx
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.fold_constants import FoldConstants
 from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames, RemoveUnusedTensors
@@ -60,8 +62,6 @@ class FastFoldConstants(Transformation):
         self.exclude_op_types = tuple(exclude_op_types)
 
     def apply(self, model: ModelWrapper):
-        import qonnx.core.onnx_exec as oxe
-
         opset = model.model.opset_import[0].version
         context = model.make_empty_exec_context()
         folded = []
@@ -83,8 +83,6 @@ class FastFoldConstants(Transformation):
 
 def run_qonnx(model: ModelWrapper, image_u8: np.ndarray) -> np.ndarray:
     """QONNX execution of an exported partition on one (1, 3, H, W) uint8 image."""
-    from qonnx.core.onnx_exec import execute_onnx
-
     inp = model.graph.input[0].name
     out = model.graph.output[0].name
     return execute_onnx(model, {inp: np.asarray(image_u8, dtype=np.float32)})[out]

@@ -29,6 +29,8 @@ model is a separate, measured question (``tests/test_hardware_variant.py``).
 """
 from __future__ import annotations
 
+import copy
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -338,6 +340,21 @@ class HardwareEncoder(nn.Module):
         return self.blocks(self.pool(self.stem(image_u8)))
 
 
+@contextmanager
+def _watched_eval(module: nn.Module, hooks: list):
+    """A no-grad, eval-mode pass of ``module`` for its ``hooks`` to watch: afterwards (error or not) the hooks are
+    removed and ``module``'s training mode is what it was."""
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            yield
+    finally:
+        for h in hooks:
+            h.remove()
+        module.train(was_training)
+
+
 def calibrate_scale(encoder: ResNetEncoder, images: torch.Tensor, bits: int = 8, quantile: float = 0.999) -> float:
     """Residual scale s so that the ``quantile`` of |residual| over ``images`` (float in [0, 1]) maps to the
     largest R-bit level. The residual points are the stem output and every unit and block output."""
@@ -345,15 +362,8 @@ def calibrate_scale(encoder: ResNetEncoder, images: torch.Tensor, bits: int = 8,
     hooks = [m.register_forward_hook(lambda mod, i, o: points.append(o.detach().abs().flatten()))
              for m in encoder.modules() if isinstance(m, (BinaryUnit, DownsampleUnit, ResidualBlock))]
     hooks.append(encoder.stem.register_forward_hook(lambda mod, i, o: points.append(o.detach().abs().flatten())))
-    was_training = encoder.training
-    try:
-        encoder.eval()
-        with torch.no_grad():
-            encoder(images)
-    finally:
-        for h in hooks:
-            h.remove()
-        encoder.train(was_training)
+    with _watched_eval(encoder, hooks):
+        encoder(images)
     q = _quantile(torch.cat(points), quantile)
     return max(q, 1e-6) / ((1 << (bits - 1)) - 1)
 
@@ -423,16 +433,11 @@ def encoder_inputs(net: nn.Module, images: torch.Tensor) -> dict[str, torch.Tens
         lambda mod, args, name=name: captured.__setitem__(name, args[0].detach().clone()))
         for name in ENCODER_NAMES]
     body_model, net.body_model = net.body_model, None  # the SMPL-X layer is not needed here
-    was_training = net.training
-    try:
-        net.eval()
-        with torch.no_grad():
+    with _watched_eval(net, hooks):
+        try:
             net(images)
-    finally:
-        for h in hooks:
-            h.remove()
-        net.body_model = body_model
-        net.train(was_training)
+        finally:
+            net.body_model = body_model
     return captured
 
 
@@ -445,8 +450,6 @@ def to_hardware_network(net: nn.Module, calibration_images: torch.Tensor, bits: 
     frames). Each encoder's residual scale is calibrated on the inputs it actually receives on them (the
     resized image, the hand and face crops at the float model's boxes), rounded to uint8.
     """
-    import copy
-
     if getattr(net, "variant", None) != "bidrn":
         raise UnsupportedError(f"the hardware variant exists for BiDRN only, not {getattr(net, 'variant', None)!r}")
     inputs = encoder_inputs(net, calibration_images)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..body.smplx_layer import BodyModel
 from ..errors import UsageError
 from .configs import ModelConfig, check_variant, get_config
 from .encoder import ResNetEncoder
@@ -121,7 +122,5 @@ def build_model(config: str | ModelConfig = "tiny", variant: str = "bidrn", body
     cfg = get_config(config) if isinstance(config, str) else config
     check_variant(variant)
     if body_model is None and with_body_model:
-        from ..body.smplx_layer import BodyModel
-
         body_model = BodyModel()
     return WholeBodyNet(cfg, variant, body_model)

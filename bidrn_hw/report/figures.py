@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from PIL import Image
+
+from ..train.render import render
 
 BOX_NAMES = ("left hand", "right hand", "face")
 BOX_COLORS = ("tab:orange", "tab:cyan", "tab:pink")
@@ -13,10 +16,11 @@ UPSCALE = 4  # the tiny config's 96x128 image is rendered at 4x for legibility
 
 
 def _plt():
+    # lazy: matplotlib (~1.2 s), only when a figure is drawn
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: as matplotlib, after choosing the Agg backend
 
     return plt
 
@@ -32,10 +36,6 @@ def mesh_overlay(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, foc
                  center: tuple[float, float], alpha: float = 0.7) -> np.ndarray:
     """``image`` (H, W, 3) uint8 upscaled by :data:`UPSCALE`, with the camera-space mesh rendered over it
     (flat-shaded, blended with ``alpha``); float (H', W', 3) in [0, 1]."""
-    from PIL import Image
-
-    from ..train.render import render
-
     h, w = image.shape[:2]
     bg = np.asarray(Image.fromarray(image).resize((w * UPSCALE, h * UPSCALE), Image.BICUBIC), dtype=np.float64) / 255
     light = np.array([0.0, -0.5, -1.5])
@@ -49,6 +49,7 @@ def mesh_overlay(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, foc
 
 
 def _boxes(ax, boxes: np.ndarray, width: int, height: int, dashed: bool = False, labels: bool = True) -> None:
+    # lazy: matplotlib, only when a figure is drawn
     from matplotlib.patches import Rectangle
 
     for (x0, y0, x1, y1), name, color in zip(boxes, BOX_NAMES, BOX_COLORS):
@@ -62,8 +63,6 @@ def _boxes(ax, boxes: np.ndarray, width: int, height: int, dashed: bool = False,
 def overview(image: np.ndarray, prediction: dict, camera: tuple[float, tuple[float, float]],
              ground_truth: dict | None = None) -> bytes:
     """Input with boxes | predicted mesh overlaid | ground-truth mesh overlaid (synthetic input only)."""
-    from PIL import Image
-
     plt = _plt()
     focal, center = camera
     h, w = image.shape[:2]

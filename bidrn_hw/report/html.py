@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..layers.base import RESOURCE_KEYS
+from ..model.configs import get_config
 from ..partition import FPGA_PARTITIONS as PARTITIONS
+from ..train.data import camera
 from . import figures
 
 
@@ -91,9 +94,6 @@ def _util(util) -> str:
 
 # ---------------------------------------------------------------------------------------------------------
 def _section_overview(out: Path, s: dict) -> str:
-    from ..model.configs import get_config
-    from ..train.data import camera
-
     sample = np.load(out / "sample.npz")
     pred = dict(np.load(out / "prediction.npz"))
     gt = {k: sample[k] for k in ("vertices", "boxes") if k in sample} if "vertices" in sample else None
@@ -262,8 +262,6 @@ def render(out: Path, summary: dict) -> str:
 
 def write_report(out: Path | str, summary: dict) -> Path:
     """Render DIR/report.html from ``summary`` (the demo's DIR/summary.json) and the files under DIR."""
-    import os
-
     out = Path(out)
     path = out / "report.html"
     tmp = path.with_name(f".report.html.tmp{os.getpid()}")

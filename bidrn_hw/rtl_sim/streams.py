@@ -28,14 +28,21 @@ def bus_bits(elem_bits: int, elems_per_beat: int) -> int:
     return -(-(elem_bits * elems_per_beat) // 8) * 8
 
 
-def pack(values: np.ndarray, elem_bits: int, elems_per_beat: int) -> list[int]:
-    """Pack integers (in stream order) into beats of ``elems_per_beat`` elements each."""
+def checked_flat(values: np.ndarray, elem_bits: int, elems_per_beat: int) -> np.ndarray:
+    """Integers in stream order as a flat int64 array, checked to fill whole beats of ``elems_per_beat`` and to
+    fit ``elem_bits`` bits (signed or unsigned); ValueError otherwise."""
     flat = np.asarray(values).astype(np.int64).reshape(-1)
     if flat.size % elems_per_beat:
         raise ValueError(f"{flat.size} elements do not fill whole beats of {elems_per_beat}")
     lo, hi = -(1 << (elem_bits - 1)), (1 << elem_bits) - 1
     if flat.size and (flat.min() < lo or flat.max() > hi):
         raise ValueError(f"values outside {elem_bits}-bit range: [{flat.min()}, {flat.max()}]")
+    return flat
+
+
+def pack(values: np.ndarray, elem_bits: int, elems_per_beat: int) -> list[int]:
+    """Pack integers (in stream order) into beats of ``elems_per_beat`` elements each."""
+    flat = checked_flat(values, elem_bits, elems_per_beat)
     mask = (1 << elem_bits) - 1
     beats = []
     for chunk in flat.reshape(-1, elems_per_beat):

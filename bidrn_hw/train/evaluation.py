@@ -1,11 +1,16 @@
 """Run a network over a data set and average the mesh metrics (:mod:`.metrics`)."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 from torch.utils.data import default_collate
 
 from ..body.smplx_layer import PARAMETERS
-from .metrics import MeshMetrics, MetricAccumulator
+from ..model.hardware import ENCODER_NAMES, to_hardware_network, to_uint8_levels
+from .metrics import MeshMetrics, MetricAccumulator, rigid_align
+from .skeleton import PELVIS
 
 
 def body_forward(body, params: dict, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,7 +42,7 @@ def evaluate(net, body, dataset, frames: int | None = None, batch_size: int = 16
     try:
         for start in range(0, n, batch_size):
             idx = list(range(start, min(start + batch_size, n)))
-            items = dataset.__getitems__(idx) if hasattr(dataset, "__getitems__") else [dataset[i] for i in idx]
+            items = _items(dataset, idx)
             batch = {k: v.to(device) for k, v in default_collate(items).items()}
             pred_v, _ = body_forward(body, net(batch["image"]))
             acc.update(metrics(pred_v.cpu(), ground_truth_vertices(body, batch).cpu()))
@@ -49,11 +54,25 @@ def evaluate(net, body, dataset, frames: int | None = None, batch_size: int = 16
     return acc.result()
 
 
+def _items(dataset, idx: list[int]) -> list:
+    """The samples at ``idx``, fetched as one batch where the data set can (``__getitems__``)."""
+    return dataset.__getitems__(idx) if hasattr(dataset, "__getitems__") else [dataset[i] for i in idx]
+
+
 def stacked_images(dataset, frames: int) -> torch.Tensor:
     """The first ``frames`` images of ``dataset`` as one (N, 3, H, W) batch."""
-    n = min(frames, len(dataset))
-    items = dataset.__getitems__(list(range(n))) if hasattr(dataset, "__getitems__") else [dataset[i] for i in range(n)]
-    return torch.stack([it["image"] for it in items])
+    return torch.stack([it["image"] for it in _items(dataset, list(range(min(frames, len(dataset)))))])
+
+
+def _calibrated_hardware_network(net, calibration_dataset, calibration_frames: int, bits: int):
+    """The hardware variant of ``net``, built on the CPU from the first ``calibration_frames`` images of
+    ``calibration_dataset`` (``net`` is returned to its device)."""
+    device = next(net.parameters()).device
+    cpu_net = net.to("cpu")
+    try:
+        return to_hardware_network(cpu_net, stacked_images(calibration_dataset, calibration_frames), bits)
+    finally:
+        net.to(device)
 
 
 def evaluate_hardware_variant(net, body, calibration_dataset, dataset, calibration_frames: int = 8, bits: int = 8,
@@ -62,14 +81,7 @@ def evaluate_hardware_variant(net, body, calibration_dataset, dataset, calibrati
     uint8 crops, see :func:`bidrn_hw.model.hardware.to_hardware_network`), calibrated on the first
     ``calibration_frames`` images of ``calibration_dataset`` (training frames), evaluated like :func:`evaluate`.
     Returns the metrics plus ``residual_bits``, ``calibration_frames`` and the per-encoder residual scales."""
-    from ..model.hardware import ENCODER_NAMES, to_hardware_network
-
-    device = next(net.parameters()).device
-    cpu_net = net.to("cpu")
-    try:
-        hw_net = to_hardware_network(cpu_net, stacked_images(calibration_dataset, calibration_frames), bits)
-    finally:
-        net.to(device)
+    hw_net = _calibrated_hardware_network(net, calibration_dataset, calibration_frames, bits)
     metrics = evaluate(hw_net, body, dataset, frames=frames, batch_size=batch_size)
     return {**{k: round(v, 3) for k, v in metrics.items()}, "residual_bits": bits,
             "calibration_frames": min(calibration_frames, len(calibration_dataset)),
@@ -80,8 +92,6 @@ def evaluate_hardware_variant(net, body, calibration_dataset, dataset, calibrati
 
 
 def _pelvis_centred(body, vertices: torch.Tensor) -> torch.Tensor:
-    from .skeleton import PELVIS
-
     j = torch.einsum("jv,bvc->bjc", body.smplx.J_regressor.to(vertices), vertices)
     return vertices - j[:, PELVIS:PELVIS + 1]
 
@@ -93,7 +103,7 @@ def training_meshes(body, dataset, frames: int, batch_size: int = 64) -> torch.T
     out = []
     for start in range(0, n, batch_size):
         idx = list(range(start, min(start + batch_size, n)))
-        items = dataset.__getitems__(idx) if hasattr(dataset, "__getitems__") else [dataset[i] for i in idx]
+        items = _items(dataset, idx)
         batch = default_collate(items)
         out.append(_pelvis_centred(body, ground_truth_vertices(body, batch).float()))
     return torch.cat(out)
@@ -103,8 +113,6 @@ def mean_meshes(meshes: torch.Tensor, iterations: int = 5) -> dict[str, torch.Te
     """The two constant predictions of the baseline: ``mean`` (the mean of the pelvis-centred meshes) and
     ``procrustes_mean`` (generalized Procrustes: every mesh similarity-aligned to the current mean, averaged,
     repeated; started from the plain mean)."""
-    from .metrics import rigid_align
-
     mean = meshes.double().mean(0)
     pmean = mean.clone()
     for _ in range(iterations):
@@ -123,7 +131,7 @@ def evaluate_constant(body, mesh: torch.Tensor, dataset, frames: int | None = No
     n = len(dataset) if frames is None else min(frames, len(dataset))
     for start in range(0, n, batch_size):
         idx = list(range(start, min(start + batch_size, n)))
-        items = dataset.__getitems__(idx) if hasattr(dataset, "__getitems__") else [dataset[i] for i in idx]
+        items = _items(dataset, idx)
         gt = ground_truth_vertices(body, default_collate(items))
         acc.update(metrics(mesh.expand(len(idx), -1, -1), gt))
     return acc.result()
@@ -152,10 +160,7 @@ class QonnxEncoder(torch.nn.Module):
         self.model, self.scale = model, scale
 
     def forward(self, x):
-        import numpy as np
-
-        from ..model.export import run_qonnx
-        from ..model.hardware import to_uint8_levels
+        from ..model.export import run_qonnx  # lazy: qonnx, only when an encoder runs as its QONNX graph
 
         levels = to_uint8_levels(x).cpu().numpy().astype(np.float32)
         out = np.concatenate([run_qonnx(self.model, f[None]) for f in levels])
@@ -167,18 +172,11 @@ def evaluate_hardware_qonnx(net, body, calibration_dataset, dataset, export_dir,
     """Like :func:`evaluate_hardware_variant`, but each encoder runs as its exported QONNX graph
     (``export_dir/<encoder>.onnx``, qonnx execution: what the FPGA partitions compute), the host part (BoxNet,
     crops, heads, SMPL-X layer) in PyTorch."""
-    from pathlib import Path
-
+    # lazy: qonnx and the partition export, needed only by this QONNX check, not by training's evaluation
     from ..model.export import export_hardware_encoder
-    from ..model.hardware import ENCODER_NAMES, to_hardware_network
     from ..partition import partition_input_hw
 
-    device = next(net.parameters()).device
-    cpu_net = net.to("cpu")
-    try:
-        hw_net = to_hardware_network(cpu_net, stacked_images(calibration_dataset, calibration_frames), bits)
-    finally:
-        net.to(device)
+    hw_net = _calibrated_hardware_network(net, calibration_dataset, calibration_frames, bits)
     export_dir = Path(export_dir)
     scales = {}
     for name in ENCODER_NAMES:

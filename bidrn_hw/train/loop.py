@@ -18,14 +18,19 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import default_collate
 
+from ..body.smplx_layer import BodyModel
 from ..errors import InputFileError, UsageError
 from ..model.configs import check_variant, get_config
 from ..model.network import WholeBodyNet
 from .checkpoint import check_identity, load_state, read_checkpoint, save_checkpoint
-from .data import camera
+from .data import SyntheticGenerator, cached_dataset, camera, photometric
+from .datasets import open_dataset
 from .evaluation import body_forward, evaluate
 from .losses import LOSS_WEIGHTS, compute_losses
 from .progress import progress_bar
@@ -78,15 +83,11 @@ def training_data(opts: TrainOptions, generator=None, split: str = "train", size
     """The data set named by ``opts.data``."""
     kind, _, path = opts.data.partition(":")
     if kind == "synthetic":
-        from .data import cached_dataset
-
         return cached_dataset(opts.config, size or opts.train_size, opts.seed, split, root=opts.cache_dir,
                               progress=opts.progress, generator=generator)
     if kind in ("agora", "ehf"):
         if not path:
             raise UsageError(f"--data {kind}:PATH needs a path")
-        from .datasets import open_dataset
-
         return open_dataset(kind, path, get_config(opts.config))
     raise UsageError(f"unknown --data {opts.data!r}; use synthetic, agora:PATH or ehf:PATH")
 
@@ -158,10 +159,6 @@ def set_weight_binarization(net, enabled: bool) -> None:
 def augment_items(items: list[dict], seed: int, epoch: int, indices) -> list[dict]:
     """Photometric augmentation of each sample, a function of (seed, epoch, sample index): a sample seen in
     another epoch is seen under other colours and noise."""
-    import numpy as np
-
-    from .data import photometric
-
     out = []
     for item, i in zip(items, indices):
         rng = np.random.default_rng([seed, epoch, int(i), 7])
@@ -171,10 +168,11 @@ def augment_items(items: list[dict], seed: int, epoch: int, indices) -> list[dic
 
 def write_learning_curve(history: list[dict], path: Path, title: str, final: dict | None = None) -> Path:
     """PNG: training loss (per step and smoothed) and validation MPVPE / PA-MPJPE at the evaluated steps."""
+    # lazy: matplotlib (~1.2 s), only when a learning curve is written
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: as matplotlib, after choosing the Agg backend
 
     steps = [h["step"] for h in history]
     loss = [h["total"] for h in history]
@@ -209,8 +207,6 @@ def write_learning_curve(history: list[dict], path: Path, title: str, final: dic
 
 def _distributed() -> tuple[int, int, bool]:
     """(rank, world size, whether this call initialized the process group)."""
-    import torch.distributed as dist
-
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size(), False
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -245,10 +241,6 @@ def train(opts: TrainOptions, *, return_net: bool = False):
     if ckpt_path.exists() and not opts.resume:
         raise UsageError(f"{ckpt_path} exists; pass --resume to continue it or choose another --out")
     show = opts.progress and rank == 0
-
-    from ..body.smplx_layer import BodyModel
-    from .data import SyntheticGenerator
-
     body = BodyModel()
     generator = SyntheticGenerator(config, body) if opts.data == "synthetic" else None
     dataset = training_data(opts, generator)
@@ -278,8 +270,6 @@ def train(opts: TrainOptions, *, return_net: bool = False):
         finished = bool(ckpt.get("finished")) and start >= opts.steps
     model = net
     if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
         model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     body = body.to(device)
     focal = camera(config)[0]
@@ -358,8 +348,6 @@ def train(opts: TrainOptions, *, return_net: bool = False):
             write_learning_curve(history, out_dir / CURVE_NAME, f"{opts.config}/{opts.variant}",
                                  final=metrics or None)
     if owns_group:
-        import torch.distributed as dist
-
         dist.destroy_process_group()
     summary = {
         "checkpoint": str(ckpt_path), "config": opts.config, "variant": opts.variant, "steps": opts.steps,

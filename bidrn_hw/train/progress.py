@@ -5,6 +5,7 @@ from __future__ import annotations
 def progress_bar(enabled: bool, *, with_info: bool = False):
     """A transient rich Progress (description, bar, n/N, times; ``with_info``: elapsed time and a free-text
     ``info`` field too), or :class:`NoProgress` when ``enabled`` is false."""
+    # lazy: rich.progress (~0.2 s), only when a progress bar is shown
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
