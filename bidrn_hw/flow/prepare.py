@@ -122,8 +122,6 @@ class MoveChannelScalesPastDepthwise(Transformation):
     the window generator and the VVAU see the quantizer's integers."""
 
     def apply(self, model: ModelWrapper):
-        from onnx import helper
-
         graph = model.graph
         changed = False
         for mul in list(graph.node):
@@ -160,8 +158,5 @@ class MoveChannelScalesPastDepthwise(Transformation):
             model.set_initializer(mul.input[1], np.asarray(c, dtype=np.float32).reshape(1, 1, 1, ch))
             changed = True
         if changed:
-            from qonnx.transformation.infer_datatypes import InferDataTypes
-            from qonnx.transformation.infer_shapes import InferShapes
-
             model = model.transform(InferShapes()).transform(InferDataTypes())
         return model, False

@@ -19,6 +19,7 @@ MUL_ATTRS = ("lhs_mul", "rhs_mul")
 
 
 def _op_class():
+    # lazy: FINN: layers do not import it (docs/architecture.md); only to register the weighted add
     from finn.custom_op.fpgadataflow.elementwise_binary import ElementwiseAdd as FinnAdd
 
     class ScaledElementwiseAdd(FinnAdd):
@@ -41,6 +42,7 @@ def _op_class():
 
 def register() -> None:
     """Make FINN's ``ElementwiseAdd`` op type execute with the operand weights (done on import)."""
+    # lazy: FINN: layers do not import it (docs/architecture.md)
     import finn.custom_op.fpgadataflow as hw
 
     if getattr(hw.custom_op.get("ElementwiseAdd"), "__name__", "") == "ScaledElementwiseAdd":
