@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("finn")
 
+from onnx import helper  # noqa: E402
 from qonnx.core.modelwrapper import ModelWrapper  # noqa: E402
 from qonnx.custom_op.registry import getCustomOp  # noqa: E402
 
