@@ -311,7 +311,7 @@ def test_fmpadding_pad_value_minus_one_with_stride():
     rng = np.random.default_rng(5)
     dt = DataType["INT4"]
     x = rand_tensor(rng, dt, (1, 3, 4, 2))
-    params = dict(IMG_H=3, IMG_W=4, PAD_TOP=1, PAD_LEFT=0, PAD_BOTTOM=2, PAD_RIGHT=1, CH=2, SIMD=2, ELEM_BITS=4,
+    params = dict(IFM_H=3, IFM_W=4, PAD_TOP=1, PAD_LEFT=0, PAD_BOTTOM=2, PAD_RIGHT=1, CH=2, SIMD=2, ELEM_BITS=4,
                   PAD_VAL=-1, STRIDE_H=1, STRIDE_W=2)
     exp = np.full((1, 1 + 3 + 2, 0 + 7 + 1, 2), -1.0, dtype=np.float32)
     exp[:, 1:4, 0:7:2, :] = x
@@ -599,7 +599,7 @@ LINT = [
     ("duplicatestreams", dict(N_OUT=3, DATA_BITS=12)),
     ("pool", dict(FUNC=2, IN_SIGNED=0, ACC_BITS=8, SHIFT=2, K2=9)),
     ("globalaccpool", dict(CH=2, PE=2, PIXELS=1)),
-    ("upsampler", dict(SCALE_H=1, SCALE_W=3, CH=6, SIMD=2, WI=1)),
+    ("upsampler", dict(SCALE_H=1, SCALE_W=3, CH=6, SIMD=2, IFM_W=1)),
 ]
 
 

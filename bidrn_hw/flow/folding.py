@@ -98,10 +98,9 @@ def tied_pairs(model: ModelWrapper) -> list[tuple[object, object, str]]:
         consumer = _swg_consumer(model, node)
         if consumer is None:
             continue
-        if is_mvau(consumer):
-            pairs.append((node, consumer, "SIMD"))
-        elif base_op(consumer) in ("Pool", "VVAU"):  # depthwise: one kernel position of PE channels a beat
-            pairs.append((node, consumer, "PE"))
+        kind = kind_of(consumer)
+        if kind is not None and kind.window_fold_attr is not None:
+            pairs.append((node, consumer, kind.window_fold_attr))
     return pairs
 
 
@@ -416,8 +415,10 @@ def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
 def fold_for_target(model: ModelWrapper, target: int) -> dict:
     """Set every node's folding for ``target`` cycles per frame (in place). Returns {node: (cycles, met)}."""
     result = {}
-    tied = {swg.name: consumer for swg, consumer, _ in tied_pairs(model)}
-    feeder = {consumer.name: swg for swg, consumer, _ in tied_pairs(model)}
+    pairs = tied_pairs(model)
+    tied = {swg.name: consumer for swg, consumer, _ in pairs}
+    feeder = {consumer.name: swg for swg, consumer, _ in pairs}
+    tied_attr = {consumer.name: attr for _, consumer, attr in pairs}
     for node in model.graph.node:
         op = base_op(node)
         if op == "ConvolutionInputGenerator" and node.name in tied:
@@ -426,7 +427,7 @@ def fold_for_target(model: ModelWrapper, target: int) -> dict:
             result[node.name] = _fold_mvau(model, node, feeder.get(node.name), target)
             if node.name in feeder:
                 result[feeder[node.name].name] = (layer_cycles_of(model, feeder[node.name]), result[node.name][1])
-        elif op in ("Pool", "VVAU") and node.name in feeder:
+        elif tied_attr.get(node.name) == "PE":  # a depthwise consumer (Pool, VVAU) folded with its generator
             swg = feeder[node.name]
             inst, s_inst = getCustomOp(node), getCustomOp(swg)
             best = None

@@ -10,9 +10,7 @@
 //
 // Stream order: in 0 (lhs), in 1 (rhs), out: (..., CH/PE, PE), identical. A beat moves when both inputs
 // have one and the output register is free or being emptied; one beat per cycle.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module addstreams #(
     parameter int PE = 2,
     parameter int A_BITS = 8,

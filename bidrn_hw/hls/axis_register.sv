@@ -10,9 +10,7 @@
 module axis_register #(
     parameter int BITS = 8
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, BITS),
-    `AXIS_OUT(m_axis_0, BITS)
+    `AXIS_PIPE(BITS, BITS)
 );
     logic [BITS-1:0] out_data, skid_data;
     logic out_valid, skid_valid;

@@ -4,9 +4,7 @@
 // next input beat is taken once every output has taken the current one (or does so this cycle), so
 // outputs may accept at different times while the throughput stays one beat per cycle when all are ready.
 // Ports m_axis_<i> for i >= N_OUT exist (fixed port list) but never assert tvalid.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module duplicatestreams #(
     parameter int N_OUT = 2,
     parameter int DATA_BITS = 8,

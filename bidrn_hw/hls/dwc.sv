@@ -17,9 +17,7 @@
 //   after this cycle's output, taken whenever COUNT + IN_ELEMS <= CAP: CAP is large enough that an input
 //   beat is taken every cycle an output could leave. Every slot can receive from several input elements,
 //   so this costs several LUTs per buffered bit: FINN's foldings mostly need the two integer kinds.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module dwc #(
     parameter int IN_ELEMS = 4,
     parameter int OUT_ELEMS = 3,
@@ -31,9 +29,7 @@ module dwc #(
     localparam int CAP = 2 * IN_ELEMS + OUT_ELEMS - 1,
     localparam int CB = $clog2(CAP + 1)
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, IN_BUS),
-    `AXIS_OUT(m_axis_0, OUT_BUS)
+    `AXIS_PIPE(IN_BUS, OUT_BUS)
 );
     localparam int IN_W = IN_ELEMS * ELEM_BITS;
     localparam int OUT_W = OUT_ELEMS * ELEM_BITS;

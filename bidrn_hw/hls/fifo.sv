@@ -1,18 +1,14 @@
 // AXI-Stream FIFO: DEPTH entries of WIDTH bits, full throughput (one beat in and one out per cycle).
 // RAM_STYLE is the buffer's synthesis attribute, as FINN's ram_style: "auto" (the tool picks), "block",
 // "distributed" or "ultra".
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module fifo #(
     parameter int WIDTH = 8,
     parameter int DEPTH = 16,
     parameter RAM_STYLE = "auto",
     localparam int AB = DEPTH > 1 ? $clog2(DEPTH) : 1
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, WIDTH),
-    `AXIS_OUT(m_axis_0, WIDTH)
+    `AXIS_PIPE(WIDTH, WIDTH)
 );
     initial begin
         /* verilator lint_off WIDTHEXPAND */  // string literals of different lengths

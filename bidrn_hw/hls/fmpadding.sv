@@ -2,38 +2,30 @@
 // side separately (FMPadding) and/or inserts STRIDE-1 zero rows/columns between pixels (FMPadding_Pixel,
 // the zero insertion of a transposed convolution); both at once give a deconvolution's whole input pad.
 //
-// Stream order: in (IMG_H, IMG_W, CH/SIMD, SIMD), out (OUT_H, OUT_W, CH/SIMD, SIMD) with
-// OUT_H = PAD_TOP + (IMG_H-1)*STRIDE_H + 1 + PAD_BOTTOM (likewise OUT_W). The controller walks the output
+// Stream order: in (IFM_H, IFM_W, CH/SIMD, SIMD), out (OUT_H, OUT_W, CH/SIMD, SIMD) with
+// OUT_H = PAD_TOP + (IFM_H-1)*STRIDE_H + 1 + PAD_BOTTOM (likewise OUT_W). The controller walks the output
 // positions; on an image pixel it forwards an input beat, elsewhere it emits a pad beat without consuming
 // input. One output register, one beat per cycle.
 // A frame starts only once its first input beat is offered (tvalid, not consumed), so the module never
 // runs ahead into the next frame's padding: each frame's output follows its own input.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module fmpadding #(
-    parameter int IMG_H = 4,
-    parameter int IMG_W = 4,
+    `IMAGE_PARAMS(4, 4, 2),
     parameter int PAD_TOP = 1,
     parameter int PAD_LEFT = 1,
     parameter int PAD_BOTTOM = 1,
     parameter int PAD_RIGHT = 1,
-    parameter int CH = 2,
-    parameter int SIMD = 1,
-    parameter int ELEM_BITS = 4,
     parameter int PAD_VAL = 0,
     parameter int STRIDE_H = 1,
     parameter int STRIDE_W = 1,
-    localparam int DATA_BITS = SIMD * ELEM_BITS,
-    localparam int BUS_BITS = (DATA_BITS + 7) / 8 * 8
+    `ELEM_PARAMS(1, 4),
+    `ELEM_BUS
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, BUS_BITS),
-    `AXIS_OUT(m_axis_0, BUS_BITS)
+    `AXIS_PIPE(BUS_BITS, BUS_BITS)
 );
     localparam int CF = CH / SIMD;
-    localparam int SPAN_H = (IMG_H - 1) * STRIDE_H + 1;   // rows from the first to the last image row
-    localparam int SPAN_W = (IMG_W - 1) * STRIDE_W + 1;
+    localparam int SPAN_H = (IFM_H - 1) * STRIDE_H + 1;   // rows from the first to the last image row
+    localparam int SPAN_W = (IFM_W - 1) * STRIDE_W + 1;
     localparam int OUT_H = PAD_TOP + SPAN_H + PAD_BOTTOM;
     localparam int OUT_W = PAD_LEFT + SPAN_W + PAD_RIGHT;
     localparam int CW_SH = STRIDE_H > 1 ? $clog2(STRIDE_H) : 1;

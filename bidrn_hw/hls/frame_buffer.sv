@@ -3,9 +3,7 @@
 // raddr into the output register where rd_fire; the register drives m_axis_0 (valid from the read until the
 // consumer takes it). The callers keep the cyclic write address and the position that says when a slot may
 // be read or overwritten.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module frame_buffer #(
     parameter int DATA_BITS = 8,
     parameter int DEPTH = 16,

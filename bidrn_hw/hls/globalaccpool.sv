@@ -6,22 +6,14 @@
 // channel fold in a small RAM with asynchronous read (LUT RAM). The last pixel's beats do not update the
 // RAM: their sum goes straight to the output register, so there is no separate output phase and the next
 // frame follows without a gap (the first pixel overwrites instead of adding).
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module globalaccpool #(
     parameter int CH = 4,
-    parameter int PE = 2,
     parameter int PIXELS = 16,
-    parameter int IN_BITS = 4,
-    parameter int IN_SIGNED = 1,
-    parameter int OUT_BITS = 8,
-    localparam int IN_BUS = (PE * IN_BITS + 7) / 8 * 8,
-    localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
+    `LANE_PARAMS(2, 4, 1, 8),
+    `LANE_BUSES
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, IN_BUS),
-    `AXIS_OUT(m_axis_0, OUT_BUS)
+    `AXIS_PIPE(IN_BUS, OUT_BUS)
 );
     localparam int CF = CH / PE;
     localparam int CW_F = CF > 1 ? $clog2(CF) : 1;

@@ -16,9 +16,7 @@
 // finished fold's accumulators wait in a result register for the activation (or the output). The whole
 // pipeline holds (en low) while the step about to finish a fold finds the result register full, so a
 // blocked output stops it exactly where an unpipelined unit would stop.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module mac_pipeline #(
     parameter int PE = 2,
     parameter int SF = 4,           // fold steps per output beat

@@ -35,9 +35,7 @@
 // accumulate; a finished fold's accumulators wait in a result register for the search (or the output). The
 // whole pipeline holds while the step about to finish a fold finds the result register full, so a blocked
 // output stops it exactly where the unpipelined unit would stop.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module mvau #(
     `MVAU_PARAMS,                   // (axis.svh: RAM_STYLE the weight ROM's synthesis attribute, PACK, W_LOAD)
     parameter int OUT_BITS = 16,

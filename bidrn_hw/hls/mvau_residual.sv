@@ -18,9 +18,7 @@
 // cycle, so the unit keeps the MVAU's NF * SF cycles per vector. The skip waits in a FIFO in front of
 // s_axis_1 sized by the flow (the rows of the convolution's window it must wait for). The join is addstreams.sv
 // with the offset and the saturation.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module mvau_residual #(
     `MVAU_PARAMS,
     `THRESHOLD_PARAMS(0, 17),

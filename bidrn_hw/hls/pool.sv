@@ -8,24 +8,16 @@
 //   FUNC 1 AccPool:      sum over the window
 //   FUNC 2 QuantAvgPool: sum >>> SHIFT (arithmetic, i.e. floor), low OUT_BITS bits (FINN's python semantics)
 // ACC_BITS: signed width holding every input and every window sum (chosen by layers/pool.py).
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module pool #(
-    parameter int PE = 2,
+    `LANE_PARAMS(2, 4, 1, 4),
     parameter int K2 = 4,
     parameter int FUNC = 0,
-    parameter int IN_BITS = 4,
-    parameter int IN_SIGNED = 1,
     parameter int ACC_BITS = 7,
-    parameter int OUT_BITS = 4,
     parameter int SHIFT = 0,
-    localparam int IN_BUS = (PE * IN_BITS + 7) / 8 * 8,
-    localparam int OUT_BUS = (PE * OUT_BITS + 7) / 8 * 8
+    `LANE_BUSES
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, IN_BUS),
-    `AXIS_OUT(m_axis_0, OUT_BUS)
+    `AXIS_PIPE(IN_BUS, OUT_BUS)
 );
     localparam int CW_K = K2 > 1 ? $clog2(K2) : 1;
 

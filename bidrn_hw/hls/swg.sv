@@ -23,30 +23,17 @@
 // BUF_DEPTH: 0 picks the minimal window span. A larger buffer lets the writer pre-load the rows that a
 // strided window jumps over; bidrn_hw.layers.swg.swg_buffer_depth picks the depth that hides
 // those jumps and passes it explicitly (it must lie in [span, frame size]).
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module swg #(
-    parameter int IFM_H = 8,
-    parameter int IFM_W = 8,
-    parameter int CH = 4,
-    parameter int SIMD = 2,
-    parameter int K_H = 3,
-    parameter int K_W = 3,
-    parameter int STRIDE_H = 1,
-    parameter int STRIDE_W = 1,
-    parameter int DIL_H = 1,
-    parameter int DIL_W = 1,
-    parameter int ELEM_BITS = 4,
+    `IMAGE_PARAMS(8, 8, 4),
+    `KERNEL_PARAMS(3),
+    `ELEM_PARAMS(2, 4),
     parameter int DEPTHWISE = 0,
     parameter int BUF_DEPTH = 0,
     parameter RAM_STYLE = "auto",   // the window buffer: "auto" (the synthesis tool picks), "block", "distributed"
-    localparam int DATA_BITS = SIMD * ELEM_BITS,
-    localparam int BUS_BITS = (DATA_BITS + 7) / 8 * 8
+    `ELEM_BUS
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, BUS_BITS),
-    `AXIS_OUT(m_axis_0, BUS_BITS)
+    `AXIS_PIPE(BUS_BITS, BUS_BITS)
 );
     localparam int CF = CH / SIMD;
     localparam int KEXT_H = (K_H - 1) * DIL_H + 1;

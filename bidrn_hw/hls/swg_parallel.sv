@@ -18,29 +18,18 @@
 // the next one needed (a column is never read and written in the same cycle unless IFM_W = 1, where the
 // buffer is a register). Input waits only when this pixel closes a window and the output register is
 // full and not being taken.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module swg_parallel #(
-    parameter int IFM_H = 8,
-    parameter int IFM_W = 8,
-    parameter int CH = 2,
-    parameter int K_H = 3,
-    parameter int K_W = 3,
-    parameter int STRIDE_H = 1,
-    parameter int STRIDE_W = 1,
-    parameter int DIL_H = 1,
-    parameter int DIL_W = 1,
+    `IMAGE_PARAMS(8, 8, 2),
+    `KERNEL_PARAMS(3),
     parameter int ELEM_BITS = 4,
     parameter RAM_STYLE = "auto",   // the line buffer: "auto", "block", "distributed" or "ultra"
     localparam int PIX_BITS = CH * ELEM_BITS,
-    localparam int IN_BUS = (PIX_BITS + 7) / 8 * 8,
+    localparam int IN_BUS = `BUS(PIX_BITS),
     localparam int OUT_BITS = K_H * K_W * PIX_BITS,
-    localparam int OUT_BUS = (OUT_BITS + 7) / 8 * 8
+    localparam int OUT_BUS = `BUS(OUT_BITS)
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, IN_BUS),
-    `AXIS_OUT(m_axis_0, OUT_BUS)
+    `AXIS_PIPE(IN_BUS, OUT_BUS)
 );
     localparam int KEXT_H = (K_H - 1) * DIL_H + 1;
     localparam int KEXT_W = (K_W - 1) * DIL_W + 1;

@@ -16,22 +16,13 @@
 // Handshake as threshold_search.sv: the pipeline advances when `en` is high; in_valid marks a beat
 // entering it. Positions: the read (address registered with the value), the memory's output register,
 // the products (DSP), the sums shifted, the clamped count. Latency 6 cycles; one beat per cycle.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module threshold_lines #(
-    parameter int PE = 1,
-    parameter int NF = 1,
-    parameter int N_STEPS = 1,
-    parameter int VAL_BITS = 8,     // signed width of the values
-    parameter int OUT_BITS = 1,
-    parameter int ACT_VAL = 0,
+    `THRESHOLD_UNIT_PARAMS,
     parameter int LINES = 1,
     parameter int M_BITS = 8,
     parameter int C_BITS = 16,
-    parameter int SHIFT = 0,
-    parameter THRESH_FILE = "",
-    localparam int NFB = NF > 1 ? $clog2(NF) : 1
+    parameter int SHIFT = 0
 ) (
     `AP_CTRL,
     `THRESHOLD_PORTS(PE, NFB, VAL_BITS, OUT_BITS)

@@ -20,21 +20,12 @@
 // in_valid marks a beat entering it. Three cycles per stage, for timing: the read (address from registers),
 // the block RAM's output register, the comparison (registered count). Latency 3*S + 1 cycles; one beat per
 // cycle.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module threshold_search #(
-    parameter int PE = 1,
-    parameter int NF = 1,
-    parameter int N_STEPS = 1,
-    parameter int VAL_BITS = 8,     // signed width of the searched values
+    `THRESHOLD_UNIT_PARAMS,
     parameter int THR_BITS = 9,
-    parameter int OUT_BITS = 1,
-    parameter int ACT_VAL = 0,
     parameter int SHARED = 0,       // one threshold row for all channels
-    parameter int BASE_BITS = 0,    // > 0: per-channel base count from a memory file
-    parameter THRESH_FILE = "",
-    localparam int NFB = NF > 1 ? $clog2(NF) : 1
+    parameter int BASE_BITS = 0     // > 0: per-channel base count from a memory file
 ) (
     `AP_CTRL,
     `THRESHOLD_PORTS(PE, NFB, VAL_BITS, OUT_BITS)

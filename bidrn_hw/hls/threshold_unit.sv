@@ -3,9 +3,7 @@
 // gives the memory files' layout and the latency) or, where LINES > 0, computed from one or two lines per
 // channel (threshold_lines.sv). Used by thresholding.sv and, after the accumulators, by mac_pipeline.sv
 // (mvau.sv, vvau.sv); the build lists the one of the two units its parameters select.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module threshold_unit #(
     parameter int PE = 1,
     parameter int NF = 1,

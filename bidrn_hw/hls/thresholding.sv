@@ -4,23 +4,15 @@
 // threshold_search.sv, whose header gives the memory files' layout (one file per search stage), or
 // computed by threshold_lines.sv (LINES > 0): threshold_unit.sv. A BIPOLAR
 // output is streamed as its {0,1} code: ACT_VAL = 0. Latency 3*clog2(N_STEPS+1) + 1 cycles, one beat a cycle.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module thresholding #(
     parameter int CH = 4,
-    parameter int PE = 2,
-    parameter int IN_BITS = 8,
-    parameter int IN_SIGNED = 1,
-    parameter int OUT_BITS = 2,
+    `LANE_PARAMS(2, 8, 1, 2),
     `THRESHOLD_PARAMS(3, 9),
     localparam int NF = CH / PE,
-    localparam int IN_BUS = `BUS(PE * IN_BITS),
-    localparam int OUT_BUS = `BUS(PE * OUT_BITS)
+    `LANE_BUSES
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, IN_BUS),
-    `AXIS_OUT(m_axis_0, OUT_BUS)
+    `AXIS_PIPE(IN_BUS, OUT_BUS)
 );
     localparam int NFB = NF > 1 ? $clog2(NF) : 1;
     localparam int VAL_BITS = IN_BITS + 1;  // the input as a signed value

@@ -1,41 +1,33 @@
 // FINN's UpsampleNearestNeighbour for integer scales: out[y][x] = in[y / SCALE_H][x / SCALE_W] (what
 // FINN's python execution, an ONNX nearest Resize, gives for integer scales).
 //
-// Stream order: in (HI, WI, CH/SIMD, SIMD), out (HI*SCALE_H, WI*SCALE_W, CH/SIMD, SIMD).
-// One input row (WI*CH/SIMD beats) in a cyclic buffer (frame_buffer.sv, as swg.sv's); the reader walks
+// Stream order: in (IFM_H, IFM_W, CH/SIMD, SIMD), out (IFM_H*SCALE_H, IFM_W*SCALE_W, CH/SIMD, SIMD).
+// One input row (IFM_W*CH/SIMD beats) in a cyclic buffer (frame_buffer.sv, as swg.sv's); the reader walks
 // row, row repeat, pixel, pixel repeat, channel fold. As in swg.sv, wpos counts elements written relative
 // to the reader's frame start: the reader may read index i once i < wpos, and the writer may overwrite a
 // slot once its element will not be read again -- during the row's last repeat, every pixel left of the
 // reader's; so the next row streams in behind the reader and rows and frames follow without a bubble.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module upsampler #(
-    parameter int HI = 4,
-    parameter int WI = 4,
+    `IMAGE_PARAMS(4, 4, 2),
     parameter int SCALE_H = 2,
     parameter int SCALE_W = 2,
-    parameter int CH = 2,
-    parameter int SIMD = 1,
-    parameter int ELEM_BITS = 4,
-    localparam int DATA_BITS = SIMD * ELEM_BITS,
-    localparam int BUS_BITS = (DATA_BITS + 7) / 8 * 8
+    `ELEM_PARAMS(1, 4),
+    `ELEM_BUS
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, BUS_BITS),
-    `AXIS_OUT(m_axis_0, BUS_BITS)
+    `AXIS_PIPE(BUS_BITS, BUS_BITS)
 );
     localparam int CF = CH / SIMD;
-    localparam int ROW = WI * CF;                      // buffer depth: one input row
-    localparam int N = HI * ROW;                       // input elements per frame
+    localparam int ROW = IFM_W * CF;                      // buffer depth: one input row
+    localparam int N = IFM_H * ROW;                       // input elements per frame
     localparam int AW = ROW > 1 ? $clog2(ROW) : 1;
     localparam int IW = $clog2(N + 1);
     localparam int PW = $clog2(2 * N + ROW + 1) + 1;   // signed wpos
     localparam int CW_F = CF > 1 ? $clog2(CF) : 1;
     localparam int CW_RW = SCALE_W > 1 ? $clog2(SCALE_W) : 1;
-    localparam int CW_X = WI > 1 ? $clog2(WI) : 1;
+    localparam int CW_X = IFM_W > 1 ? $clog2(IFM_W) : 1;
     localparam int CW_RH = SCALE_H > 1 ? $clog2(SCALE_H) : 1;
-    localparam int CW_Y = HI > 1 ? $clog2(HI) : 1;
+    localparam int CW_Y = IFM_H > 1 ? $clog2(IFM_H) : 1;
 
     initial begin
         if (CH % SIMD != 0) $error("upsampler: SIMD must divide CH");
@@ -58,9 +50,9 @@ module upsampler #(
 
     assign f_last = f == CW_F'(CF - 1);
     assign rw_last = rw == CW_RW'(SCALE_W - 1);
-    assign x_last = x == CW_X'(WI - 1);
+    assign x_last = x == CW_X'(IFM_W - 1);
     assign rh_last = rh == CW_RH'(SCALE_H - 1);
-    assign y_last = y == CW_Y'(HI - 1);
+    assign y_last = y == CW_Y'(IFM_H - 1);
     assign frame_end = f_last && rw_last && x_last && rh_last && y_last;
 
     assign raddr = px_off + AW'(f);

@@ -28,9 +28,7 @@
 // operands (weight read, input beat registered) -> operand register -> dot product per lane (registered) ->
 // accumulate; a finished fold's accumulators wait in a result register for the activation (or the output).
 // The whole pipeline holds while the step about to finish a fold finds the result register full.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module vvau #(
     parameter int CH = 4,
     parameter int K2 = 9,           // kernel elements, K_H * K_W
@@ -54,9 +52,7 @@ module vvau #(
     localparam int IN_BUS = `BUS(SIMD * PE * IN_BITS),
     localparam int OUT_BUS = `BUS(PE * OUT_BITS)
 ) (
-    `AP_CTRL,
-    `AXIS_IN(s_axis_0, IN_BUS),
-    `AXIS_OUT(m_axis_0, OUT_BUS)
+    `AXIS_PIPE(IN_BUS, OUT_BUS)
 );
     localparam int WL = PE * SIMD * W_BITS;
     localparam int XL = SIMD * PE * IN_BITS;

@@ -8,9 +8,7 @@
 // back, in chain order, once after each reset.
 //
 // line_valid is high for one cycle with line_data = line `line_addr`, in address order.
-`ifndef BIDRN_AXIS_SVH
 `include "axis.svh"
-`endif
 module weight_loader #(
     parameter int WORD_BITS = 32,
     parameter int LINE_BITS = 8,

@@ -91,6 +91,10 @@ class LayerKind:
     modules: tuple[str, ...] = ()   # RTL modules it instantiates (hls/<module>.sv; the calibration's keys)
     calibration_module: str | None = None  # whose fitted coefficients weight its terms (None: its own module's)
     limit_names: dict[str, str] = {}  # folding attribute -> the attribute it must divide (for messages)
+    # The folding attribute that must equal the SIMD of a sliding window generator feeding it (our generator
+    # emits one kernel position of SIMD channels a beat): "SIMD" for an MVAU, "PE" for a depthwise consumer
+    # (Pool, VVAU); None for a kind that never consumes windows.
+    window_fold_attr: str | None = None
 
     # -- folding
     def fold_limits(self, model, node, inst) -> dict[str, int]:

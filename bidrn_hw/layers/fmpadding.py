@@ -19,7 +19,7 @@ def fmpadding_params(op) -> tuple[str, dict]:
         raise UnsupportedError(f"node {node_name(op)}: numInputVectors != 1 (batching) is not supported; "
                                "stream frames one after another instead")
     dt = int_dtype(op, op.get_input_datatype(), "input", allow_bipolar=False)
-    return "fmpadding", dict(IMG_H=h, IMG_W=w, PAD_TOP=top, PAD_LEFT=left, PAD_BOTTOM=bottom, PAD_RIGHT=right,
+    return "fmpadding", dict(IFM_H=h, IFM_W=w, PAD_TOP=top, PAD_LEFT=left, PAD_BOTTOM=bottom, PAD_RIGHT=right,
                              CH=ch, SIMD=simd, ELEM_BITS=dt.bitwidth(), PAD_VAL=0, STRIDE_H=1, STRIDE_W=1)
 
 
@@ -33,7 +33,7 @@ def fmpadding_pixel_params(op) -> tuple[str, dict]:
     if op.get_nodeattr("numInputVectors") != 1:
         raise UnsupportedError(f"node {node_name(op)}: numInputVectors != 1 (batching) is not supported")
     dt = int_dtype(op, op.get_input_datatype(), "input", allow_bipolar=False)
-    return "fmpadding", dict(IMG_H=h, IMG_W=w, PAD_TOP=0, PAD_LEFT=0, PAD_BOTTOM=0, PAD_RIGHT=0, CH=ch,
+    return "fmpadding", dict(IFM_H=h, IFM_W=w, PAD_TOP=0, PAD_LEFT=0, PAD_BOTTOM=0, PAD_RIGHT=0, CH=ch,
                              SIMD=simd, ELEM_BITS=dt.bitwidth(), PAD_VAL=0, STRIDE_H=s_h, STRIDE_W=s_w)
 
 
@@ -59,7 +59,7 @@ class FMPadding(LayerKind):
         _, p = self.rtl_params(model, node, inst)
         cost = zero()
         width = p["SIMD"] * p["ELEM_BITS"]
-        counters = 3 * clog2(max(p["IMG_H"], p["IMG_W"]) * 4) + clog2(p["CH"] // p["SIMD"])
+        counters = 3 * clog2(max(p["IFM_H"], p["IFM_W"]) * 4) + clog2(p["CH"] // p["SIMD"])
         cost["LUT"] = width + 2 * counters + 10
         cost["FF"] = width + counters + 1
         return cost, "own"
@@ -67,7 +67,7 @@ class FMPadding(LayerKind):
     def terms(self, module, p, content):
         width = p["SIMD"] * p["ELEM_BITS"]
         return {"one": 1, "mux": width,
-                "counters": 3 * clog2(max(p["IMG_H"], p["IMG_W"]) * 4) + clog2(p["CH"] // p["SIMD"]),
+                "counters": 3 * clog2(max(p["IFM_H"], p["IFM_W"]) * 4) + clog2(p["CH"] // p["SIMD"]),
                 "regs": width}, []
 
 

@@ -171,6 +171,7 @@ def _window_feeder(model, node):
 
 class MVAU(LayerKind):
     op_types = ("MVAU",)
+    window_fold_attr = "SIMD"
     modules = ("mvau",)
     limit_names = {"SIMD": "MW", "PE": "MH"}
 

@@ -34,6 +34,7 @@ def pool_params(op) -> tuple[str, dict]:
 
 class Pool(NodeParamsKind):
     op_types = ("Pool",)
+    window_fold_attr = "PE"
     modules = ("pool",)
     limit_names = {"PE": "Channels"}
     fold_of = "Channels"

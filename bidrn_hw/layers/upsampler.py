@@ -17,7 +17,7 @@ def upsampler_params(op) -> tuple[str, dict]:
     ch, simd = op.get_nodeattr("NumChannels"), op.get_nodeattr("SIMD")
     check_divides(op, ch, simd, "SIMD")
     dt = int_dtype(op, op.get_input_datatype(), "input")
-    return "upsampler", dict(HI=hi, WI=wi, SCALE_H=ho // hi, SCALE_W=wo // wi, CH=ch, SIMD=simd,
+    return "upsampler", dict(IFM_H=hi, IFM_W=wi, SCALE_H=ho // hi, SCALE_W=wo // wi, CH=ch, SIMD=simd,
                              ELEM_BITS=dt.bitwidth())
 
 
@@ -31,9 +31,9 @@ class UpsampleNearestNeighbour(NodeParamsKind):
     def formula(self, model, node, inst, family, part):
         _, p = upsampler_params(inst)
         width = p["SIMD"] * p["ELEM_BITS"]
-        cost = memory_cost(width, p["WI"] * p["CH"] // p["SIMD"], "auto", family)
-        cost["LUT"] += 4 * clog2(p["WI"] * p["CH"]) + 10
-        cost["FF"] += width + 4 * clog2(p["WI"] * p["CH"])
+        cost = memory_cost(width, p["IFM_W"] * p["CH"] // p["SIMD"], "auto", family)
+        cost["LUT"] += 4 * clog2(p["IFM_W"] * p["CH"]) + 10
+        cost["FF"] += width + 4 * clog2(p["IFM_W"] * p["CH"])
         return cost, "own"
 
 

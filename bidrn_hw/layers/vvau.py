@@ -199,6 +199,7 @@ def dsp_products(p: dict) -> int:
 # ------------------------------------------------------------------------------------------ the kind
 class VVAU(LayerKind):
     op_types = ("VVAU",)
+    window_fold_attr = "PE"
     modules = ("vvau",)
     limit_names = {"PE": "Channels", "SIMD": "the kernel's elements (Kernel[0] * Kernel[1])"}
 
