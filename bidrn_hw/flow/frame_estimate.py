@@ -35,6 +35,7 @@ from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
 from .folding import InsertDataWidthConverters, auto_fold, balance_report, cycle_bounds
 from .lower import lower_to_hw
+from .lut_breakdown import lut_breakdown, merge_breakdowns
 from .memory_styles import choose_uram_weights, uram_candidates
 
 # Default device and clock per config, and the whole-frame FPS goal (issue 3).
@@ -152,8 +153,12 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None, also_at: fl
         if progress:
             progress(f"fold: {also_at:.1f} frames/s as well")
         t = time.time()
-        _, _, total = fold_all(also_at)  # (its total counts the UltraRAM moves it chose, as the search's do)
-        return (*found, {"resources": total, "seconds": round(time.time() - t, 2)})
+        chosen, _, total = fold_all(also_at)  # (its total counts the UltraRAM moves it chose, as the search's do)
+        seconds = round(time.time() - t, 2)
+        # where its LUTs go (the same folding with its moves made, estimated layer by layer; not timed)
+        reports = fold_all(also_at, moves=chosen)[0]
+        breakdown = {name: est["lut_breakdown"] for name, (est, _) in reports.items()}
+        return (*found, {"resources": total, "seconds": seconds, "lut_breakdown": breakdown})
     finally:
         if pool is not None:
             pool.shutdown()
@@ -231,6 +236,7 @@ def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds: dict,
         for node_name in moves[name]:
             getCustomOp(model.get_node_from_name(node_name)).set_nodeattr("ram_style", "ultra")
         est = estimate(model, device, fclk, folding={"mode": "auto", **summary})
+        est["lut_breakdown"] = lut_breakdown(model, device)
         return summary, est["resources"], [], (est, balance_report(model))
     candidates = uram_candidates(model, device) if device["URAM"] else []
     return summary, total_resources(model, device), candidates, None
@@ -310,7 +316,8 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
                            "cycles_per_frame": est["cycles_per_frame"], "balance": est["balance"],
                            "balance_detail": balance_detail,
                            "latency_cycles": est["latency_cycles"], "bottleneck": est["bottleneck"],
-                           "layers": len(est["layers"]), "resources": est["resources"]}
+                           "layers": len(est["layers"]), "resources": est["resources"],
+                           "lut_breakdown": est["lut_breakdown"]}
     result["seconds"]["estimate"] = round(time.time() - t, 2)
     result["seconds"]["total"] = round(time.time() - t0 - at_goal["seconds"], 2)
     result["seconds"]["compile_without_export"] = round(result["seconds"]["total"] - result["seconds"]["export"], 2)
@@ -329,7 +336,10 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
                    "at_goal_fps": {"resources": at_goal["resources"],
                                    "fits": all(at_goal["resources"][k] <= device[k] for k in RESOURCE_KEYS),
                                    "utilization": {k: round(at_goal["resources"][k] / device[k], 3) if device[k]
-                                                   else None for k in RESOURCE_KEYS}},
+                                                   else None for k in RESOURCE_KEYS},
+                                   "lut_breakdown": merge_breakdowns(list(at_goal["lut_breakdown"].values())),
+                                   "lut_breakdown_by_partition": at_goal["lut_breakdown"]},
+                   "lut_breakdown": merge_breakdowns([p["lut_breakdown"] for p in parts_out.values()]),
                    "balance": max(p["balance"] for p in parts_out.values()),
                    "balance_best_possible": max(p["balance_detail"]["best_possible"] for p in parts_out.values()),
                    "balance_parallel": max(p["balance_detail"]["parallel"] for p in parts_out.values()),
