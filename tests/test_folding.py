@@ -352,3 +352,34 @@ def test_weights_move_to_ultraram_where_block_ram_is_short(lowered):
     after = total_resources(model, real)
     assert after == {k: before[k] + chosen[0][3][k] for k in before}
     assert after["BRAM_18K"] <= short["BRAM_18K"] and after["URAM"] >= 1
+
+
+def test_lut_held_memories_move_to_free_block_ram_most_luts_saved_first(lowered):
+    """compile_time's joint folding places memories LUTs-first (memory_style_moves, lut_first): every memory
+    Yosys would keep in LUTs is a candidate for block RAM when that saves LUTs, none moves the other way;
+    the moves made are the best LUTs saved per RAMB18 that fit the block RAM left, and the estimate afterwards
+    shows exactly the changes announced."""
+    from bidrn_hw.flow.estimates import total_resources
+    from bidrn_hw.flow.memory_styles import MEMORY_OPS, choose_block_moves, memory_style_moves
+
+    model, _ = fold(copy(lowered), target_fps=100, fclk_mhz=200, part="xczu7ev")
+    for node in model.graph.node:  # leave the memory choice to the flow again
+        if base_op(node) in MEMORY_OPS:
+            getCustomOp(node).set_nodeattr("ram_style", "auto")
+    real = device_budget("xczu7ev")
+    before = total_resources(model, real)
+    to_lut, to_block, bram = memory_style_moves(model, real, lut_first=True)
+    assert to_lut == [] and bram == before["BRAM_18K"]
+    assert len(to_block) >= 2
+    assert all(m[3]["LUT"] < 0 and m[3]["BRAM_18K"] == m[1] >= 1 for m in to_block)
+    room = sorted(to_block, key=lambda m: -m[0])[0][1]  # room for the best move only
+    tagged = [(model, m) for m in to_block]
+    picked = choose_block_moves(tagged, dict(real, BRAM_18K=bram + room), bram)
+    assert picked and picked[0][1][0] == max(m[0] for m in to_block)
+    assert sum(m[1] for _, m in picked) <= room
+    assert choose_block_moves(tagged, dict(real, BRAM_18K=bram), bram) == []  # no room: nothing moves
+    for _, (_, _, name, _) in picked:
+        getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "block")
+    after = total_resources(model, real)
+    assert after == {k: before[k] + sum(m[3][k] for _, m in picked) for k in before}
+    assert after["LUT"] < before["LUT"]

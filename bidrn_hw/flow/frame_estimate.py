@@ -5,7 +5,10 @@ partition is folded for twice the frame rate. The three pipelines share the devi
 at the fastest all three can reach (each fully parallel; FINN's two-pass relaxation) and drops until the
 summed estimated resources (FIFOs and converters included) fit the budget; the fastest fitting rate is
 found to within 5%. Where block RAM is short and the part has UltraRAM, the MVAU
-weights that save the most block RAM per URAM move there (loaded from a weight stream after reset).
+weights that save the most block RAM per URAM move there (loaded from a weight stream after reset). Then
+the memories Yosys would keep in LUTs (weight ROMs, window buffers, FIFOs left at ``ram_style`` "auto") move
+into the block RAM the partitions leave free, most LUTs saved per RAMB18 first: LUTs are what limits the
+rate, and block RAM left unused saves nothing (``memory_styles.memory_style_moves``, ``lut_first``).
 
 :func:`estimate_config` is what ``benchmarks/compile_time.py`` reports per config and what the demo shows;
 its result is JSON-serializable. Lowering is not checked pass by pass here (that is what the tests and
@@ -36,7 +39,8 @@ from .fifos import InsertBranchFIFOs
 from .folding import InsertDataWidthConverters, auto_fold, balance_report, cycle_bounds
 from .lower import lower_to_hw
 from .lut_breakdown import lut_breakdown, merge_breakdowns
-from .memory_styles import choose_uram_weights, uram_candidates
+from .memory_styles import (balances_memories, choose_block_moves, choose_uram_weights, memory_style_moves,
+                            uram_candidates)
 
 # Default device and clock per config, and the whole-frame FPS goal (issue 3).
 TARGETS = {"edge": ("xczu7ev", 200.0, 200.0), "paper": ("xcu250", 200.0, 1000.0), "tiny": ("ecp5-85k", 50.0, 100.0)}
@@ -142,7 +146,15 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None, also_at: fl
         chosen = {name: [] for name in lowered}
         for name, (_, _, node_name, delta) in choose_uram_weights(tagged, device, total["BRAM_18K"], total["URAM"]):
             total = {k: total[k] + delta[k] for k in RESOURCE_KEYS}
-            chosen[name].append(node_name)
+            chosen[name].append((node_name, "ultra"))
+        # Then the memories Yosys would keep in LUTs (weight ROMs, window buffers, FIFOs left to the flow)
+        # move to the block RAM the partitions leave free, most LUTs saved per RAMB18 first
+        # (memory_styles.memory_style_moves, lut_first).
+        taken = {(name, n) for name, moved in chosen.items() for n, _ in moved}
+        to_block = [(name, m) for name, r in results.items() for m in r[4][1] if (name, m[2]) not in taken]
+        for name, (_, _, node_name, delta) in choose_block_moves(to_block, device, total["BRAM_18K"]):
+            total = {k: total[k] + delta[k] for k in RESOURCE_KEYS}
+            chosen[name].append((node_name, "block"))
         return chosen, summaries, total
 
     try:
@@ -223,8 +235,10 @@ def _bounds_of(name: str) -> tuple[int, int]:
 
 def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds: dict, moves: dict | None):
     """Fold one of joint_fold's partitions for ``fps`` frames/s with its FIFOs and converters: (auto_fold
-    summary, resources, UltraRAM candidates, None). With ``moves`` ({partition: [MVAU names]}, the chosen
-    folding): those weights go to UltraRAM, and the last item is (estimate document, balance report)."""
+    summary, resources, UltraRAM candidates, None, (moves to LUTs, moves to block RAM) of
+    :func:`~bidrn_hw.flow.memory_styles.memory_style_moves`). With ``moves`` ({partition: [(node name,
+    ram_style)]}, the chosen folding): those memories are placed so, and the fourth item is (estimate
+    document, balance report)."""
     device = device_budget(part)
     zero = dict.fromkeys(RESOURCE_KEYS, 0)
     model, summary = auto_fold(_LOWERED[name], fps * PARTS[name], fclk, part, estimate=lambda m: zero,
@@ -233,13 +247,14 @@ def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds: dict,
     model = model.transform(InsertBranchFIFOs(), make_deepcopy=False)
     model = model.transform(InsertDataWidthConverters(), make_deepcopy=False)
     if moves is not None:
-        for node_name in moves[name]:
-            getCustomOp(model.get_node_from_name(node_name)).set_nodeattr("ram_style", "ultra")
+        for node_name, style in moves[name]:
+            getCustomOp(model.get_node_from_name(node_name)).set_nodeattr("ram_style", style)
         est = estimate(model, device, fclk, folding={"mode": "auto", **summary})
         est["lut_breakdown"] = lut_breakdown(model, device)
-        return summary, est["resources"], [], (est, balance_report(model))
+        return summary, est["resources"], [], (est, balance_report(model)), None
     candidates = uram_candidates(model, device) if device["URAM"] else []
-    return summary, total_resources(model, device), candidates, None
+    styles = memory_style_moves(model, device, lut_first=True)[:2] if balances_memories(device) else ([], [])
+    return summary, total_resources(model, device), candidates, None, styles
 
 
 def _next_rate(fails: list[tuple[float, float]], fits: float | None) -> float:

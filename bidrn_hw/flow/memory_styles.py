@@ -149,19 +149,16 @@ def move_products_to_luts(models: list, device: dict, dsp: int) -> list[str]:
     return moved
 
 
-def balance_memory_styles(model, device: dict) -> list[str]:
-    """Where a folding was chosen for a part (auto folding), place each memory left at ``"auto"`` (MVAU and
-    VVAU weight ROMs, window buffers, FIFOs) in block RAM or in LUTs by what the part has, not by Yosys'
-    library costs alone: a memory's cost in each style is weighed as the share of the part's LUTs plus the
-    share of its block RAM it takes, and the cheaper style is set. Moves into block RAM go by share saved per
-    RAMB18 and only while the whole design's block RAM stays within the budget. On an xc7z020 a 1,024-bit x
-    192-word weight ROM costs about 10,500 LUTs in logic (20% of the part) or 29 RAMB18 (10%): block RAM, where
-    Yosys' costs (129 per RAMB18 against one per 64 bits of logic) choose logic. Xilinx parts only (the
-    calibrated estimates); returns the names of the nodes whose style was set."""
-    if device.get("family") not in CALIBRATED_FAMILIES or not device.get("LUT") or not device.get("BRAM_18K"):
-        return []
-
+def memory_style_moves(model, device: dict, lut_first: bool = False) -> tuple[list, list, int]:
+    """The memory placements :func:`balance_memory_styles` weighs, for one graph: (moves to LUTs as (name,
+    the change of its resources), moves to block RAM as (share saved per RAMB18 added, RAMB18 added, name, the
+    change of its resources), the graph's block RAM now). A memory's cost in each style is weighed as the
+    share of the part's LUTs plus the share of its block RAM it takes; only moves that lower it are listed.
+    ``lut_first``: LUTs are what is short, block RAM left over is free: every move to block RAM that saves
+    LUTs is listed (scored by the share of the LUTs saved per RAMB18), none to LUTs."""
     def share(c):
+        if lut_first:
+            return c["LUT"] / device["LUT"]
         return c["LUT"] / device["LUT"] + c["BRAM_18K"] / device["BRAM_18K"]
 
     bram = 0
@@ -177,26 +174,60 @@ def balance_memory_styles(model, device: dict) -> list[str]:
             continue
         inst = getCustomOp(node)
         other = "distributed" if where == "block" else "block"
+        if lut_first and other == "distributed":
+            continue
         inst.set_nodeattr("ram_style", other)
         alt = layer_resources(model, node, device)[0]
         inst.set_nodeattr("ram_style", "auto")
         saved = share(now) - share(alt)
         if saved <= 0:
             continue
+        delta = {k: alt[k] - now[k] for k in now}
         if other == "distributed":
-            to_lut.append(node.name)
-            bram += alt["BRAM_18K"] - now["BRAM_18K"]
+            to_lut.append((node.name, delta))
         else:
-            to_block.append((saved / max(alt["BRAM_18K"] - now["BRAM_18K"], 1), alt["BRAM_18K"] - now["BRAM_18K"],
-                             node.name))
-    changed = []
-    for name in to_lut:
-        getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "distributed")
-        changed.append(name)
-    for _, more, name in sorted(to_block, key=lambda t: (-t[0], t[2])):
-        if bram + more > device["BRAM_18K"]:
+            to_block.append((saved / max(delta["BRAM_18K"], 1), delta["BRAM_18K"], node.name, delta))
+    return to_lut, to_block, bram
+
+
+def choose_block_moves(tagged: list, device: dict, bram: int) -> list:
+    """Of ``tagged`` moves to block RAM ((owner, move) pairs, moves from :func:`memory_style_moves`; the owner
+    names the graph a move is from), those to make: most share saved per RAMB18 first, each only while the
+    block RAM need ``bram`` (the moves to LUTs already made) stays within ``device``'s budget."""
+    chosen = []
+    for owner, move in sorted(tagged, key=lambda t: (-t[1][0], t[1][2])):
+        if bram + move[1] > device["BRAM_18K"]:
             continue
+        bram += move[1]
+        chosen.append((owner, move))
+    return chosen
+
+
+def balance_memory_styles(model, device: dict) -> list[str]:
+    """Where a folding was chosen for a part (auto folding), place each memory left at ``"auto"`` (MVAU and
+    VVAU weight ROMs, window buffers, FIFOs) in block RAM or in LUTs by what the part has, not by Yosys'
+    library costs alone: a memory's cost in each style is weighed as the share of the part's LUTs plus the
+    share of its block RAM it takes, and the cheaper style is set (:func:`memory_style_moves`). Moves into
+    block RAM go by share saved per RAMB18 and only while the whole design's block RAM stays within the budget
+    (:func:`choose_block_moves`). On an xc7z020 a 1,024-bit x 192-word weight ROM costs about 10,500 LUTs in
+    logic (20% of the part) or 29 RAMB18 (10%): block RAM, where Yosys' costs (129 per RAMB18 against one per
+    64 bits of logic) choose logic. Xilinx parts only (the calibrated estimates); returns the names of the
+    nodes whose style was set."""
+    if not balances_memories(device):
+        return []
+    to_lut, to_block, bram = memory_style_moves(model, device)
+    changed = []
+    for name, delta in to_lut:
+        getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "distributed")
+        bram += delta["BRAM_18K"]
+        changed.append(name)
+    for _, (_, _, name, _) in choose_block_moves([(None, m) for m in to_block], device, bram):
         getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "block")
-        bram += more
         changed.append(name)
     return changed
+
+
+def balances_memories(device: dict) -> bool:
+    """Whether :func:`balance_memory_styles` places memories on ``device`` (a calibrated Xilinx part with LUTs
+    and block RAM)."""
+    return device.get("family") in CALIBRATED_FAMILIES and bool(device.get("LUT")) and bool(device.get("BRAM_18K"))
