@@ -105,6 +105,26 @@ def move_weights_to_uram(models: list, device: dict, bram: int, uram: int) -> li
     return moved
 
 
+def logic_share(device: dict):
+    """``cost(model, node)`` for :func:`~bidrn_hw.flow.folding.fold_for_target`: the share of ``device``'s LUTs plus the share of its
+    DSPs a layer's estimate takes, with its memory in block RAM (``ram_style`` "block" for the estimate): where
+    a memory goes is decided for the whole folding afterwards (``memory_styles``: block RAM, UltraRAM, or LUTs
+    where those run short), so a folding is not charged for a ROM Yosys alone would put in logic."""
+    def cost(model, node) -> float:
+        inst = getCustomOp(node)
+        style = inst.get_nodeattr("ram_style") if base_op(node) in ("MVAU", "MVAUResidual") else None
+        if style == "auto":
+            inst.set_nodeattr("ram_style", "block")
+        try:
+            res = layer_resources(model, node, device)[0]
+        finally:
+            if style == "auto":
+                inst.set_nodeattr("ram_style", "auto")
+        return res["LUT"] / device["LUT"] + (res["DSP"] / device["DSP"] if device.get("DSP") else 0.0)
+
+    return cost
+
+
 RES_TYPE_OPS = ("MVAU", "VVAU")  # the kinds whose products FINN's resType places (mvau.sv, vvau.sv RES_TYPE)
 
 
