@@ -37,6 +37,7 @@ from .estimates import estimate, total_resources
 from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
 from .folding import InsertDataWidthConverters, auto_fold, balance_report, cycle_bounds
+from .fuse_residual import fusion_report
 from .lower import lower_to_hw
 from .lut_breakdown import lut_breakdown, merge_breakdowns
 from .memory_styles import (balances_memories, choose_block_moves, choose_uram_weights, memory_style_moves,
@@ -309,6 +310,8 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
                               for n, p in passes.items()}
     result["pass_seconds"] = passes
 
+    # the residual adds left unfused, with the pass's reason (flow/fuse_residual.py)
+    result["unfused_adds"] = {name: [e for e in fusion_report(model) if "reason" in e] for name, model in lowered.items()}
     for model in lowered.values():
         set_target_family(model, device["family"])
     t = time.time()
