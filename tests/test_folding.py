@@ -373,8 +373,10 @@ def test_lut_held_memories_move_to_free_block_ram_most_luts_saved_first(lowered)
             getCustomOp(node).set_nodeattr("ram_style", "auto")
     real = device_budget("xczu7ev")
     before = total_resources(model, real)
-    to_lut, to_block, bram = memory_style_moves(model, real, lut_first=True)
-    assert to_lut == [] and bram == before["BRAM_18K"]
+    moves = memory_style_moves(model, real, lut_first=True)
+    to_block, bram = moves["to_block"], moves["total"]["BRAM_18K"]
+    assert moves["to_lut"] == [] and moves["total"] == before
+    assert all(m[3]["LUT"] < 0 and m[3]["URAM"] == m[1] >= 1 for m in moves["to_uram"])
     assert len(to_block) >= 2
     assert all(m[3]["LUT"] < 0 and m[3]["BRAM_18K"] == m[1] >= 1 for m in to_block)
     room = sorted(to_block, key=lambda m: -m[0])[0][1]  # room for the best move only

@@ -7,8 +7,9 @@ summed estimated resources (FIFOs and converters included) fit the budget; the f
 found to within 5%. Where block RAM is short and the part has UltraRAM, the MVAU
 weights that save the most block RAM per URAM move there (loaded from a weight stream after reset). Then
 the memories Yosys would keep in LUTs (weight ROMs, window buffers, FIFOs left at ``ram_style`` "auto") move
-into the block RAM the partitions leave free, most LUTs saved per RAMB18 first: LUTs are what limits the
-rate, and block RAM left unused saves nothing (``memory_styles.memory_style_moves``, ``lut_first``).
+into the block RAM the partitions leave free, most LUTs saved per RAMB18 first, and MVAU weights still in
+LUTs into the UltraRAM left: LUTs are what limits the rate, and memory blocks left unused save nothing
+(``memory_styles.memory_style_moves``, ``lut_first``).
 
 :func:`estimate_config` is what ``benchmarks/compile_time.py`` reports per config and what the demo shows;
 its result is JSON-serializable. Lowering is not checked pass by pass here (that is what the tests and
@@ -152,10 +153,16 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None, also_at: fl
         # move to the block RAM the partitions leave free, most LUTs saved per RAMB18 first
         # (memory_styles.memory_style_moves, lut_first).
         taken = {(name, n) for name, moved in chosen.items() for n, _ in moved}
-        to_block = [(name, m) for name, r in results.items() for m in r[4][1] if (name, m[2]) not in taken]
+        to_block = [(name, m) for name, r in results.items() for m in r[4]["to_block"] if (name, m[2]) not in taken]
         for name, (_, _, node_name, delta) in choose_block_moves(to_block, device, total["BRAM_18K"]):
             total = {k: total[k] + delta[k] for k in RESOURCE_KEYS}
             chosen[name].append((node_name, "block"))
+            taken.add((name, node_name))
+        # weights still in LUTs: UltraRAM where the part has it left (streamed in after reset)
+        to_uram = [(name, m) for name, r in results.items() for m in r[4]["to_uram"] if (name, m[2]) not in taken]
+        for name, (_, _, node_name, delta) in choose_block_moves(to_uram, device, total["URAM"], key="URAM"):
+            total = {k: total[k] + delta[k] for k in RESOURCE_KEYS}
+            chosen[name].append((node_name, "ultra"))
         return chosen, summaries, total
 
     try:
@@ -236,8 +243,8 @@ def _bounds_of(name: str) -> tuple[int, int]:
 
 def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds: dict, moves: dict | None):
     """Fold one of joint_fold's partitions for ``fps`` frames/s with its FIFOs and converters: (auto_fold
-    summary, resources, UltraRAM candidates, None, (moves to LUTs, moves to block RAM) of
-    :func:`~bidrn_hw.flow.memory_styles.memory_style_moves`). With ``moves`` ({partition: [(node name,
+    summary, resources, UltraRAM candidates, None, the moves of
+    :func:`~bidrn_hw.flow.memory_styles.memory_style_moves`, lut_first). With ``moves`` ({partition: [(node name,
     ram_style)]}, the chosen folding): those memories are placed so, and the fourth item is (estimate
     document, balance report)."""
     device = device_budget(part)
@@ -254,8 +261,10 @@ def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds: dict,
         est["lut_breakdown"] = lut_breakdown(model, device)
         return summary, est["resources"], [], (est, balance_report(model)), None
     candidates = uram_candidates(model, device) if device["URAM"] else []
-    styles = memory_style_moves(model, device, lut_first=True)[:2] if balances_memories(device) else ([], [])
-    return summary, total_resources(model, device), candidates, None, styles
+    if not balances_memories(device):
+        return summary, total_resources(model, device), candidates, None, {"to_block": [], "to_uram": []}
+    styles = memory_style_moves(model, device, lut_first=True)  # (its total: the graph's resources)
+    return summary, styles["total"], candidates, None, styles
 
 
 def _next_rate(fails: list[tuple[float, float]], fits: float | None) -> float:

@@ -22,7 +22,7 @@ import math
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from ..layers import base_op, is_mvau, memory_shape, rtl_params, styled_memory
+from ..layers import RESOURCE_KEYS, base_op, is_mvau, memory_shape, rtl_params, styled_memory
 from ..layers.base import ram_style
 from ..layers.memory import CALIBRATED_FAMILIES, bram18, yosys_block_ram
 from .estimates import layer_resources
@@ -169,56 +169,65 @@ def move_products_to_luts(models: list, device: dict, dsp: int) -> list[str]:
     return moved
 
 
-def memory_style_moves(model, device: dict, lut_first: bool = False) -> tuple[list, list, int]:
-    """The memory placements :func:`balance_memory_styles` weighs, for one graph: (moves to LUTs as (name,
-    the change of its resources), moves to block RAM as (share saved per RAMB18 added, RAMB18 added, name, the
-    change of its resources), the graph's block RAM now). A memory's cost in each style is weighed as the
-    share of the part's LUTs plus the share of its block RAM it takes; only moves that lower it are listed.
-    ``lut_first``: LUTs are what is short, block RAM left over is free: every move to block RAM that saves
-    LUTs is listed (scored by the share of the LUTs saved per RAMB18), none to LUTs."""
+def memory_style_moves(model, device: dict, lut_first: bool = False) -> dict:
+    """The memory placements :func:`balance_memory_styles` weighs, for one graph: {"to_lut": [(name, the change
+    of its resources)], "to_block": [(share saved per RAMB18 added, RAMB18 added, name, the change of its
+    resources)], "to_uram": the same per URAM for weights ("ultra": streamed in after reset), "total": the
+    graph's resources now}. A memory's cost in each style is weighed as the share of the part's LUTs plus the
+    share of its block RAM it takes; only moves that lower it are listed. ``lut_first``: LUTs are what is
+    short, block RAM and UltraRAM left over are free: every move of a LUT-held memory to block RAM (and of
+    LUT-held MVAU weights to UltraRAM, where the part has it) that saves LUTs is listed, scored by the share
+    of the LUTs saved per block, none to LUTs."""
     def share(c):
         if lut_first:
             return c["LUT"] / device["LUT"]
         return c["LUT"] / device["LUT"] + c["BRAM_18K"] / device["BRAM_18K"]
 
-    bram = 0
-    to_block, to_lut = [], []
+    total = dict.fromkeys(RESOURCE_KEYS, 0)
+    moves: dict = {"to_lut": [], "to_block": [], "to_uram": []}
     for node in model.graph.node:
         now = layer_resources(model, node, device)[0]
-        bram += now["BRAM_18K"]
+        total = {k: total[k] + now[k] for k in RESOURCE_KEYS}
         if base_op(node) not in MEMORY_OPS or ram_style(node) != "auto":
             continue
         module, p = rtl_params(model, node)
         where = styled_memory(module, p)
         if where not in ("block", "lut"):
             continue
+        others = ["distributed"] if where == "block" else ["block"]
+        if lut_first and where == "block":
+            continue
+        if lut_first and device.get("URAM") and is_mvau(node):
+            others.append("ultra")
         inst = getCustomOp(node)
-        other = "distributed" if where == "block" else "block"
-        if lut_first and other == "distributed":
-            continue
-        inst.set_nodeattr("ram_style", other)
-        alt = layer_resources(model, node, device)[0]
-        inst.set_nodeattr("ram_style", "auto")
-        saved = share(now) - share(alt)
-        if saved <= 0:
-            continue
-        delta = {k: alt[k] - now[k] for k in now}
-        if other == "distributed":
-            to_lut.append((node.name, delta))
-        else:
-            to_block.append((saved / max(delta["BRAM_18K"], 1), delta["BRAM_18K"], node.name, delta))
-    return to_lut, to_block, bram
+        for other in others:
+            inst.set_nodeattr("ram_style", other)
+            alt = layer_resources(model, node, device)[0]
+            inst.set_nodeattr("ram_style", "auto")
+            saved = share(now) - share(alt)
+            if saved <= 0:
+                continue
+            delta = {k: alt[k] - now[k] for k in now}
+            if other == "distributed":
+                moves["to_lut"].append((node.name, delta))
+            else:
+                key = "URAM" if other == "ultra" else "BRAM_18K"
+                moves["to_block" if other == "block" else "to_uram"].append(
+                    (saved / max(delta[key], 1), delta[key], node.name, delta))
+    moves["total"] = total
+    return moves
 
 
-def choose_block_moves(tagged: list, device: dict, bram: int) -> list:
+def choose_block_moves(tagged: list, device: dict, used: int, key: str = "BRAM_18K") -> list:
     """Of ``tagged`` moves to block RAM ((owner, move) pairs, moves from :func:`memory_style_moves`; the owner
     names the graph a move is from), those to make: most share saved per RAMB18 first, each only while the
-    block RAM need ``bram`` (the moves to LUTs already made) stays within ``device``'s budget."""
+    block RAM need ``used`` (the moves to LUTs already made) stays within ``device``'s budget. ``key``
+    "URAM": the same for moves to UltraRAM."""
     chosen = []
     for owner, move in sorted(tagged, key=lambda t: (-t[1][0], t[1][2])):
-        if bram + move[1] > device["BRAM_18K"]:
+        if used + move[1] > device[key]:
             continue
-        bram += move[1]
+        used += move[1]
         chosen.append((owner, move))
     return chosen
 
@@ -235,13 +244,14 @@ def balance_memory_styles(model, device: dict) -> list[str]:
     nodes whose style was set."""
     if not balances_memories(device):
         return []
-    to_lut, to_block, bram = memory_style_moves(model, device)
+    moves = memory_style_moves(model, device)
+    bram = moves["total"]["BRAM_18K"]
     changed = []
-    for name, delta in to_lut:
+    for name, delta in moves["to_lut"]:
         getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "distributed")
         bram += delta["BRAM_18K"]
         changed.append(name)
-    for _, (_, _, name, _) in choose_block_moves([(None, m) for m in to_block], device, bram):
+    for _, (_, _, name, _) in choose_block_moves([(None, m) for m in moves["to_block"]], device, bram):
         getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "block")
         changed.append(name)
     return changed
