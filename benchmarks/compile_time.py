@@ -15,6 +15,11 @@ its requantization fused into the MVAU feeding it) and/or off (the unfused graph
 ``configs[config]["fused"]`` / ``["unfused"]`` with a ``comparison`` (frame rate, LUTs at the goal rate,
 balance, seconds).
 
+Where the LUTs go: ``lut_breakdown`` (the chosen folding) and ``at_goal_fps.lut_breakdown`` (the goal's
+folding; ``lut_breakdown_by_partition`` per encoder) split the estimated LUTs by layer kind and by component
+(compute, threshold search/lines, threshold tables, weight memories, buffers, FIFOs, width converters,
+control; ``bidrn_hw/flow/lut_breakdown.py``).
+
 Each config runs in a child process with a wall-clock limit (``--timeout-s``): a pass that does not finish
 is reported with the pass it was in, not waited for. Seconds are wall time on this machine.
 """

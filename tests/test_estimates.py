@@ -313,3 +313,28 @@ def test_res_type_lut_is_estimated_as_luts(part):
         assert costs["lut"]["BRAM_18K"] == costs["dsp"]["BRAM_18K"] > 0
     with pytest.raises(Exception, match="resType"):
         _int_mvau().transform(ApplyFoldingConfig({"MVAU_0": {"resType": "fast"}}))
+
+
+def test_lut_breakdown_sums_to_the_estimate(builds):
+    """The LUT breakdown by kind and component (flow.lut_breakdown) is a split of the estimate, not a second
+    model: per layer its parts sum to the layer's LUTs (up to the rounding up of each layer), FIFOs and width
+    converters count whole, and the calibrated MVAUs' parts name their compute."""
+    from bidrn_hw.flow.lut_breakdown import layer_lut_parts, lut_breakdown  # lazy: only this test
+
+    device = device_budget("xczu7ev")
+    hw = ModelWrapper(str(builds["auto"] / "hw.onnx"))
+    total = 0
+    for node in hw.graph.node:
+        parts = layer_lut_parts(hw, node, device)
+        luts = layer_resources(hw, node, device)[0]["LUT"]
+        assert abs(sum(parts.values()) - luts) <= 1, node.name
+        assert all(v >= 0 for v in parts.values()), (node.name, parts)
+        if base_op(node) == "StreamingFIFO":
+            assert set(parts) == {"fifo"}
+        if base_op(node) in ("MVAU", "MVAUResidual"):
+            assert "compute" in parts, (node.name, parts)
+        total += luts
+    doc = lut_breakdown(hw, device)
+    assert abs(doc["total"] - total) <= len(hw.graph.node)
+    assert sum(doc["by_component"].values()) == doc["total"]
+    assert sum(row["layers"] for row in doc["by_kind"].values()) == len(hw.graph.node)

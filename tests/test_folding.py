@@ -75,7 +75,12 @@ def test_auto_folding_is_bit_exact_and_meets_its_target(tiny_export, lowered):
     dwcs = [n for n in auto.graph.node if base_op(n) == "StreamingDataWidthConverter"]
     assert dwcs and all(n.name.startswith("DWC_") for n in dwcs)
     for swg, consumer, attr in tied_pairs(auto):
-        assert getCustomOp(swg).get_nodeattr("SIMD") == getCustomOp(consumer).get_nodeattr(attr)
+        s_inst, c_inst = getCustomOp(swg), getCustomOp(consumer)
+        if s_inst.get_nodeattr("parallel_window"):  # a whole window per beat (chosen where it costs less)
+            assert s_inst.get_nodeattr("SIMD") == s_inst.get_nodeattr("IFMChannels")
+            assert c_inst.get_nodeattr(attr) == c_inst.get_nodeattr("MW")
+        else:
+            assert s_inst.get_nodeattr("SIMD") == c_inst.get_nodeattr(attr)
     inputs = np.load(tiny_export / PART / "inputs.npy").astype(np.float32)
     expected = np.load(tiny_export / PART / "outputs.npy")
     for x, y in zip(inputs, expected):
@@ -352,3 +357,36 @@ def test_weights_move_to_ultraram_where_block_ram_is_short(lowered):
     after = total_resources(model, real)
     assert after == {k: before[k] + chosen[0][3][k] for k in before}
     assert after["BRAM_18K"] <= short["BRAM_18K"] and after["URAM"] >= 1
+
+
+def test_lut_held_memories_move_to_free_block_ram_most_luts_saved_first(lowered):
+    """compile_time's joint folding places memories LUTs-first (memory_style_moves, lut_first): every memory
+    Yosys would keep in LUTs is a candidate for block RAM when that saves LUTs, none moves the other way;
+    the moves made are the best LUTs saved per RAMB18 that fit the block RAM left, and the estimate afterwards
+    shows exactly the changes announced."""
+    from bidrn_hw.flow.estimates import total_resources
+    from bidrn_hw.flow.memory_styles import MEMORY_OPS, choose_block_moves, memory_style_moves
+
+    model, _ = fold(copy(lowered), target_fps=100, fclk_mhz=200, part="xczu7ev")
+    for node in model.graph.node:  # leave the memory choice to the flow again
+        if base_op(node) in MEMORY_OPS:
+            getCustomOp(node).set_nodeattr("ram_style", "auto")
+    real = device_budget("xczu7ev")
+    before = total_resources(model, real)
+    moves = memory_style_moves(model, real, lut_first=True)
+    to_block, bram = moves["to_block"], moves["total"]["BRAM_18K"]
+    assert moves["to_lut"] == [] and moves["total"] == before
+    assert all(m[3]["LUT"] < 0 and m[3]["URAM"] == m[1] >= 1 for m in moves["to_uram"])
+    assert len(to_block) >= 2
+    assert all(m[3]["LUT"] < 0 and m[3]["BRAM_18K"] == m[1] >= 1 for m in to_block)
+    room = sorted(to_block, key=lambda m: -m[0])[0][1]  # room for the best move only
+    tagged = [(model, m) for m in to_block]
+    picked = choose_block_moves(tagged, dict(real, BRAM_18K=bram + room), bram)
+    assert picked and picked[0][1][0] == max(m[0] for m in to_block)
+    assert sum(m[1] for _, m in picked) <= room
+    assert choose_block_moves(tagged, dict(real, BRAM_18K=bram), bram) == []  # no room: nothing moves
+    for _, (_, _, name, _) in picked:
+        getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "block")
+    after = total_resources(model, real)
+    assert after == {k: before[k] + sum(m[3][k] for _, m in picked) for k in before}
+    assert after["LUT"] < before["LUT"]

@@ -66,7 +66,7 @@ from ..layers import RESOURCE_KEYS, base_op, fold_limits, is_mvau, kind_of, laye
 from ..layers.base import LayerKind
 from .estimates import total_resources
 from .fast_qonnx import copy_model
-from .memory_styles import move_products_to_luts, move_weights_to_uram
+from .memory_styles import logic_share, move_products_to_luts, move_weights_to_uram
 from .pixel_folding import ApplyPixelFolding
 
 FOLD_ATTRS = ("PE", "SIMD")
@@ -364,9 +364,15 @@ def _fold_node(model: ModelWrapper, node, target: int) -> tuple[int, bool]:
     return best[0], False
 
 
-def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
+def _fold_mvau(model: ModelWrapper, node, swg, target: int, cost=None) -> tuple[int, bool]:
     """Smallest SIMD*PE (then larger SIMD) meeting ``target`` for the MVAU and the generator feeding it; a
-    parallel-window generator (MVAU SIMD = MW) only where no SIMD up to IFMChannels meets it."""
+    parallel-window generator (MVAU SIMD = MW) only where no SIMD up to IFMChannels meets it.
+
+    With ``cost`` (``cost(model, node) -> float``, :func:`~bidrn_hw.flow.memory_styles.logic_share`): of the foldings that meet ``target``
+    (for each SIMD the smallest PE, and the parallel window), the one whose MVAU and generator cost least,
+    lanes breaking ties. Lanes alone miss what each PE carries (its accumulator, its threshold search or
+    lines, its output register): the integer stem (147 x 32, 8-bit, 127 thresholds per channel) costs about
+    4,900 LUTs at SIMD 1 x PE 16 and about 1,450 (and 139 more DSPs) at one whole window x PE 1."""
     inst = getCustomOp(node)
     swg_inst = getCustomOp(swg) if swg is not None else None
     if swg_inst is not None:
@@ -394,13 +400,16 @@ def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
                     best_any = (key_any, simd, pe, parallel, cycles)
                 if cycles <= target:
                     key = (simd * pe, -simd)
+                    if cost is not None:
+                        inst.set_nodeattr("PE", pe)
+                        key = (cost(model, node) + (cost(model, swg) if swg_inst is not None else 0.0), *key)
                     if best_met is None or key < best_met[0]:
                         best_met = (key, simd, pe, parallel, cycles)
                     break  # larger PE only costs more for this SIMD
 
     try_choices(choices)
     k_h, k_w = swg_inst.get_nodeattr("ConvKernelDim") if swg_inst is not None else (1, 1)
-    if best_met is None and swg_inst is not None and k_h * k_w > 1:
+    if (best_met is None or cost is not None) and swg_inst is not None and k_h * k_w > 1:
         try_choices([(mw, 1)])
     chosen, met = (best_met, True) if best_met is not None else (best_any, False)
     _, simd, pe, parallel, cycles = chosen
@@ -412,8 +421,9 @@ def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
     return cycles, met
 
 
-def fold_for_target(model: ModelWrapper, target: int) -> dict:
-    """Set every node's folding for ``target`` cycles per frame (in place). Returns {node: (cycles, met)}."""
+def fold_for_target(model: ModelWrapper, target: int, cost=None) -> dict:
+    """Set every node's folding for ``target`` cycles per frame (in place). Returns {node: (cycles, met)}.
+    ``cost``: how an MVAU's foldings that meet the target are compared (see :func:`_fold_mvau`)."""
     result = {}
     pairs = tied_pairs(model)
     tied = {swg.name: consumer for swg, consumer, _ in pairs}
@@ -424,7 +434,7 @@ def fold_for_target(model: ModelWrapper, target: int) -> dict:
         if op == "ConvolutionInputGenerator" and node.name in tied:
             continue  # folded with its consumer
         if is_mvau(node):
-            result[node.name] = _fold_mvau(model, node, feeder.get(node.name), target)
+            result[node.name] = _fold_mvau(model, node, feeder.get(node.name), target, cost)
             if node.name in feeder:
                 result[feeder[node.name].name] = (layer_cycles_of(model, feeder[node.name]), result[node.name][1])
         elif tied_attr.get(node.name) == "PE":  # a depthwise consumer (Pool, VVAU) folded with its generator
@@ -519,7 +529,7 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
     never = None  # resources over the budget even at PE = SIMD = 1: folding slower cannot help them
     while True:
         folded = copy_model(model)
-        fold_for_target(folded, target)
+        fold_for_target(folded, target, logic_share(device) if device.get("LUT") else None)
         res = estimate(folded)
         # weights block RAM cannot hold go to UltraRAM where the part has it (loaded after reset); products
         # the DSP blocks cannot hold go to LUTs

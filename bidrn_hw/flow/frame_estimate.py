@@ -5,7 +5,11 @@ partition is folded for twice the frame rate. The three pipelines share the devi
 at the fastest all three can reach (each fully parallel; FINN's two-pass relaxation) and drops until the
 summed estimated resources (FIFOs and converters included) fit the budget; the fastest fitting rate is
 found to within 5%. Where block RAM is short and the part has UltraRAM, the MVAU
-weights that save the most block RAM per URAM move there (loaded from a weight stream after reset).
+weights that save the most block RAM per URAM move there (loaded from a weight stream after reset). Then
+the memories Yosys would keep in LUTs (weight ROMs, window buffers, FIFOs left at ``ram_style`` "auto") move
+into the block RAM the partitions leave free, most LUTs saved per RAMB18 first, and MVAU weights still in
+LUTs into the UltraRAM left: LUTs are what limits the rate, and memory blocks left unused save nothing
+(``memory_styles.memory_style_moves``, ``lut_first``).
 
 :func:`estimate_config` is what ``benchmarks/compile_time.py`` reports per config and what the demo shows;
 its result is JSON-serializable. Lowering is not checked pass by pass here (that is what the tests and
@@ -34,8 +38,11 @@ from .estimates import estimate, total_resources
 from .fast_qonnx import fast_qonnx
 from .fifos import InsertBranchFIFOs
 from .folding import InsertDataWidthConverters, auto_fold, balance_report, cycle_bounds
+from .fuse_residual import fusion_report
 from .lower import lower_to_hw
-from .memory_styles import choose_uram_weights, uram_candidates
+from .lut_breakdown import lut_breakdown, merge_breakdowns
+from .memory_styles import (balances_memories, choose_block_moves, choose_uram_weights, memory_style_moves,
+                            uram_candidates)
 
 # Default device and clock per config, and the whole-frame FPS goal (issue 3).
 TARGETS = {"edge": ("xczu7ev", 200.0, 200.0), "paper": ("xcu250", 200.0, 1000.0), "tiny": ("ecp5-85k", 50.0, 100.0)}
@@ -141,7 +148,21 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None, also_at: fl
         chosen = {name: [] for name in lowered}
         for name, (_, _, node_name, delta) in choose_uram_weights(tagged, device, total["BRAM_18K"], total["URAM"]):
             total = {k: total[k] + delta[k] for k in RESOURCE_KEYS}
-            chosen[name].append(node_name)
+            chosen[name].append((node_name, "ultra"))
+        # Then the memories Yosys would keep in LUTs (weight ROMs, window buffers, FIFOs left to the flow)
+        # move to the block RAM the partitions leave free, most LUTs saved per RAMB18 first
+        # (memory_styles.memory_style_moves, lut_first).
+        taken = {(name, n) for name, moved in chosen.items() for n, _ in moved}
+        to_block = [(name, m) for name, r in results.items() for m in r[4]["to_block"] if (name, m[2]) not in taken]
+        for name, (_, _, node_name, delta) in choose_block_moves(to_block, device, total["BRAM_18K"]):
+            total = {k: total[k] + delta[k] for k in RESOURCE_KEYS}
+            chosen[name].append((node_name, "block"))
+            taken.add((name, node_name))
+        # weights still in LUTs: UltraRAM where the part has it left (streamed in after reset)
+        to_uram = [(name, m) for name, r in results.items() for m in r[4]["to_uram"] if (name, m[2]) not in taken]
+        for name, (_, _, node_name, delta) in choose_block_moves(to_uram, device, total["URAM"], key="URAM"):
+            total = {k: total[k] + delta[k] for k in RESOURCE_KEYS}
+            chosen[name].append((node_name, "ultra"))
         return chosen, summaries, total
 
     try:
@@ -152,8 +173,12 @@ def joint_fold(lowered: dict, fclk: float, part: str, progress=None, also_at: fl
         if progress:
             progress(f"fold: {also_at:.1f} frames/s as well")
         t = time.time()
-        _, _, total = fold_all(also_at)  # (its total counts the UltraRAM moves it chose, as the search's do)
-        return (*found, {"resources": total, "seconds": round(time.time() - t, 2)})
+        chosen, _, total = fold_all(also_at)  # (its total counts the UltraRAM moves it chose, as the search's do)
+        seconds = round(time.time() - t, 2)
+        # where its LUTs go (the same folding with its moves made, estimated layer by layer; not timed)
+        reports = fold_all(also_at, moves=chosen)[0]
+        breakdown = {name: est["lut_breakdown"] for name, (est, _) in reports.items()}
+        return (*found, {"resources": total, "seconds": seconds, "lut_breakdown": breakdown})
     finally:
         if pool is not None:
             pool.shutdown()
@@ -218,8 +243,10 @@ def _bounds_of(name: str) -> tuple[int, int]:
 
 def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds: dict, moves: dict | None):
     """Fold one of joint_fold's partitions for ``fps`` frames/s with its FIFOs and converters: (auto_fold
-    summary, resources, UltraRAM candidates, None). With ``moves`` ({partition: [MVAU names]}, the chosen
-    folding): those weights go to UltraRAM, and the last item is (estimate document, balance report)."""
+    summary, resources, UltraRAM candidates, None, the moves of
+    :func:`~bidrn_hw.flow.memory_styles.memory_style_moves`, lut_first). With ``moves`` ({partition: [(node name,
+    ram_style)]}, the chosen folding): those memories are placed so, and the fourth item is (estimate
+    document, balance report)."""
     device = device_budget(part)
     zero = dict.fromkeys(RESOURCE_KEYS, 0)
     model, summary = auto_fold(_LOWERED[name], fps * PARTS[name], fclk, part, estimate=lambda m: zero,
@@ -228,12 +255,16 @@ def _fold_partition(name: str, fps: float, fclk: float, part: str, bounds: dict,
     model = model.transform(InsertBranchFIFOs(), make_deepcopy=False)
     model = model.transform(InsertDataWidthConverters(), make_deepcopy=False)
     if moves is not None:
-        for node_name in moves[name]:
-            getCustomOp(model.get_node_from_name(node_name)).set_nodeattr("ram_style", "ultra")
+        for node_name, style in moves[name]:
+            getCustomOp(model.get_node_from_name(node_name)).set_nodeattr("ram_style", style)
         est = estimate(model, device, fclk, folding={"mode": "auto", **summary})
-        return summary, est["resources"], [], (est, balance_report(model))
+        est["lut_breakdown"] = lut_breakdown(model, device)
+        return summary, est["resources"], [], (est, balance_report(model)), None
     candidates = uram_candidates(model, device) if device["URAM"] else []
-    return summary, total_resources(model, device), candidates, None
+    if not balances_memories(device):
+        return summary, total_resources(model, device), candidates, None, {"to_block": [], "to_uram": []}
+    styles = memory_style_moves(model, device, lut_first=True)  # (its total: the graph's resources)
+    return summary, styles["total"], candidates, None, styles
 
 
 def _next_rate(fails: list[tuple[float, float]], fits: float | None) -> float:
@@ -288,6 +319,8 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
                               for n, p in passes.items()}
     result["pass_seconds"] = passes
 
+    # the residual adds left unfused, with the pass's reason (flow/fuse_residual.py)
+    result["unfused_adds"] = {name: [e for e in fusion_report(model) if "reason" in e] for name, model in lowered.items()}
     for model in lowered.values():
         set_target_family(model, device["family"])
     t = time.time()
@@ -310,7 +343,8 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
                            "cycles_per_frame": est["cycles_per_frame"], "balance": est["balance"],
                            "balance_detail": balance_detail,
                            "latency_cycles": est["latency_cycles"], "bottleneck": est["bottleneck"],
-                           "layers": len(est["layers"]), "resources": est["resources"]}
+                           "layers": len(est["layers"]), "resources": est["resources"],
+                           "lut_breakdown": est["lut_breakdown"]}
     result["seconds"]["estimate"] = round(time.time() - t, 2)
     result["seconds"]["total"] = round(time.time() - t0 - at_goal["seconds"], 2)
     result["seconds"]["compile_without_export"] = round(result["seconds"]["total"] - result["seconds"]["export"], 2)
@@ -329,7 +363,10 @@ def estimate_config(config: str, work_dir: Path, part: str | None = None, fclk_m
                    "at_goal_fps": {"resources": at_goal["resources"],
                                    "fits": all(at_goal["resources"][k] <= device[k] for k in RESOURCE_KEYS),
                                    "utilization": {k: round(at_goal["resources"][k] / device[k], 3) if device[k]
-                                                   else None for k in RESOURCE_KEYS}},
+                                                   else None for k in RESOURCE_KEYS},
+                                   "lut_breakdown": merge_breakdowns(list(at_goal["lut_breakdown"].values())),
+                                   "lut_breakdown_by_partition": at_goal["lut_breakdown"]},
+                   "lut_breakdown": merge_breakdowns([p["lut_breakdown"] for p in parts_out.values()]),
                    "balance": max(p["balance"] for p in parts_out.values()),
                    "balance_best_possible": max(p["balance_detail"]["best_possible"] for p in parts_out.values()),
                    "balance_parallel": max(p["balance_detail"]["parallel"] for p in parts_out.values()),

@@ -22,7 +22,7 @@ import math
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from ..layers import base_op, is_mvau, memory_shape, rtl_params, styled_memory
+from ..layers import RESOURCE_KEYS, base_op, is_mvau, memory_shape, rtl_params, styled_memory
 from ..layers.base import ram_style
 from ..layers.memory import CALIBRATED_FAMILIES, bram18, yosys_block_ram
 from .estimates import layer_resources
@@ -105,6 +105,26 @@ def move_weights_to_uram(models: list, device: dict, bram: int, uram: int) -> li
     return moved
 
 
+def logic_share(device: dict):
+    """``cost(model, node)`` for :func:`~bidrn_hw.flow.folding.fold_for_target`: the share of ``device``'s LUTs plus the share of its
+    DSPs a layer's estimate takes, with its memory in block RAM (``ram_style`` "block" for the estimate): where
+    a memory goes is decided for the whole folding afterwards (``memory_styles``: block RAM, UltraRAM, or LUTs
+    where those run short), so a folding is not charged for a ROM Yosys alone would put in logic."""
+    def cost(model, node) -> float:
+        inst = getCustomOp(node)
+        style = inst.get_nodeattr("ram_style") if base_op(node) in ("MVAU", "MVAUResidual") else None
+        if style == "auto":
+            inst.set_nodeattr("ram_style", "block")
+        try:
+            res = layer_resources(model, node, device)[0]
+        finally:
+            if style == "auto":
+                inst.set_nodeattr("ram_style", "auto")
+        return res["LUT"] / device["LUT"] + (res["DSP"] / device["DSP"] if device.get("DSP") else 0.0)
+
+    return cost
+
+
 RES_TYPE_OPS = ("MVAU", "VVAU")  # the kinds whose products FINN's resType places (mvau.sv, vvau.sv RES_TYPE)
 
 
@@ -149,54 +169,95 @@ def move_products_to_luts(models: list, device: dict, dsp: int) -> list[str]:
     return moved
 
 
-def balance_memory_styles(model, device: dict) -> list[str]:
-    """Where a folding was chosen for a part (auto folding), place each memory left at ``"auto"`` (MVAU and
-    VVAU weight ROMs, window buffers, FIFOs) in block RAM or in LUTs by what the part has, not by Yosys'
-    library costs alone: a memory's cost in each style is weighed as the share of the part's LUTs plus the
-    share of its block RAM it takes, and the cheaper style is set. Moves into block RAM go by share saved per
-    RAMB18 and only while the whole design's block RAM stays within the budget. On an xc7z020 a 1,024-bit x
-    192-word weight ROM costs about 10,500 LUTs in logic (20% of the part) or 29 RAMB18 (10%): block RAM, where
-    Yosys' costs (129 per RAMB18 against one per 64 bits of logic) choose logic. Xilinx parts only (the
-    calibrated estimates); returns the names of the nodes whose style was set."""
-    if device.get("family") not in CALIBRATED_FAMILIES or not device.get("LUT") or not device.get("BRAM_18K"):
-        return []
-
+def memory_style_moves(model, device: dict, lut_first: bool = False) -> dict:
+    """The memory placements :func:`balance_memory_styles` weighs, for one graph: {"to_lut": [(name, the change
+    of its resources)], "to_block": [(share saved per RAMB18 added, RAMB18 added, name, the change of its
+    resources)], "to_uram": the same per URAM for weights ("ultra": streamed in after reset), "total": the
+    graph's resources now}. A memory's cost in each style is weighed as the share of the part's LUTs plus the
+    share of its block RAM it takes; only moves that lower it are listed. ``lut_first``: LUTs are what is
+    short, block RAM and UltraRAM left over are free: every move of a LUT-held memory to block RAM (and of
+    LUT-held MVAU weights to UltraRAM, where the part has it) that saves LUTs is listed, scored by the share
+    of the LUTs saved per block, none to LUTs."""
     def share(c):
+        if lut_first:
+            return c["LUT"] / device["LUT"]
         return c["LUT"] / device["LUT"] + c["BRAM_18K"] / device["BRAM_18K"]
 
-    bram = 0
-    to_block, to_lut = [], []
+    total = dict.fromkeys(RESOURCE_KEYS, 0)
+    moves: dict = {"to_lut": [], "to_block": [], "to_uram": []}
     for node in model.graph.node:
         now = layer_resources(model, node, device)[0]
-        bram += now["BRAM_18K"]
+        total = {k: total[k] + now[k] for k in RESOURCE_KEYS}
         if base_op(node) not in MEMORY_OPS or ram_style(node) != "auto":
             continue
         module, p = rtl_params(model, node)
         where = styled_memory(module, p)
         if where not in ("block", "lut"):
             continue
+        others = ["distributed"] if where == "block" else ["block"]
+        if lut_first and where == "block":
+            continue
+        if lut_first and device.get("URAM") and is_mvau(node):
+            others.append("ultra")
         inst = getCustomOp(node)
-        other = "distributed" if where == "block" else "block"
-        inst.set_nodeattr("ram_style", other)
-        alt = layer_resources(model, node, device)[0]
-        inst.set_nodeattr("ram_style", "auto")
-        saved = share(now) - share(alt)
-        if saved <= 0:
+        for other in others:
+            inst.set_nodeattr("ram_style", other)
+            alt = layer_resources(model, node, device)[0]
+            inst.set_nodeattr("ram_style", "auto")
+            saved = share(now) - share(alt)
+            if saved <= 0:
+                continue
+            delta = {k: alt[k] - now[k] for k in now}
+            if other == "distributed":
+                moves["to_lut"].append((node.name, delta))
+            else:
+                key = "URAM" if other == "ultra" else "BRAM_18K"
+                moves["to_block" if other == "block" else "to_uram"].append(
+                    (saved / max(delta[key], 1), delta[key], node.name, delta))
+    moves["total"] = total
+    return moves
+
+
+def choose_block_moves(tagged: list, device: dict, used: int, key: str = "BRAM_18K") -> list:
+    """Of ``tagged`` moves to block RAM ((owner, move) pairs, moves from :func:`memory_style_moves`; the owner
+    names the graph a move is from), those to make: most share saved per RAMB18 first, each only while the
+    block RAM need ``used`` (the moves to LUTs already made) stays within ``device``'s budget. ``key``
+    "URAM": the same for moves to UltraRAM."""
+    chosen = []
+    for owner, move in sorted(tagged, key=lambda t: (-t[1][0], t[1][2])):
+        if used + move[1] > device[key]:
             continue
-        if other == "distributed":
-            to_lut.append(node.name)
-            bram += alt["BRAM_18K"] - now["BRAM_18K"]
-        else:
-            to_block.append((saved / max(alt["BRAM_18K"] - now["BRAM_18K"], 1), alt["BRAM_18K"] - now["BRAM_18K"],
-                             node.name))
+        used += move[1]
+        chosen.append((owner, move))
+    return chosen
+
+
+def balance_memory_styles(model, device: dict) -> list[str]:
+    """Where a folding was chosen for a part (auto folding), place each memory left at ``"auto"`` (MVAU and
+    VVAU weight ROMs, window buffers, FIFOs) in block RAM or in LUTs by what the part has, not by Yosys'
+    library costs alone: a memory's cost in each style is weighed as the share of the part's LUTs plus the
+    share of its block RAM it takes, and the cheaper style is set (:func:`memory_style_moves`). Moves into
+    block RAM go by share saved per RAMB18 and only while the whole design's block RAM stays within the budget
+    (:func:`choose_block_moves`). On an xc7z020 a 1,024-bit x 192-word weight ROM costs about 10,500 LUTs in
+    logic (20% of the part) or 29 RAMB18 (10%): block RAM, where Yosys' costs (129 per RAMB18 against one per
+    64 bits of logic) choose logic. Xilinx parts only (the calibrated estimates); returns the names of the
+    nodes whose style was set."""
+    if not balances_memories(device):
+        return []
+    moves = memory_style_moves(model, device)
+    bram = moves["total"]["BRAM_18K"]
     changed = []
-    for name in to_lut:
+    for name, delta in moves["to_lut"]:
         getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "distributed")
+        bram += delta["BRAM_18K"]
         changed.append(name)
-    for _, more, name in sorted(to_block, key=lambda t: (-t[0], t[2])):
-        if bram + more > device["BRAM_18K"]:
-            continue
+    for _, (_, _, name, _) in choose_block_moves([(None, m) for m in moves["to_block"]], device, bram):
         getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "block")
-        bram += more
         changed.append(name)
     return changed
+
+
+def balances_memories(device: dict) -> bool:
+    """Whether :func:`balance_memory_styles` places memories on ``device`` (a calibrated Xilinx part with LUTs
+    and block RAM)."""
+    return device.get("family") in CALIBRATED_FAMILIES and bool(device.get("LUT")) and bool(device.get("BRAM_18K"))
