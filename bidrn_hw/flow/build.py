@@ -216,6 +216,9 @@ def compile_export(export_dir: Path | str, out_dir: Path | str, check: bool = Tr
     if not export_dir.is_dir():
         raise InputFileError(f"{export_dir}: export directory not found")
     missing = [p for p in FPGA_PARTITIONS if not (export_dir / p / "model.onnx").is_file()]
+    if len(missing) == len(FPGA_PARTITIONS) and not (export_dir / "partitions.json").is_file():
+        raise InputFileError(f"{export_dir} is a folder, neither a model (.onnx) nor an export directory of "
+                             f"`bidrn-hw export` (no {FPGA_PARTITIONS[0]}/model.onnx, no partitions.json)")
     if missing:
         raise UsageError(f"{export_dir}: the export has no {', '.join(missing)} partition ("
                          f"{export_dir / missing[0] / 'model.onnx'} not found); a multi-partition compile needs "
