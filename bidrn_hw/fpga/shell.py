@@ -79,6 +79,7 @@ def board_top_sv(design: Design, board: dict, pll_module: str | None) -> str:
     """SystemVerilog of ``bidrn_board_top`` for this design and board."""
     clk, rst = board["clock"]["port"], board["reset"]["port"]
     pw = pin_width(design, board)
+    pw_arg = "" if pw == 8 else f", .PW({pw})"  # bytes: the modules' default
     n_led = min(4, len(board.get("leds", [])))
     ports = [f"  input  logic {clk}", f"  input  logic {rst}"]
     if n_led:
@@ -103,7 +104,7 @@ def board_top_sv(design: Design, board: dict, pll_module: str | None) -> str:
             pins, wide = (f"{s.name}_d", f"{s.name}_v", f"{s.name}_r"), (f"{w}_tdata", f"{w}_tvalid", f"{w}_tready")
             s_side, m_side = (pins, wide) if inbound else (wide, pins)
             body += [f"  logic [{s.tdata_bits - 1}:0] {w}_tdata;", f"  logic {w}_tvalid, {w}_tready;",
-                     f"  {module} #(.W({s.tdata_bits}), .PW({pw})) u_{s.name}_{suffix} (.clk(ap_clk), .rst_n(ap_rst_n),",
+                     f"  {module} #(.W({s.tdata_bits}){pw_arg}) u_{s.name}_{suffix} (.clk(ap_clk), .rst_n(ap_rst_n),",
                      "    .s_tdata({}), .s_tvalid({}), .s_tready({}),".format(*s_side),
                      "    .m_tdata({}), .m_tvalid({}), .m_tready({}));".format(*m_side)]
             conn += [f"    .{s.name}_{sig}({w}_{sig})" for sig in ("tdata", "tvalid", "tready")]
