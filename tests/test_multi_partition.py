@@ -166,3 +166,13 @@ def test_tiny_bidrn_in_one_accelerator(tmp_path, capsys):
         p = sim["partitions"][name]
         assert abs(p["cycles_per_frame"] - p["estimated_cycles_per_frame"]) <= 0.05 * p["estimated_cycles_per_frame"]
     assert Path(build / "body_encoder" / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_netlist_of_a_multi_partition_build(trio_build, capsys):
+    """Yosys synth_ecp5 of the whole accel_top, simulated with the cell models: every partition bit-exact."""
+    rc, sim = run_json(capsys, ["simulate", trio_build, "--netlist", "--part", "ecp5-85k", "--frames", "2",
+                                "--stall", "0.3"])
+    assert rc == 0, sim
+    assert sim["bit_exact"] and sim["netlist"]["part"] == "ecp5-85k"
+    assert all(sim["partitions"][p]["bit_exact"] for p in PARTS)
