@@ -1,7 +1,7 @@
 """cocotb testbench of the ECP5 board top (byte-serial shell + fixture accelerator), run by test_fpga_shell.py.
 
-Drives bytes on the input pins with random valid gaps, takes output bytes with random ready stalls, and
-writes the output beats it assembled to the JSON file named by FPGA_SHELL_RESULT.
+Drives bytes (or PW-bit transfers: spec "pw") on the input pins with random valid gaps, takes output transfers
+with random ready stalls, and writes the output beats it assembled to the JSON file named by FPGA_SHELL_RESULT.
 """
 import json
 import os
@@ -46,6 +46,8 @@ async def shell_roundtrip(dut):
         if len(received) >= n_out * out_nbytes and pos == len(in_bytes):
             break
     await ClockCycles(dut.clk_25mhz, 50)  # anything extra would show up as more bytes
-    beats = [int.from_bytes(bytes(received[i:i + out_nbytes]), "little") for i in range(0, len(received), out_nbytes)]
+    pw = spec.get("pw", 8)  # bits a transfer: bytes, or fewer pins (shell_axis_* PW); lowest transfer first
+    beats = [sum(u << (pw * k) for k, u in enumerate(received[i:i + out_nbytes]))
+             for i in range(0, len(received), out_nbytes)]
     with open(os.environ["FPGA_SHELL_RESULT"], "w") as fh:
         json.dump({"beats": beats, "bytes_in": pos, "bytes_out": len(received)}, fh)

@@ -10,9 +10,11 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from bidrn_hw.builddir import simulation_sources
 from bidrn_hw.fpga.design import load_design
-from bidrn_hw.fpga.shell import SHELL_SV, board_top_sv, load_board
+from bidrn_hw.fpga.shell import SHELL_SV, board_top_sv, load_board, pin_width
 from bidrn_hw.rtl_sim import verilator
 from fpga_fixture import out_bits, write_design
 
@@ -33,20 +35,29 @@ def expected(weights: list[int], beats: list[int]) -> list[int]:
     return out
 
 
-def test_board_top_roundtrip(tmp_path):
+@pytest.mark.parametrize("gpio", [None, 12])
+def test_board_top_roundtrip(tmp_path, gpio):
+    """The board's 56 header pins (bytes), and a header of 12 (two streams of 4 data pins + valid + ready: the
+    nibble bus a multi-partition build gets on the ULX3S, shell.pin_width)."""
     d = write_design(tmp_path / "b", lanes=LANES, depth=DEPTH, bias=BIAS, seed=3)
     design = load_design(d)
+    board = load_board("ulx3s")
+    if gpio:
+        board = {**board, "gpio": board["gpio"][:gpio]}
+    pw = pin_width(design, board)
+    assert pw == (8 if gpio is None else 4)
     top = tmp_path / "bidrn_board_top.sv"
-    top.write_text(board_top_sv(design, load_board("ulx3s"), None))
+    top.write_text(board_top_sv(design, board, None))
     build = verilator.build([*simulation_sources(d), *SHELL_SV, top], "bidrn_board_top")
 
     weights = [int(ln, 16) for ln in (d / "rtl" / "mac0_weights.mem").read_text().split()]
     rng = random.Random(5)
     beats = [rng.getrandbits(8 * LANES) for _ in range(BEATS)]
-    in_bytes = [b for x in beats for b in x.to_bytes(LANES, "little")]
-    ob = out_bits(LANES) // 8
+    per_beat = 8 * LANES // pw
+    in_bytes = [(x >> (pw * k)) & ((1 << pw) - 1) for x in beats for k in range(per_beat)]
+    ob = out_bits(LANES) // pw
     spec, result = tmp_path / "spec.json", tmp_path / "result.json"
-    spec.write_text(json.dumps({"seed": 11, "in_bytes": in_bytes, "out_nbytes": ob, "n_out": BEATS}))
+    spec.write_text(json.dumps({"seed": 11, "in_bytes": in_bytes, "out_nbytes": ob, "n_out": BEATS, "pw": pw}))
     verilator.run(build, "bidrn_board_top", "fpga_shell_tb", tmp_path / "sim",
                   extra_env={"FPGA_SHELL_SPEC": str(spec), "FPGA_SHELL_RESULT": str(result)},
                   module_dir=str(Path(__file__).parent))

@@ -9,7 +9,9 @@ from ..errors import InputFileError, UsageError
 
 
 def add_arguments(parser):
-    parser.add_argument("model", help="QONNX model (.onnx), e.g. DIR/body_encoder/model.onnx from `export`")
+    parser.add_argument("model", help="QONNX model (.onnx), e.g. DIR/body_encoder/model.onnx from `export`; or an "
+                                      "export directory DIR: every FPGA partition in one accelerator, one AXI-Stream "
+                                      "pair per partition (s_axis_<i>/m_axis_<i>, docs/fpga.md)")
     parser.add_argument("--out", required=True, help="build directory (new, empty, or an earlier build)")
     parser.add_argument("--force", action="store_true",
                         help="write into a non-empty folder that is not a build (nothing of yours is removed)")
@@ -17,9 +19,11 @@ def add_arguments(parser):
                         help="skip the pass-by-pass exactness check on one reference frame")
     parser.add_argument("--folding", default=None, metavar="F.json",
                         help="FINN-format folding config (e.g. DIR/folding.json of an earlier compile); nodes it "
-                             "does not name keep the default pixel folding")
+                             "does not name keep the default pixel folding. For an export directory: {partition: "
+                             "folding} (a multi-partition build's folding.json)")
     parser.add_argument("--target-fps", type=float, default=None, metavar="N",
-                        help="fold automatically for N frames/s at --fclk-mhz under --part's resource budget")
+                        help="fold automatically for N frames/s at --fclk-mhz under --part's resource budget (an "
+                             "export directory: N network frames/s, the hand encoder folded for 2N runs/s)")
     parser.add_argument("--fclk-mhz", type=float, default=None, metavar="F", help="clock for FPS (default 200)")
     parser.add_argument("--part", default=None, metavar="P",
                         help="device budget: xc7z020 (default), xczu7ev, xcu250, ecp5-85k (or a part name/alias)")
@@ -30,12 +34,11 @@ def add_arguments(parser):
 
 
 def run(args) -> dict:
-    # lazy: numpy, qonnx and FINN, kept off the CLI's startup
-    import numpy as np
+    # lazy: qonnx and FINN, kept off the CLI's startup
     from qonnx.core.modelwrapper import ModelWrapper
 
     from ..devices import device_budget
-    from ..flow.build import compile_partition
+    from ..flow.build import check_frame, compile_export, compile_partition
 
     for option, value in (("--target-fps", args.target_fps), ("--fclk-mhz", args.fclk_mhz)):
         if value is not None and not (math.isfinite(value) and value > 0):
@@ -49,6 +52,13 @@ def run(args) -> dict:
     path = Path(args.model)
     if not path.exists():
         raise InputFileError(f"{path} not found")
+    if path.is_dir():  # an export directory: every partition, one accelerator
+        result = compile_export(path, Path(args.out), check=not args.no_check, folding=args.folding,
+                                target_fps=args.target_fps, fclk_mhz=args.fclk_mhz, part=args.part,
+                                register_slices=getattr(args, "register_slices", None), rtl=not args.no_rtl,
+                                force=args.force)
+        return {"top": result["top"], "layers": result["layers"], "estimates": result["estimates"],
+                "out": result["dir"], "partitions": result["partitions"]}
     try:
         model = ModelWrapper(str(path))
     except Exception as exc:
@@ -61,11 +71,7 @@ def run(args) -> dict:
         raise UsageError(f"{path}: graph input '{inp}' has datatype {dt.name}; annotate its integer type, e.g. "
                          f"model.set_tensor_datatype('{inp}', DataType['UINT8']) for an 8-bit image "
                          f"(FINN's convention), then save the model again")
-    check = None
-    if not args.no_check:
-        shape = model.get_tensor_shape(inp)
-        rng = np.random.default_rng(0)
-        check = [rng.integers(int(dt.min()), int(dt.max()) + 1, size=shape).astype(np.float32)]
+    check = None if args.no_check else check_frame(model)
     result = compile_partition(path, Path(args.out), check_inputs=check, folding=args.folding,
                                target_fps=args.target_fps, fclk_mhz=args.fclk_mhz, part=args.part,
                                register_slices=getattr(args, "register_slices", None),

@@ -1,6 +1,7 @@
 """Latency, throughput and resources of a compiled design (a build directory of `bidrn-hw compile`): reads
 DIR/estimates.json; with --fclk-mhz, rescales FPS and latency to another clock; with --part, checks the
-resources against another device's budget."""
+resources against another device's budget. A multi-partition build: FPS in network frames (every partition's
+runs per frame), resources summed, each partition's figures under ``partitions``."""
 from __future__ import annotations
 
 from ..errors import UsageError
@@ -34,6 +35,9 @@ def run(args) -> dict:
            "fits": all(res[k] <= budget[k] for k in RESOURCE_KEYS), "balance": est["balance"],
            "bottleneck": est["bottleneck"], "folding": est.get("folding", {}),
            "fifos": [{k: f[k] for k in ("name", "depth", "to", "input")} for f in est.get("fifos", [])]}
+    if est.get("partitions"):  # a multi-partition build: each partition's runs per frame, pace and resources
+        out["partitions"] = {name: {**p, "runs_per_s": round(fclk * 1e6 / p["cycles_per_run"], 3)}
+                             for name, p in est["partitions"].items()}
     out["layers"] = [{k: ly.get(k) for k in ("name", "node", "op_type", "PE", "SIMD", "cycles", *RESOURCE_KEYS)}
                      for ly in est["layers"]]
     return out

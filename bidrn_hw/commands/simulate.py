@@ -19,10 +19,13 @@ from ..errors import InputFileError, MismatchError, UsageError
 
 
 def add_arguments(parser):
-    parser.add_argument("dir", help="build directory from `bidrn-hw compile`")
+    parser.add_argument("dir", help="build directory from `bidrn-hw compile` (a multi-partition build: every stream "
+                                    "pair driven at once, each partition checked against its own hw.onnx)")
     parser.add_argument("--inputs", help=".npy of input frames in the model's own layout (N, C, H, W) "
-                                         "(default: random frames)")
-    parser.add_argument("--outputs", help="save what the RTL produced here (.npy, the model's layout)")
+                                         "(default: random frames); a multi-partition build: a folder with "
+                                         "<partition>/inputs.npy (the export directory)")
+    parser.add_argument("--outputs", help="save what the RTL produced here (.npy, the model's layout); a "
+                                          "multi-partition build: a folder, one <partition>.npy each")
     parser.add_argument("--frames", type=int, default=2, help="random frames when no --inputs (default 2)")
     parser.add_argument("--stall", type=float, default=0.0,
                         help="probability of a tvalid gap / tready stall per cycle (default 0)")
@@ -100,6 +103,67 @@ def reference_outputs(build: Path, frames):
     return expected, ops, False
 
 
+def _random_frames(stream, n: int, rng):
+    lo = -(1 << (stream["elem_bits"] - 1)) if stream["elem_signed"] else 0
+    hi = (1 << (stream["elem_bits"] - (1 if stream["elem_signed"] else 0))) - 1
+    return rng.integers(lo, hi + 1, size=(n, *stream["shape"][1:]))
+
+
+def _mismatches(produced, expected) -> int:
+    return int((produced != expected.reshape(produced.shape)).sum()) if expected.size == produced.size \
+        else int(max(expected.size, produced.size))
+
+
+def _model_values(produced, ops):
+    """The model's own values: host float ops the lowering moved off the FPGA (e.g. TensorNorm's final
+    scale/bias), recorded in hw.onnx's metadata; NHWC -> NCHW."""
+    out = produced
+    if ops.get("output"):
+        # lazy: qonnx, only when the output has host ops
+        from ..flow import host_ops
+
+        out = host_ops.from_stream(ops, produced)
+    return out.transpose(0, 3, 1, 2) if out.ndim == 4 else out
+
+
+def _input_frames(args, accel: dict) -> list:
+    """One array of frames per input stream: from --inputs (a .npy; for a multi-partition build a folder with
+    <partition>/inputs.npy, e.g. the export directory) or random (--frames, --seed)."""
+    # lazy: numpy, kept off the CLI's startup
+    import numpy as np
+
+    parts = accel.get("partitions")
+    if not args.inputs:
+        if args.frames < 1:
+            raise UsageError(f"--frames must be >= 1, got {args.frames}")
+        rng = np.random.default_rng(args.seed)
+        return [_random_frames(s, args.frames, rng) for s in accel["inputs"]]
+    if parts is None:
+        files = [(Path(args.inputs), accel["inputs"][0])]
+    else:
+        root = Path(args.inputs)
+        if not root.is_dir():
+            raise UsageError(f"--inputs {root}: a multi-partition build takes a folder holding <partition>/inputs.npy "
+                             f"for each of {', '.join(p['name'] for p in parts)} (an export directory)")
+        streams = {s["name"]: s for s in accel["inputs"]}
+        files = []
+        for p in parts:
+            if len(p["inputs"]) != 1:
+                raise UsageError(f"partition {p['name']} has {len(p['inputs'])} input streams; --inputs gives one")
+            files.append((root / p["name"] / "inputs.npy", streams[p["inputs"][0]]))
+    frames = []
+    for path, stream in files:
+        if not path.is_file():
+            raise InputFileError(f"{path} not found" + ("" if parts is None else
+                                 " (--inputs of a multi-partition build: a folder with <partition>/inputs.npy)"))
+        try:
+            x = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputFileError(f"{path}: cannot read as .npy ({exc})") from None
+        frames.append(_to_stream(x, stream))
+    return frames
+
+
 def run(args) -> dict:
     # lazy: numpy and the simulator driver (qonnx), kept off the CLI's startup
     import numpy as np
@@ -114,21 +178,8 @@ def run(args) -> dict:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
     if args.jobs > 1 and args.engine != "compiled":
         raise UsageError("--jobs needs the compiled engine (--engine compiled)")
-    stream = accel["inputs"][0]
-    shape = stream["shape"]
-    if args.inputs:
-        try:
-            x = np.load(args.inputs, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputFileError(f"{args.inputs}: cannot read as .npy ({exc})") from None
-        frames = _to_stream(x, stream)
-    else:
-        if args.frames < 1:
-            raise UsageError(f"--frames must be >= 1, got {args.frames}")
-        lo = -(1 << (stream["elem_bits"] - 1)) if stream["elem_signed"] else 0
-        hi = (1 << (stream["elem_bits"] - (1 if stream["elem_signed"] else 0))) - 1
-        frames = np.random.default_rng(args.seed).integers(lo, hi + 1, size=(args.frames, *shape[1:]))
-    accelerator.check_frames(accel, [frames])
+    frames = _input_frames(args, accel)
+    accelerator.check_frames(accel, frames)
     net = None
     if getattr(args, "netlist", False):
         if args.engine != "compiled":
@@ -138,39 +189,57 @@ def run(args) -> dict:
         net = netlist.synthesize(build, getattr(args, "part", None))
     elif getattr(args, "part", None):
         raise UsageError("--part is for --netlist")
-    result = accelerator.simulate(build, [frames], stall=args.stall, seed=args.seed, engine=args.engine,
+    result = accelerator.simulate(build, frames, stall=args.stall, seed=args.seed, engine=args.engine,
                                   jobs=args.jobs, netlist_sources=net.sources if net else None)
 
+    # one reference per partition: FINN's execution of its hw.onnx on its stream's frames
+    parts = accel.get("partitions") or [{"name": None, "dir": ".", "inputs": [accel["inputs"][0]["name"]],
+                                         "outputs": [accel["outputs"][0]["name"]],
+                                         "estimated_cycles_per_frame": accel.get("estimated_cycles_per_frame")}]
+    in_index = {s["name"]: k for k, s in enumerate(accel["inputs"])}
+    out_index = {s["name"]: k for k, s in enumerate(accel["outputs"])}
     t0 = time.perf_counter()
-    expected, ops, cached = reference_outputs(build, frames)
+    checked, cached_all = {}, True
+    for p in parts:
+        x = frames[in_index[p["inputs"][0]]]
+        expected, ops, cached = reference_outputs(build / p["dir"], x)
+        produced = result["outputs"][out_index[p["outputs"][0]]]
+        checked[p["name"]] = (p, expected, ops, produced, _mismatches(produced, expected))
+        cached_all = cached_all and cached
     reference_s = time.perf_counter() - t0
-    produced = result["outputs"][0]
-    mismatches = int((produced != expected.reshape(produced.shape)).sum()) if expected.size == produced.size \
-        else int(max(expected.size, produced.size))
-    if args.outputs:
-        # the model's own values: host float ops the lowering moved off the FPGA (e.g. TensorNorm's final
-        # scale/bias), recorded in hw.onnx's metadata
-        out = produced
-        if ops.get("output"):
-            # lazy: qonnx, only when the output has host ops
-            from ..flow import host_ops
-
-            out = host_ops.from_stream(ops, produced)
-        out = out.transpose(0, 3, 1, 2) if out.ndim == 4 else out
-        np.save(args.outputs, out)
+    mismatches = sum(c[4] for c in checked.values())
+    if args.outputs:  # the model's own values (a multi-partition build: OUT/<partition>.npy)
+        if accel.get("partitions"):
+            Path(args.outputs).mkdir(parents=True, exist_ok=True)
+            for name, (_, _, ops, produced, _) in checked.items():
+                np.save(Path(args.outputs) / f"{name}.npy", _model_values(produced, ops))
+        else:
+            (_, _, ops, produced, _), = checked.values()
+            np.save(args.outputs, _model_values(produced, ops))
     cycles = result["cycles"]
     total = sum(cycles) if isinstance(cycles, list) else cycles
-    summary = {"bit_exact": mismatches == 0, "frames": int(frames.shape[0]), "mismatches": mismatches,
+    summary = {"bit_exact": mismatches == 0, "frames": int(frames[0].shape[0]), "mismatches": mismatches,
                "cycles_per_frame": result["cycles_per_frame"],
                "estimated_cycles_per_frame": accel.get("estimated_cycles_per_frame"),
                "total_cycles": cycles, "stall": args.stall, "engine": args.engine, "jobs": result.get("jobs", 1),
                "simulation_s": round(result["simulation_s"], 3),
                "cycles_per_s": round(total / result["simulation_s"]) if result["simulation_s"] > 0 else None,
-               "reference_cached": cached, "reference_s": round(reference_s, 3)}
+               "reference_cached": cached_all, "reference_s": round(reference_s, 3)}
+    if accel.get("partitions"):  # each stream pair on its own: its exactness and its pace
+        summary["cycles_per_frame"] = None  # no one stream's figure stands for the build
+        summary["partitions"] = {
+            name: {"input": p["inputs"][0], "output": p["outputs"][0], "bit_exact": m == 0, "mismatches": m,
+                   "cycles_per_frame": result["cycles_per_frame_by_stream"][p["outputs"][0]],
+                   "estimated_cycles_per_frame": p.get("estimated_cycles_per_frame")}
+            for name, (p, _, _, _, m) in checked.items()}
     if net is not None:
         summary["netlist"] = {"part": net.part, "family": net.family, "file": str(net.netlist), "cached": net.cached,
                               "synth_s": net.synth_s, "cells": net.cells}
     if mismatches:
-        raise MismatchError(f"{mismatches} output values differ from FINN's execution of {build / 'hw.onnx'} "
-                            f"({summary})")
+        where = ", ".join(f"{name}: {c[4]}" for name, c in checked.items() if c[4])
+        if not accel.get("partitions"):
+            raise MismatchError(f"{mismatches} output values differ from FINN's execution of {build / 'hw.onnx'} "
+                                f"({summary})")
+        raise MismatchError(f"{mismatches} output values differ from FINN's execution of the partitions' hw.onnx "
+                            f"({where}) ({summary})")
     return summary

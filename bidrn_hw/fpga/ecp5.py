@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import ToolError, UsageError
 from .design import Design, load_design, source_aliases, stage_sources
-from .shell import BOARD_TOP, SHELL_SV, assign_pins, board_top_sv, known_boards, load_board, lpf_text
+from .shell import BOARD_TOP, SHELL_SV, assign_pins, board_top_sv, known_boards, load_board, lpf_text, pin_width
 from .tools import partial, run_tool, tool_path
 
 # device name -> nextpnr-ecp5 device flag
@@ -161,6 +161,7 @@ def build_bitstream(build_dir: Path | str, device: str = "ecp5-85k", board: str 
     result = {
         "bitstream": str(bit), "device": device, "part": b["devices"][device], "board": board_name,
         "top": design.top, "clock_mhz": round(clock_mhz, 3), "pll": pll_mhz is not None,
+        "streams": len(design.inputs) + len(design.outputs), "pin_bits": pin_width(design, b),
         "fmax_mhz": parsed["fmax_mhz"], "timing_met": parsed["timing_met"], "clocks": parsed["clocks"],
         "utilization": parsed["utilization"], "report": str(report), "lpf": str(lpf), "logs": str(logs),
         "seconds": {**times, "total": round(time.monotonic() - t0, 2)},

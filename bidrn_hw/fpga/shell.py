@@ -2,7 +2,9 @@
 
 Accelerator buses are wider than a board's header (a 3x3x64 binary beat is 576 bits), so the board top
 (``bidrn_board_top``) puts ``shell_axis_deser`` / ``shell_axis_ser`` (``hls/shell_axis_deser.sv``, ``hls/shell_axis_ser.sv``) on every
-stream: 8 data pins + valid + ready per stream, beats sent little-endian as ``ceil(tdata_bits/8)`` bytes.
+stream: 8 data pins + valid + ready per stream, beats sent little-endian as ``ceil(tdata_bits/8)`` bytes (where
+the header is too small for 10 pins a stream, e.g. the six streams of a multi-partition build on the ULX3S, 4
+data pins a stream and nibbles: :func:`pin_width`).
 Every accelerator output bit reaches a pin, so synthesis keeps the whole design. The clock is the board's
 oscillator, or an ECP5 PLL (``ecppll``) output when another frequency is asked for; the reset is the board's
 button through a synchronizer (held while the PLL is unlocked). LEDs: 0 = out of reset, 1 = PLL locked,
@@ -20,7 +22,7 @@ from .design import Design
 BOARD_TOP = "bidrn_board_top"
 PLATFORM_DIR = Path(__file__).resolve().parent.parent / "platforms"
 SHELL_SV = [Path(__file__).resolve().parent.parent / "hls" / f"{m}.sv" for m in ("shell_axis_deser", "shell_axis_ser", "shell_reset_sync")]
-PINS_PER_STREAM = 10
+PIN_WIDTHS = (8, 4, 2, 1)  # data pins per stream, the widest the board's header holds for every stream
 
 
 @dataclass
@@ -50,16 +52,24 @@ def load_board(name: str) -> dict:
     return json.loads(path.read_text())
 
 
+def pin_width(design: Design, board: dict) -> int:
+    """Data pins per stream: 8 (bytes) where the board's header has 8 + valid + ready for every stream, else
+    the widest of 4, 2, 1 that fits (a multi-partition build has a stream pair per partition: the tiny
+    BiDRN's six streams need 60 pins at 8, the ULX3S has 56)."""
+    n, gpio = len(design.inputs) + len(design.outputs), len(board["gpio"])
+    for width in PIN_WIDTHS:
+        if (width + 2) * n <= gpio:
+            return width
+    raise UsageError(f"{design.dir}: {len(design.inputs)} input and {len(design.outputs)} output streams need "
+                     f"{3 * n} pins even one data pin each, but board {board['name']} has {gpio} GPIO pins")
+
+
 def assign_pins(design: Design, board: dict) -> list[Pin]:
-    """8 data + valid + ready pins per stream, inputs first, in the board's GPIO order."""
-    gpio = list(board["gpio"])
-    need = PINS_PER_STREAM * (len(design.inputs) + len(design.outputs))
-    if need > len(gpio):
-        raise UsageError(f"{design.dir}: {len(design.inputs)} input and {len(design.outputs)} output streams need "
-                         f"{need} pins but board {board['name']} has {len(gpio)} GPIO pins")
-    pins, it = [], iter(gpio)
+    """:func:`pin_width` data + valid + ready pins per stream, inputs first, in the board's GPIO order."""
+    width = pin_width(design, board)
+    pins, it = [], iter(board["gpio"])
     for s in [*design.inputs, *design.outputs]:
-        for port in [f"{s.name}_d[{b}]" for b in range(8)] + [f"{s.name}_v", f"{s.name}_r"]:
+        for port in [f"{s.name}_d[{b}]" for b in range(width)] + [f"{s.name}_v", f"{s.name}_r"]:
             board_name, site = next(it)
             pins.append(Pin(port=port, site=site, board_name=board_name))
     return pins
@@ -68,14 +78,16 @@ def assign_pins(design: Design, board: dict) -> list[Pin]:
 def board_top_sv(design: Design, board: dict, pll_module: str | None) -> str:
     """SystemVerilog of ``bidrn_board_top`` for this design and board."""
     clk, rst = board["clock"]["port"], board["reset"]["port"]
+    pw = pin_width(design, board)
+    pw_arg = "" if pw == 8 else f", .PW({pw})"  # bytes: the modules' default
     n_led = min(4, len(board.get("leds", [])))
     ports = [f"  input  logic {clk}", f"  input  logic {rst}"]
     if n_led:
         ports.append(f"  output logic [{n_led - 1}:0] led")
     for s in design.inputs:
-        ports += [f"  input  logic [7:0] {s.name}_d", f"  input  logic {s.name}_v", f"  output logic {s.name}_r"]
+        ports += [f"  input  logic [{pw - 1}:0] {s.name}_d", f"  input  logic {s.name}_v", f"  output logic {s.name}_r"]
     for s in design.outputs:
-        ports += [f"  output logic [7:0] {s.name}_d", f"  output logic {s.name}_v", f"  input  logic {s.name}_r"]
+        ports += [f"  output logic [{pw - 1}:0] {s.name}_d", f"  output logic {s.name}_v", f"  input  logic {s.name}_r"]
     body = ["  logic ap_clk, ap_rst_n, locked;"]
     if pll_module:
         body.append(f"  {pll_module} u_pll (.clkin({clk}), .clkout0(ap_clk), .locked(locked));")
@@ -87,12 +99,12 @@ def board_top_sv(design: Design, board: dict, pll_module: str | None) -> str:
     conn = [f"    .{design.clock}(ap_clk)", f"    .{design.reset}(ap_rst_n)"]
     for streams, module, suffix, inbound in ((design.inputs, "shell_axis_deser", "deser", True),
                                              (design.outputs, "shell_axis_ser", "ser", False)):
-        for s in streams:  # the 8-bit pin bus <-> the accelerator's AXI-Stream, through a (de)serializer
+        for s in streams:  # the pin bus <-> the accelerator's AXI-Stream, through a (de)serializer
             w = f"{s.name}_w"
             pins, wide = (f"{s.name}_d", f"{s.name}_v", f"{s.name}_r"), (f"{w}_tdata", f"{w}_tvalid", f"{w}_tready")
             s_side, m_side = (pins, wide) if inbound else (wide, pins)
             body += [f"  logic [{s.tdata_bits - 1}:0] {w}_tdata;", f"  logic {w}_tvalid, {w}_tready;",
-                     f"  {module} #(.W({s.tdata_bits})) u_{s.name}_{suffix} (.clk(ap_clk), .rst_n(ap_rst_n),",
+                     f"  {module} #(.W({s.tdata_bits}){pw_arg}) u_{s.name}_{suffix} (.clk(ap_clk), .rst_n(ap_rst_n),",
                      "    .s_tdata({}), .s_tvalid({}), .s_tready({}),".format(*s_side),
                      "    .m_tdata({}), .m_tvalid({}), .m_tready({}));".format(*m_side)]
             conn += [f"    .{s.name}_{sig}({w}_{sig})" for sig in ("tdata", "tvalid", "tready")]

@@ -2,26 +2,28 @@
 //
 // A board top (generated per build by bidrn_hw/fpga/shell.py) puts one shell_axis_deser in front of every
 // accelerator input stream and one shell_axis_ser behind every output stream, so each stream needs only
-// 8 data pins + valid + ready on the board, and every accelerator output bit reaches a pin (nothing is
-// optimized away). Bytes travel little-endian: byte 0 of a beat holds tdata[7:0], matching the packing of
-// docs/architecture.md (element 0 in the low bits). A beat of W bits takes ceil(W/8) byte transfers.
+// PW data pins (8: bytes; fewer where a board has too few pins for all streams) + valid + ready on the board,
+// and every accelerator output bit reaches a pin (nothing is optimized away). Transfers travel little-endian:
+// transfer 0 of a beat holds tdata[PW-1:0], matching the packing of docs/architecture.md (element 0 in the low
+// bits). A beat of W bits takes ceil(W/PW) transfers.
 
-// Bytes -> one W-bit beat. Accepts bytes while not holding a full beat; presents the beat until taken.
+// PW-bit transfers -> one W-bit beat. Accepts transfers while not holding a full beat; presents the beat until taken.
 module shell_axis_deser #(
-  parameter int W = 32
+  parameter int W = 32,
+  parameter int PW = 8  // pins per transfer (8: bytes)
 ) (
   input  logic         clk,
   input  logic         rst_n,
-  input  logic [7:0]   s_tdata,
+  input  logic [PW-1:0] s_tdata,
   input  logic         s_tvalid,
   output logic         s_tready,
   output logic [W-1:0] m_tdata,
   output logic         m_tvalid,
   input  logic         m_tready
 );
-  localparam int NB = (W + 7) / 8;
+  localparam int NB = (W + PW - 1) / PW;
   localparam int CW = $clog2(NB + 1);
-  logic [NB*8-1:0] shreg;
+  logic [NB*PW-1:0] shreg;
   logic [CW-1:0] count;
 
   assign s_tready = !m_tvalid;
@@ -32,7 +34,7 @@ module shell_axis_deser #(
     if (NB == 1) begin : g_one
       always_ff @(posedge clk) if (!m_tvalid && s_tvalid) shreg <= s_tdata;
     end else begin : g_many
-      always_ff @(posedge clk) if (!m_tvalid && s_tvalid) shreg <= {s_tdata, shreg[NB*8-1:8]};
+      always_ff @(posedge clk) if (!m_tvalid && s_tvalid) shreg <= {s_tdata, shreg[NB*PW-1:PW]};
     end
   endgenerate
 

@@ -129,13 +129,20 @@ def simulate(build_dir: Path | str, frames: list[np.ndarray], stall: float = 0.0
         outputs.append(_decode(flat, s).reshape(n, *s["shape"][1:]))
     first = accel["outputs"][0]["name"]
     done = [r["frame_done_cycles"][first] for r in results]
-    spans = [(d[-1] - d[0], len(d) - 1) for d in done if len(d) >= 2]
-    cpf = sum(s for s, _ in spans) / sum(k for _, k in spans) if spans else None
+    by_stream = {s["name"]: _steady_state([r["frame_done_cycles"][s["name"]] for r in results])
+                 for s in accel["outputs"]}
+    common = {"outputs": outputs, "cycles_per_frame": by_stream[first], "cycles_per_frame_by_stream": by_stream,
+              "engine": engine, "simulation_s": sim_s}
     if jobs == 1:
-        return {"outputs": outputs, "cycles": results[0]["cycles"], "frame_done_cycles": done[0],
-                "cycles_per_frame": cpf, "engine": engine, "simulation_s": sim_s}
-    return {"outputs": outputs, "cycles": [r["cycles"] for r in results], "frame_done_cycles": done,
-            "cycles_per_frame": cpf, "engine": engine, "jobs": jobs, "simulation_s": sim_s}
+        return {**common, "cycles": results[0]["cycles"], "frame_done_cycles": done[0]}
+    return {**common, "cycles": [r["cycles"] for r in results], "frame_done_cycles": done, "jobs": jobs}
+
+
+def _steady_state(done: list[list[int]]) -> float | None:
+    """Cycles per frame of one output stream: each batch's span between its first and last frame over the
+    frame intervals in it, summed over the batches."""
+    spans = [(d[-1] - d[0], len(d) - 1) for d in done if len(d) >= 2]
+    return sum(s for s, _ in spans) / sum(k for _, k in spans) if spans else None
 
 
 def _simulate_cocotb(build_dir, accel, frames, stall, seed, run_dir, watchdog_cycles) -> dict:
@@ -160,4 +167,5 @@ def _simulate_cocotb(build_dir, accel, frames, stall, seed, run_dir, watchdog_cy
         outputs.append(_decode(flat, s).reshape(n, *s["shape"][1:]))
     first = accel["outputs"][0]["name"]
     return {"outputs": outputs, "cycles": result.cycles, "frame_done_cycles": result.frame_done_cycles[first],
-            "cycles_per_frame": result.cycles_per_frame(first), "engine": "cocotb", "simulation_s": sim_s}
+            "cycles_per_frame": result.cycles_per_frame(first), "engine": "cocotb", "simulation_s": sim_s,
+            "cycles_per_frame_by_stream": {s["name"]: result.cycles_per_frame(s["name"]) for s in accel["outputs"]}}

@@ -99,7 +99,7 @@ def _wants_slice(register_slices, node) -> bool:
 
 
 def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", host_ops: dict | None = None,
-             final_dir: Path | str | None = None, register_slices=None) -> dict:
+             final_dir: Path | str | None = None, register_slices=None, file_prefix: str = "") -> dict:
     """Write ``out_dir/rtl/`` (top, library modules, memory files, filelist.f) and ``out_dir/accel.json``.
 
     Memory files are named relative to ``rtl/`` (the build directory is self-contained: it can be moved or
@@ -107,7 +107,8 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
     (kept for callers). ``register_slices``: None (default: none), "all" (every stream between two layers),
     "chain" (the outputs of :data:`CHAIN_PRODUCERS`) or op types whose output streams get a register slice
     (``hls/axis_register.sv``: every handshake registered, one cycle more latency, full throughput); they are
-    listed in accel.json ``register_slices``."""
+    listed in accel.json ``register_slices``. ``file_prefix``: put before every memory file's name (a partition's
+    name in a multi-partition build, whose ``rtl/`` holds every partition's files side by side)."""
     out_dir = Path(out_dir)
     rtl = out_dir / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
@@ -165,8 +166,8 @@ def generate(model: ModelWrapper, out_dir: Path | str, top: str = "accel_top", h
         for fname, text in rtl_layer.memfiles.items():
             # One file per instance, named relative to rtl/ in the parameters; each tool gets the sources with
             # the names resolved for it (builddir.stage_sources).
-            (rtl / f"{node.name}_{fname}").write_text(text)
-            params = {k: (f"{node.name}_{fname}" if v == fname else v) for k, v in params.items()}
+            (rtl / f"{file_prefix}{node.name}_{fname}").write_text(text)
+            params = {k: (f"{file_prefix}{node.name}_{fname}" if v == fname else v) for k, v in params.items()}
         sources.update(rtl_layer.sources or [rtl_layer.module])
         ports = ["    .ap_clk(ap_clk)", "    .ap_rst_n(ap_rst_n)"]
         stream_inputs = [t for t in node.input if model.get_initializer(t) is None]
