@@ -124,6 +124,16 @@ def cycles_swg(p: dict) -> int:
     return max(g["n_in"], g["n_out"] + stalls)
 
 
+def swg_frame_refill(p: dict) -> int:
+    """Input beats the next frame's first window waits for at a frame jump (the frame-jump term of
+    :func:`cycles_swg`, which takes them at one beat per cycle). A producer that delivers one beat per ``I``
+    cycles makes it ``I`` times as long; ``flow.refill`` composes that with the producer's and the consumer's
+    rates."""
+    g = swg_geometry(p)
+    buf = p.get("BUF_DEPTH") or g["span"]
+    return max(0, g["lead"] + g["jump_frame"] - max(buf, g["jump_frame"]) + 1)
+
+
 def swg_parallel_geometry(p: dict) -> dict:
     """:func:`swg_geometry` of swg_parallel.sv's parameters: a beat holds all channels (SIMD = CH, CF = 1)."""
     return swg_geometry({**p, "SIMD": p["CH"], "DEPTHWISE": 0})
