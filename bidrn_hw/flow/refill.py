@@ -16,7 +16,7 @@ from __future__ import annotations
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from ..layers import base_op
+from ..layers import base_op, is_mvau
 from ..layers.swg import swg_frame_refill, swg_geometry, swg_params
 
 _PASS_THROUGH = ("StreamingFIFO",)
@@ -38,7 +38,7 @@ def _consumer(model: ModelWrapper, node):
 
 def _reuse_cycles(node) -> int:
     """Cycles a consumer spends on a window it has already read (an MVAU's neuron folds after the first)."""
-    if base_op(node) != "MVAU":
+    if not is_mvau(node):  # MVAU or the fused residual MVAU
         return 0
     inst = getCustomOp(node)
     nf = inst.get_nodeattr("MH") // inst.get_nodeattr("PE")
