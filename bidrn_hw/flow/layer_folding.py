@@ -1,0 +1,147 @@
+"""Auto folding's per-layer search (``flow.folding.fold_for_target`` runs it over the graph): the smallest
+parallelism of one layer, or of a window generator with its consumer (and, where the generator's frame
+refill binds, its producer), that meets a target number of cycles per frame. Cycles are those the estimate
+composes (:func:`composed_cycles`, ``flow.refill``), so a folding met by this search is met by the
+estimate.
+"""
+from __future__ import annotations
+
+import math
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from ..layers import base_op, fold_limits, is_mvau, layer_cycles_of
+from .refill import generator_input, node_cycles, refilled, reuse_cycles, window_refill
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def composed_cycles(model: ModelWrapper, node) -> int:
+    """A node's cycles as the estimate has them (:func:`~bidrn_hw.flow.refill.node_cycles`: its own, with a
+    window generator's frame refill at its producer's interval)."""
+    return node_cycles(model, node, lambda n: layer_cycles_of(model, n))
+
+
+def fold_node(model: ModelWrapper, node, target: int) -> tuple[int, bool]:
+    """Smallest parallelism of a single-attribute node meeting ``target``; (cycles, met)."""
+    inst = getCustomOp(node)
+    limits = fold_limits(model, node)
+    if not limits:
+        return composed_cycles(model, node), True
+    (attr, limit), = limits.items()
+    best = None
+    for value in divisors(limit):
+        inst.set_nodeattr(attr, value)
+        cycles = composed_cycles(model, node)
+        if cycles <= target:
+            return cycles, True
+        best = (cycles, value) if best is None or cycles < best[0] else best
+    inst.set_nodeattr(attr, best[1])
+    return best[0], False
+
+
+def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
+    """Smallest SIMD*PE (then larger SIMD) meeting ``target`` for the MVAU and the generator feeding it; a
+    parallel-window generator (MVAU SIMD = MW) only where no SIMD up to IFMChannels meets it."""
+    inst = getCustomOp(node)
+    swg_inst = getCustomOp(swg) if swg is not None else None
+    if swg_inst is not None:
+        swg_inst.set_nodeattr("parallel_window", 0)
+    limits = fold_limits(model, node)
+    choices = [(simd, 0) for simd in divisors(limits["SIMD"])]
+    best_met, best_any = None, None
+    # FINN's MVAU get_exp_cycles, with the attributes read once (it is called for every candidate)
+    mw, mh, th = inst.get_nodeattr("MW"), inst.get_nodeattr("MH"), inst.get_nodeattr("TH")
+    vectors = math.prod(inst.get_nodeattr("numInputVectors"))
+    # the generator's frame refill at its producer's interval (flow.refill), as the estimate composes it
+    prod = generator_input(model, swg) if swg is not None else None
+    prod_cycles = layer_cycles_of(model, prod) if prod is not None else None
+
+    def try_choices(options):
+        nonlocal best_met, best_any
+        for simd, parallel in options:
+            inst.set_nodeattr("SIMD", simd)
+            swg_own, refill, beats = 0, 0, 0
+            if swg_inst is not None:
+                swg_inst.set_nodeattr("parallel_window", parallel)
+                swg_inst.set_nodeattr("SIMD", swg_inst.get_nodeattr("IFMChannels") if parallel else simd)
+                swg_own = layer_cycles_of(model, swg)
+                refill, beats = window_refill(swg, prod_cycles)
+            for pe in divisors(limits["PE"]):
+                own = int((mh / pe) * (mw / simd) * vectors * th)
+                swg_cycles, mvau_cycles = refilled(swg_own, refill, beats, own, reuse_cycles(node, simd, pe))
+                cycles = max(mvau_cycles, swg_cycles)
+                key_any = (cycles, simd * pe, -simd)
+                if best_any is None or key_any < best_any[0]:
+                    best_any = (key_any, simd, pe, parallel, cycles)
+                if cycles <= target:
+                    key = (simd * pe, -simd)
+                    if best_met is None or key < best_met[0]:
+                        best_met = (key, simd, pe, parallel, cycles)
+                    break  # larger PE only costs more for this SIMD
+
+    try_choices(choices)
+    k_h, k_w = swg_inst.get_nodeattr("ConvKernelDim") if swg_inst is not None else (1, 1)
+    if best_met is None and swg_inst is not None and k_h * k_w > 1:
+        try_choices([(mw, 1)])
+    chosen, met = (best_met, True) if best_met is not None else (best_any, False)
+    _, simd, pe, parallel, cycles = chosen
+    inst.set_nodeattr("SIMD", simd)
+    inst.set_nodeattr("PE", pe)
+    if swg_inst is not None:
+        swg_inst.set_nodeattr("parallel_window", parallel)
+        swg_inst.set_nodeattr("SIMD", swg_inst.get_nodeattr("IFMChannels") if parallel else simd)
+    return cycles, met
+
+
+def _fold_window_pool(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
+    """Smallest PE meeting ``target`` for a Pool or VVAU and the depthwise generator feeding it (SIMD = PE)."""
+    inst, s_inst = getCustomOp(node), getCustomOp(swg)
+    best = None
+    for pe in divisors(fold_limits(model, node)["PE"]):
+        inst.set_nodeattr("PE", pe)
+        s_inst.set_nodeattr("SIMD", pe)
+        cycles = max(composed_cycles(model, node), composed_cycles(model, swg))
+        best = (cycles, pe) if best is None or cycles < best[0] else best
+        if cycles <= target:
+            best = (cycles, pe)
+            break
+    inst.set_nodeattr("PE", best[1])
+    s_inst.set_nodeattr("SIMD", best[1])
+    return best[0], best[0] <= target
+
+
+def fold_window_pair(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
+    """Fold a window generator's consumer with it (:func:`_fold_mvau`, :func:`_fold_window_pool`); where the
+    generator's frame refill is paid at its producer's interval (``flow.refill``) and that producer is a
+    one-attribute layer (padding, thresholds, a stream fork: a few LUTs per lane), the producer is made
+    faster where that lets the consumer meet ``target`` with less parallelism (or at all): the least
+    producer parallelism that gives the least consumer parallelism."""
+    fold = _fold_mvau if is_mvau(node) else _fold_window_pool
+    cycles, met = fold(model, node, swg, target)
+    prod = generator_input(model, swg) if swg is not None else None
+    limits = fold_limits(model, prod) if prod is not None else {}
+    if (len(limits) != 1 or is_mvau(prod) or base_op(prod) in ("ConvolutionInputGenerator", "Pool", "VVAU")
+            or window_refill(swg, layer_cycles_of(model, prod))[0] <= window_refill(swg, 1)[0]):
+        return cycles, met  # no refill beyond one beat a cycle, or a producer this does not refold
+    (attr, limit), = limits.items()
+    p_inst = getCustomOp(prod)
+
+    def key(cycles, met):  # met first, then the consumer's parallelism; else the fastest
+        return (0, math.prod(getCustomOp(node).get_nodeattr(a) for a in fold_limits(model, node))) if met \
+            else (1, cycles)
+
+    start = p_inst.get_nodeattr(attr)
+    best = (key(cycles, met), start)
+    for value in (v for v in divisors(limit) if v > start):
+        p_inst.set_nodeattr(attr, value)
+        trial = key(*fold(model, node, swg, target))
+        if trial < best[0]:
+            best = (trial, value)
+        if window_refill(swg, layer_cycles_of(model, prod))[0] <= window_refill(swg, 1)[0]:
+            break  # the producer keeps up with the generator: faster does not help
+    p_inst.set_nodeattr(attr, best[1])
+    return fold(model, node, swg, target)
