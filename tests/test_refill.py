@@ -1,5 +1,5 @@
 """Auto folding and the estimate agree on the cycles of a pipeline where a window generator's frame refill binds
-(flow/refill.py, issue 21): a 1x1 convolution, padding, a 3x3 window generator and its MVAU. swg.sv takes the
+(flow/refill.py, issue 21): padding, a 3x3 window generator and its MVAU. swg.sv takes the
 next frame's first window at its producer's interval; the padding at SIMD 1 feeds the generator at SIMD 8
 one beat per 8 cycles, and the MVAU after it starves for that time. Folding that counts each layer's own
 cycles picks an MVAU whose own cycles meet the target and the estimate then misses it; folding by the composed
@@ -29,13 +29,10 @@ ZERO = dict.fromkeys(RESOURCE_KEYS, 0)
 
 
 def conv_pipeline(h: int = 8, ch: int = 8, cout: int = 16, k: int = 3) -> ModelWrapper:
-    """MVAU_0 (1x1, thresholds) -> FMPadding_0 (1 pixel) -> ConvolutionInputGenerator_0 (k x k) -> MVAU_1."""
+    """FMPadding_0 (1 pixel) -> ConvolutionInputGenerator_0 (k x k) -> MVAU_1, from the graph input."""
     hp = h + 2
     nodes = [
-        helper.make_node("MVAU", ["x", "w0", "t0"], ["a"], name="MVAU_0", MW=ch, MH=ch, SIMD=1, PE=1,
-                         inputDataType="UINT2", weightDataType="INT2", outputDataType="UINT2", binaryXnorMode=0,
-                         noActivation=0, ActVal=0, numInputVectors=[1, h, h], **HW),
-        helper.make_node("FMPadding", ["a"], ["b"], name="FMPadding_0", ImgDim=[h, h], Padding=[1, 1, 1, 1],
+        helper.make_node("FMPadding", ["x"], ["b"], name="FMPadding_0", ImgDim=[h, h], Padding=[1, 1, 1, 1],
                          NumChannels=ch, SIMD=1, inputDataType="UINT2", numInputVectors=1, **HW),
         helper.make_node("ConvolutionInputGenerator", ["b"], ["c"], name="ConvolutionInputGenerator_0",
                          ConvKernelDim=[k, k], IFMChannels=ch, IFMDim=[hp, hp], OFMDim=[h, h], SIMD=1,
@@ -50,13 +47,11 @@ def conv_pipeline(h: int = 8, ch: int = 8, cout: int = 16, k: int = 3) -> ModelW
     model = ModelWrapper(qonnx_make_model(helper.make_graph(nodes, "g", [x], [y]), producer_name="t"))
     rng = np.random.default_rng(0)
     model.set_tensor_datatype("x", DataType["UINT2"])
-    for name, shape in (("a", (1, h, h, ch)), ("b", (1, hp, hp, ch)), ("c", (1, h, h, k * k * ch))):
+    for name, shape in (("b", (1, hp, hp, ch)), ("c", (1, h, h, k * k * ch))):
         model.set_tensor_shape(name, shape)
         model.set_tensor_datatype(name, DataType["UINT2"])
     model.set_tensor_datatype("y", DataType["INT32"])
-    model.set_initializer("w0", rng.integers(-2, 2, (ch, ch)).astype(np.float32))
     model.set_initializer("w1", rng.integers(-2, 2, (k * k * ch, cout)).astype(np.float32))
-    model.set_initializer("t0", np.sort(rng.integers(-8, 8, (ch, 3)), axis=1).astype(np.float32))
     return model
 
 

@@ -12,7 +12,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from ..layers import base_op, fold_limits, is_mvau, layer_cycles_of
-from .refill import generator_input, node_cycles, refilled, reuse_cycles, window_refill
+from .refill import generator_input, node_cycles, refilled, reuse_cycles, stream_cycles, window_refill
 
 
 def divisors(n: int) -> list[int]:
@@ -57,8 +57,7 @@ def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
     mw, mh, th = inst.get_nodeattr("MW"), inst.get_nodeattr("MH"), inst.get_nodeattr("TH")
     vectors = math.prod(inst.get_nodeattr("numInputVectors"))
     # the generator's frame refill at its producer's interval (flow.refill), as the estimate composes it
-    prod = generator_input(model, swg) if swg is not None else None
-    prod_cycles = layer_cycles_of(model, prod) if prod is not None else None
+    prod_cycles = stream_cycles(model, swg, lambda n: layer_cycles_of(model, n)) if swg is not None else None
 
     def try_choices(options):
         nonlocal best_met, best_any
@@ -117,16 +116,16 @@ def _fold_window_pool(model: ModelWrapper, node, swg, target: int) -> tuple[int,
 def fold_window_pair(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
     """Fold a window generator's consumer with it (:func:`_fold_mvau`, :func:`_fold_window_pool`); where the
     generator's frame refill is paid at its producer's interval (``flow.refill``) and that producer is a
-    one-attribute layer (padding, thresholds, a stream fork: a few LUTs per lane), the producer is made
-    faster where that lets the consumer meet ``target`` with less parallelism (or at all): the least
-    producer parallelism that gives the least consumer parallelism."""
+    one-attribute layer that sets the stream's rate (padding whose input comes faster than it forwards it: a
+    few LUTs per lane), the producer is made faster where that lets the consumer meet ``target`` with less
+    parallelism (or at all): the least producer parallelism that gives the least consumer parallelism."""
     fold = _fold_mvau if is_mvau(node) else _fold_window_pool
     cycles, met = fold(model, node, swg, target)
     prod = generator_input(model, swg) if swg is not None else None
     limits = fold_limits(model, prod) if prod is not None else {}
-    if (len(limits) != 1 or is_mvau(prod) or base_op(prod) in ("ConvolutionInputGenerator", "Pool", "VVAU")
-            or window_refill(swg, layer_cycles_of(model, prod))[0] <= window_refill(swg, 1)[0]):
-        return cycles, met  # no refill beyond one beat a cycle, or a producer this does not refold
+    if len(limits) != 1 or is_mvau(prod) or base_op(prod) in ("ConvolutionInputGenerator", "Pool", "VVAU") \
+            or not _producer_holds_refill(model, swg, prod):
+        return cycles, met  # no refill beyond one beat a cycle, or one this producer does not set
     (attr, limit), = limits.items()
     p_inst = getCustomOp(prod)
 
@@ -141,7 +140,14 @@ def fold_window_pair(model: ModelWrapper, node, swg, target: int) -> tuple[int, 
         trial = key(*fold(model, node, swg, target))
         if trial < best[0]:
             best = (trial, value)
-        if window_refill(swg, layer_cycles_of(model, prod))[0] <= window_refill(swg, 1)[0]:
-            break  # the producer keeps up with the generator: faster does not help
+        if not _producer_holds_refill(model, swg, prod):
+            break  # the producer keeps up (or the layers before it set the rate): faster does not help
     p_inst.set_nodeattr(attr, best[1])
     return fold(model, node, swg, target)
+
+
+def _producer_holds_refill(model: ModelWrapper, swg, prod) -> bool:
+    """Whether ``prod`` (the generator's producer) sets the stream's rate (``flow.refill.stream_cycles``)
+    and the refill is longer at it than at one beat a cycle: whether a faster ``prod`` would shorten it."""
+    stream = stream_cycles(model, swg, lambda n: layer_cycles_of(model, n))
+    return stream == layer_cycles_of(model, prod) and window_refill(swg, stream)[0] > window_refill(swg, 1)[0]

@@ -11,10 +11,15 @@ over its neuron fold, (NF - 1) * SF cycles, while a VVAU or pool reads on throug
 
 The producer is found through FIFOs and data-width converters: a converter takes one beat and gives one a
 cycle, so it is never slower than the larger of its producer's cycles and the generator's input beats, and
-the interval is the same with it (the estimate's graph) or without it (the graph auto folding sees).
-
-Measured (zoo, compiled engine, 3 frames, no stalls): resnet 4,881 cycles per frame (layer model 4,608,
-composed 4,840), depthwise 5,024 (4,675; composed 4,876).
+the interval is the same with it (the estimate's graph) or without it (the graph auto folding sees). The
+stream's interval chains on through padding (which only forwards its input, with the pad elements between):
+the slower of the padding and the layer before it sets it (:func:`stream_cycles`). That layer may have run
+ahead into the FIFOs and converters between, so this bounds the refill from above. Measured cycles per
+frame (zoo, compiled engine, 3 frames, no stalls) against the estimate with the padding alone as the
+producer / chained (the zoo2 builds of 716f617): resnet 4,881 against 4,831 (+1.0%) / 5,042 (-3.2%);
+depthwise 5,024 against 4,876 (+3.0%) / 5,084 (-1.2%); depthwise with its second padding at SIMD 4 (one
+beat per cycle, measured 4,938 in README's zoo notes) 4,686 (+5.4%: the MVAU before the padding, 9 cycles a
+pixel, held the refill) / 5,084 (-2.9%).
 """
 from __future__ import annotations
 
@@ -34,6 +39,26 @@ def generator_input(model: ModelWrapper, swg):
     while prod is not None and base_op(prod) in _PASS_THROUGH:
         prod = model.find_producer(prod.input[0])
     return prod
+
+
+# layers a stream's rate passes through (padding forwards its input; its output cannot run ahead of it)
+_RATE_PASSING = _PASS_THROUGH + ("FMPadding", "FMPadding_Pixel")
+
+
+def stream_cycles(model: ModelWrapper, swg, cycles_of) -> int | None:
+    """Cycles per frame of the stream a window generator reads: the largest ``cycles_of`` of its producer
+    (:func:`generator_input`) and, back from it through padding, of the layer that feeds the padding (None
+    for the graph input)."""
+    prod = generator_input(model, swg)
+    if prod is None:
+        return None
+    most = cycles_of(prod)
+    while base_op(prod) in _RATE_PASSING:
+        prod = model.find_producer(prod.input[0])
+        if prod is None:
+            break
+        most = max(most, cycles_of(prod))
+    return most
 
 
 def generator_output(model: ModelWrapper, swg):
@@ -56,7 +81,8 @@ def reuse_cycles(node, simd: int | None = None, pe: int | None = None) -> int:
 
 
 def window_refill(swg, producer_cycles: int | None) -> tuple[int, int]:
-    """(cycles the next frame's first window waits at the producer's beat interval, the beats of that wait
+    """(cycles the next frame's first window waits at the producer's beat interval (``producer_cycles``, its
+    stream's cycles per frame: :func:`stream_cycles`), the beats of that wait
     :func:`..layers.swg.cycles_swg` already counts at one a cycle) of a window generator as folded now;
     (0, 0) for a parallel-window generator, one fed by the graph input (``producer_cycles`` None) or one
     with no frame refill."""
@@ -87,8 +113,7 @@ def refilled(swg_own: int, refill: int, beats: int, consumer_own: int | None = N
 def pair_cycles(model: ModelWrapper, swg, consumer, cycles_of) -> tuple[int, int | None]:
     """(generator, consumer) cycles with the refill (:func:`refilled`); ``cycles_of(node)``: a node's own
     cycles; ``consumer`` None: the generator's alone."""
-    prod = generator_input(model, swg)
-    refill, beats = window_refill(swg, None if prod is None else cycles_of(prod))
+    refill, beats = window_refill(swg, stream_cycles(model, swg, cycles_of))
     if consumer is None:
         return refilled(cycles_of(swg), refill, beats)
     return refilled(cycles_of(swg), refill, beats, cycles_of(consumer), reuse_cycles(consumer))
