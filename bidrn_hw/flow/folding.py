@@ -39,7 +39,9 @@ unknown name, an attribute the node does not have, or a value that does not divi
 
 Automatic folding (:func:`auto_fold`), like FINN's SetFolding: target cycles per frame = fclk / fps; every
 layer gets the smallest parallelism (product PE*SIMD for an MVAU, with its generator) whose cycles meet the
-target; an MVAU whose generator cannot meet it at SIMD = IFMChannels gets a parallel-window generator. If
+target (the cycles the estimate composes, :mod:`~bidrn_hw.flow.refill`: a window generator's frame refill at
+its input stream's interval, so a target folding meets the estimate meets; where a padding sets that
+interval, it is made faster rather than the consumer wider; :mod:`~bidrn_hw.flow.layer_folding`); an MVAU whose generator cannot meet it at SIMD = IFMChannels gets a parallel-window generator. If
 some layer cannot meet it even fully parallel, the target relaxes to that layer's cycles (FINN's
 two-pass relaxation) so the rest is not needlessly wide. If the design's estimated resources exceed the
 device's budget, the target is relaxed (cycles grow by a factor 1.25 per step) until it fits or nothing
