@@ -12,7 +12,9 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from ..layers import base_op, fold_limits, is_mvau, layer_cycles_of
-from .refill import generator_input, node_cycles, refilled, reuse_cycles, stream_cycles, window_refill
+from ..layers.swg import swg_cycles, swg_params
+from .refill import (generator_input, mvau_reuse, node_cycles, producer_cycles, refilled, stream_cycles,
+                     window_refill)
 
 
 def divisors(n: int) -> list[int]:
@@ -57,7 +59,7 @@ def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
     mw, mh, th = inst.get_nodeattr("MW"), inst.get_nodeattr("MH"), inst.get_nodeattr("TH")
     vectors = math.prod(inst.get_nodeattr("numInputVectors"))
     # the generator's frame refill at its producer's interval (flow.refill), as the estimate composes it
-    prod_cycles = stream_cycles(model, swg, lambda n: layer_cycles_of(model, n)) if swg is not None else None
+    prod_cycles = producer_cycles(model, swg, lambda n: layer_cycles_of(model, n)) if swg is not None else None
 
     def try_choices(options):
         nonlocal best_met, best_any
@@ -67,12 +69,12 @@ def _fold_mvau(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
             if swg_inst is not None:
                 swg_inst.set_nodeattr("parallel_window", parallel)
                 swg_inst.set_nodeattr("SIMD", swg_inst.get_nodeattr("IFMChannels") if parallel else simd)
-                swg_own = layer_cycles_of(model, swg)
-                refill, beats = window_refill(swg, prod_cycles)
+                params = swg_params(swg_inst)
+                swg_own = swg_cycles(*params)
+                refill, beats = window_refill(swg, prod_cycles, params)
             for pe in divisors(limits["PE"]):
                 own = int((mh / pe) * (mw / simd) * vectors * th)
-                swg_cycles, mvau_cycles = refilled(swg_own, refill, beats, own, reuse_cycles(node, simd, pe))
-                cycles = max(mvau_cycles, swg_cycles)
+                cycles = max(refilled(swg_own, refill, beats, own, mvau_reuse(mh, mw, simd, pe)))
                 key_any = (cycles, simd * pe, -simd)
                 if best_any is None or key_any < best_any[0]:
                     best_any = (key_any, simd, pe, parallel, cycles)
@@ -116,8 +118,8 @@ def _fold_window_pool(model: ModelWrapper, node, swg, target: int) -> tuple[int,
 def fold_window_pair(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
     """Fold a window generator's consumer with it (:func:`_fold_mvau`, :func:`_fold_window_pool`); where the
     generator's frame refill is paid at its producer's interval (``flow.refill``) and that producer is a
-    one-attribute layer that sets the stream's rate (padding whose input comes faster than it forwards it: a
-    few LUTs per lane), the producer is made faster where that lets the consumer meet ``target`` with less
+    one-attribute layer that sets the stream's rate (a padding whose input comes faster than it forwards it,
+    a few LUTs per lane; :func:`_sets_stream_rate`), the producer is made faster where that lets the consumer meet ``target`` with less
     parallelism (or at all): the least producer parallelism that gives the least consumer parallelism."""
     fold = _fold_mvau if is_mvau(node) else _fold_window_pool
     cycles, met = fold(model, node, swg, target)
@@ -134,20 +136,43 @@ def fold_window_pair(model: ModelWrapper, node, swg, target: int) -> tuple[int, 
             else (1, cycles)
 
     start = p_inst.get_nodeattr(attr)
-    best = (key(cycles, met), start)
+    # faster values while the producer still sets the stream's rate (else the estimate credits too much)
+    values = []
     for value in (v for v in divisors(limit) if v > start):
         p_inst.set_nodeattr(attr, value)
-        trial = key(*fold(model, node, swg, target))
-        if trial < best[0]:
-            best = (trial, value)
-        if not _producer_holds_refill(model, swg, prod):
-            break  # the producer keeps up (or the layers before it set the rate): faster does not help
+        if not _sets_stream_rate(model, swg, prod):
+            break
+        values.append(value)
+    # a faster producer never needs a wider consumer: the fastest bounds what any can give, and the least
+    # value that gives as much is found by halving
+    best = (key(cycles, met), start)
+    if values:
+        p_inst.set_nodeattr(attr, values[-1])
+        top = key(*fold(model, node, swg, target))
+        if top < best[0]:
+            best = (top, values[-1])
+            lo, hi = 0, len(values) - 1  # values[hi] gives top
+            while lo < hi:
+                mid = (lo + hi) // 2
+                p_inst.set_nodeattr(attr, values[mid])
+                if key(*fold(model, node, swg, target)) == top:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            best = (top, values[hi])
     p_inst.set_nodeattr(attr, best[1])
     return fold(model, node, swg, target)
 
 
+def _sets_stream_rate(model: ModelWrapper, swg, prod) -> bool:
+    """Whether ``prod`` (the generator's producer) is the slowest of the stream chained through padding
+    (``flow.refill.stream_cycles``): where the layer before a padding is slower, the refill waits on it
+    and the estimate, which takes the producer's own interval, does not see that (``flow.refill``)."""
+    return stream_cycles(model, swg, lambda n: layer_cycles_of(model, n)) == layer_cycles_of(model, prod)
+
+
 def _producer_holds_refill(model: ModelWrapper, swg, prod) -> bool:
-    """Whether ``prod`` (the generator's producer) sets the stream's rate (``flow.refill.stream_cycles``)
-    and the refill is longer at it than at one beat a cycle: whether a faster ``prod`` would shorten it."""
-    stream = stream_cycles(model, swg, lambda n: layer_cycles_of(model, n))
-    return stream == layer_cycles_of(model, prod) and window_refill(swg, stream)[0] > window_refill(swg, 1)[0]
+    """Whether a faster ``prod`` would shorten the generator's refill: it sets the stream's rate and the
+    refill is longer at it than at one beat a cycle."""
+    return _sets_stream_rate(model, swg, prod) and \
+        window_refill(swg, layer_cycles_of(model, prod))[0] > window_refill(swg, 1)[0]

@@ -12,14 +12,15 @@ over its neuron fold, (NF - 1) * SF cycles, while a VVAU or pool reads on throug
 The producer is found through FIFOs and data-width converters: a converter takes one beat and gives one a
 cycle, so it is never slower than the larger of its producer's cycles and the generator's input beats, and
 the interval is the same with it (the estimate's graph) or without it (the graph auto folding sees). The
-stream's interval chains on through padding (which only forwards its input, with the pad elements between):
-the slower of the padding and the layer before it sets it (:func:`stream_cycles`). That layer may have run
-ahead into the FIFOs and converters between, so this bounds the refill from above. Measured cycles per
-frame (zoo, compiled engine, 3 frames, no stalls) against the estimate with the padding alone as the
-producer / chained (the zoo2 builds of 716f617): resnet 4,881 against 4,831 (+1.0%) / 5,042 (-3.2%);
-depthwise 5,024 against 4,876 (+3.0%) / 5,084 (-1.2%); depthwise with its second padding at SIMD 4 (one
-beat per cycle, measured 4,938 in README's zoo notes) 4,686 (+5.4%: the MVAU before the padding, 9 cycles a
-pixel, held the refill) / 5,084 (-2.9%).
+estimate takes the producer's own cycles: measured cycles per frame (zoo, compiled engine, 3 frames, no
+stalls) resnet 4,881 against 4,831 (+1.0%), depthwise 5,024 against 4,876 (+3.0%). It does not chain
+through the producer: with the depthwise block's second padding made SIMD 4 by hand (one beat per cycle)
+the measured 4,938 is +5.4% over the 4,686 estimated, because the MVAU feeding the padding (9 cycles a
+pixel) then holds the refill. Chaining through padding to that MVAU (:func:`stream_cycles`) gives an upper
+bound instead (-3.2%, -1.2%, -2.9% on those three builds) but is too pessimistic to fold by: ResNet folded
+by it for 20,000 frames/s took 130 DSPs instead of 90 and ran at the same 4,881 cycles. So auto folding
+uses :func:`stream_cycles` only to keep out of that gap: it speeds a padding up only where the padding, not
+the layer before it, sets the stream's rate (``flow.layer_folding``).
 """
 from __future__ import annotations
 
@@ -41,14 +42,14 @@ def generator_input(model: ModelWrapper, swg):
     return prod
 
 
-# layers a stream's rate passes through (padding forwards its input; its output cannot run ahead of it)
+# layers a stream's rate passes through (padding forwards its input; its output cannot run ahead of it for long)
 _RATE_PASSING = _PASS_THROUGH + ("FMPadding", "FMPadding_Pixel")
 
 
 def stream_cycles(model: ModelWrapper, swg, cycles_of) -> int | None:
-    """Cycles per frame of the stream a window generator reads: the largest ``cycles_of`` of its producer
-    (:func:`generator_input`) and, back from it through padding, of the layer that feeds the padding (None
-    for the graph input)."""
+    """Cycles per frame of the stream a window generator reads, chained through padding: the largest
+    ``cycles_of`` of its producer (:func:`generator_input`) and, where that is a padding, of the layer that
+    feeds it (None for the graph input). An upper bound of the rate the refill waits on (module doc)."""
     prod = generator_input(model, swg)
     if prod is None:
         return None
@@ -69,24 +70,33 @@ def generator_output(model: ModelWrapper, swg):
     return cons[0] if len(cons) == 1 else None
 
 
-def reuse_cycles(node, simd: int | None = None, pe: int | None = None) -> int:
-    """Cycles a consumer spends on a window it has already read (an MVAU's neuron folds after the first), at
-    its folding now or at ``simd``/``pe`` (auto folding's candidates)."""
+def mvau_reuse(mh: int, mw: int, simd: int, pe: int) -> int:
+    """An MVAU's cycles on an input vector it has already read: its neuron folds after the first."""
+    return (mh // pe - 1) * (mw // simd)
+
+
+def reuse_cycles(node) -> int:
+    """Cycles a consumer spends on a window it has already read (:func:`mvau_reuse`; none for others)."""
     if not is_mvau(node):  # MVAU or the fused residual MVAU
         return 0
     inst = getCustomOp(node)
-    nf = inst.get_nodeattr("MH") // (pe or inst.get_nodeattr("PE"))
-    sf = inst.get_nodeattr("MW") // (simd or inst.get_nodeattr("SIMD"))
-    return (nf - 1) * sf
+    return mvau_reuse(inst.get_nodeattr("MH"), inst.get_nodeattr("MW"), inst.get_nodeattr("SIMD"),
+                      inst.get_nodeattr("PE"))
 
 
-def window_refill(swg, producer_cycles: int | None) -> tuple[int, int]:
-    """(cycles the next frame's first window waits at the producer's beat interval (``producer_cycles``, its
-    stream's cycles per frame: :func:`stream_cycles`), the beats of that wait
+def producer_cycles(model: ModelWrapper, swg, cycles_of) -> int | None:
+    """``cycles_of`` the generator's producer (:func:`generator_input`); None for the graph input."""
+    prod = generator_input(model, swg)
+    return None if prod is None else cycles_of(prod)
+
+
+def window_refill(swg, producer_cycles: int | None, params: tuple[str, dict] | None = None) -> tuple[int, int]:
+    """(cycles the next frame's first window waits at the producer's beat interval (``producer_cycles``: its
+    cycles per frame, :func:`producer_cycles`), the beats of that wait
     :func:`..layers.swg.cycles_swg` already counts at one a cycle) of a window generator as folded now;
     (0, 0) for a parallel-window generator, one fed by the graph input (``producer_cycles`` None) or one
-    with no frame refill."""
-    module, p = swg_params(getCustomOp(swg))
+    with no frame refill. ``params``: ``swg_params`` of ``swg`` when the caller has them."""
+    module, p = params or swg_params(getCustomOp(swg))
     if module != "swg" or producer_cycles is None:
         return 0, 0
     beats = swg_frame_refill(p)
@@ -113,7 +123,7 @@ def refilled(swg_own: int, refill: int, beats: int, consumer_own: int | None = N
 def pair_cycles(model: ModelWrapper, swg, consumer, cycles_of) -> tuple[int, int | None]:
     """(generator, consumer) cycles with the refill (:func:`refilled`); ``cycles_of(node)``: a node's own
     cycles; ``consumer`` None: the generator's alone."""
-    refill, beats = window_refill(swg, stream_cycles(model, swg, cycles_of))
+    refill, beats = window_refill(swg, producer_cycles(model, swg, cycles_of))
     if consumer is None:
         return refilled(cycles_of(swg), refill, beats)
     return refilled(cycles_of(swg), refill, beats, cycles_of(consumer), reuse_cycles(consumer))
