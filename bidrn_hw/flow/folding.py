@@ -361,10 +361,11 @@ def fold_for_target(model: ModelWrapper, target: int) -> dict:
             result[node.name] = fold_window_pair(model, node, swg, target)
             if swg is not None:
                 result[swg.name] = (composed_cycles(model, swg), result[node.name][1])
-                prod = generator_input(model, swg)
-                if prod is not None and prod.name in result:  # (its folding may have changed)
-                    c = composed_cycles(model, prod)
-                    result[prod.name] = (c, result[prod.name][1] or c <= target)
+                prod = generator_input(model, swg)  # it and the layer before it may have been made faster
+                for before in (prod, model.find_producer(prod.input[0]) if prod is not None else None):
+                    if before is not None and before.name in result:
+                        c = composed_cycles(model, before)
+                        result[before.name] = (c, result[before.name][1] or c <= target)
         else:
             result[node.name] = fold_node(model, node, target)
     return result

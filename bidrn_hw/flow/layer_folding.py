@@ -115,52 +115,78 @@ def _fold_window_pool(model: ModelWrapper, node, swg, target: int) -> tuple[int,
     return best[0], best[0] <= target
 
 
+def _speedable(model: ModelWrapper, node) -> dict:
+    """{attribute: limit} of a one-attribute layer auto folding may make faster for a refill (padding,
+    thresholds, a fork: a few LUTs per lane); {} for others (MVAUs, generators, pools, VVAUs)."""
+    limits = fold_limits(model, node) if node is not None else {}
+    if len(limits) != 1 or is_mvau(node) or base_op(node) in ("ConvolutionInputGenerator", "Pool", "VVAU"):
+        return {}
+    return limits
+
+
 def fold_window_pair(model: ModelWrapper, node, swg, target: int) -> tuple[int, bool]:
     """Fold a window generator's consumer with it (:func:`_fold_mvau`, :func:`_fold_window_pool`); where the
     generator's frame refill is paid at its producer's interval (``flow.refill``) and that producer is a
-    one-attribute layer that sets the stream's rate (a padding whose input comes faster than it forwards it,
-    a few LUTs per lane; :func:`_sets_stream_rate`), the producer is made faster where that lets the consumer meet ``target`` with less
-    parallelism (or at all): the least producer parallelism that gives the least consumer parallelism."""
+    one-attribute layer (:func:`_speedable`), the producer is made faster where that lets the consumer meet
+    ``target`` with less parallelism (or at all): the least producer parallelism that gives the least
+    consumer parallelism. A padding is made faster only as far as the layer before it keeps up
+    (:func:`_sets_stream_rate`; the estimate takes the padding's interval alone), and that layer, where it is
+    one-attribute too, is made as fast as the padding for it."""
     fold = _fold_mvau if is_mvau(node) else _fold_window_pool
     cycles, met = fold(model, node, swg, target)
     prod = generator_input(model, swg) if swg is not None else None
-    limits = fold_limits(model, prod) if prod is not None else {}
-    if len(limits) != 1 or is_mvau(prod) or base_op(prod) in ("ConvolutionInputGenerator", "Pool", "VVAU") \
-            or not _producer_holds_refill(model, swg, prod):
-        return cycles, met  # no refill beyond one beat a cycle, or one this producer does not set
+    limits = _speedable(model, prod)
+    if not limits or window_refill(swg, layer_cycles_of(model, prod))[0] <= window_refill(swg, 1)[0]:
+        return cycles, met  # no refill beyond one beat a cycle, or a producer this does not refold
     (attr, limit), = limits.items()
     p_inst = getCustomOp(prod)
+    up = model.find_producer(prod.input[0]) if base_op(prod) in ("FMPadding", "FMPadding_Pixel") else None
+    up_limits = _speedable(model, up)
+    u_attr, u_inst = (next(iter(up_limits)), getCustomOp(up)) if up_limits else (None, None)
+    u_start = u_inst.get_nodeattr(u_attr) if u_inst is not None else None
 
     def key(cycles, met):  # met first, then the consumer's parallelism; else the fastest
         return (0, math.prod(getCustomOp(node).get_nodeattr(a) for a in fold_limits(model, node))) if met \
             else (1, cycles)
 
+    def set_values(value, u_value):
+        p_inst.set_nodeattr(attr, value)
+        if u_inst is not None:
+            u_inst.set_nodeattr(u_attr, u_value)
+
     start = p_inst.get_nodeattr(attr)
-    # faster values while the producer still sets the stream's rate (else the estimate credits too much)
+    # faster values while the producer still sets the stream's rate (else the estimate credits too much),
+    # each with the least value of the layer before a padding that keeps up with it
     values = []
     for value in (v for v in divisors(limit) if v > start):
         p_inst.set_nodeattr(attr, value)
+        u_value = u_start
+        if u_inst is not None:
+            p_cycles = layer_cycles_of(model, prod)
+            for u_value in (v for v in divisors(up_limits[u_attr]) if v >= u_start):
+                u_inst.set_nodeattr(u_attr, u_value)
+                if layer_cycles_of(model, up) <= p_cycles:
+                    break
         if not _sets_stream_rate(model, swg, prod):
             break
-        values.append(value)
+        values.append((value, u_value))
     # a faster producer never needs a wider consumer: the fastest bounds what any can give, and the least
     # value that gives as much is found by halving
-    best = (key(cycles, met), start)
+    best = (key(cycles, met), (start, u_start))
     if values:
-        p_inst.set_nodeattr(attr, values[-1])
+        set_values(*values[-1])
         top = key(*fold(model, node, swg, target))
         if top < best[0]:
-            best = (top, values[-1])
             lo, hi = 0, len(values) - 1  # values[hi] gives top
             while lo < hi:
                 mid = (lo + hi) // 2
-                p_inst.set_nodeattr(attr, values[mid])
+                set_values(*values[mid])
                 if key(*fold(model, node, swg, target)) == top:
                     hi = mid
                 else:
                     lo = mid + 1
             best = (top, values[hi])
-    p_inst.set_nodeattr(attr, best[1])
+    set_values(*best[1])
     return fold(model, node, swg, target)
 
 
@@ -169,10 +195,3 @@ def _sets_stream_rate(model: ModelWrapper, swg, prod) -> bool:
     (``flow.refill.stream_cycles``): where the layer before a padding is slower, the refill waits on it
     and the estimate, which takes the producer's own interval, does not see that (``flow.refill``)."""
     return stream_cycles(model, swg, lambda n: layer_cycles_of(model, n)) == layer_cycles_of(model, prod)
-
-
-def _producer_holds_refill(model: ModelWrapper, swg, prod) -> bool:
-    """Whether a faster ``prod`` would shorten the generator's refill: it sets the stream's rate and the
-    refill is longer at it than at one beat a cycle."""
-    return _sets_stream_rate(model, swg, prod) and \
-        window_refill(swg, layer_cycles_of(model, prod))[0] > window_refill(swg, 1)[0]
