@@ -124,6 +124,21 @@ def cycles_swg(p: dict) -> int:
     return max(g["n_in"], g["n_out"] + stalls)
 
 
+def swg_cycles(module: str, p: dict) -> int:
+    """Cycles per frame of a generator's module and parameters (:func:`swg_params`)."""
+    return int(cycles_swg_parallel(p) if module == "swg_parallel" else cycles_swg(p))
+
+
+def swg_frame_refill(p: dict) -> int:
+    """Input beats the next frame's first window waits for at a frame jump (the frame-jump term of
+    :func:`cycles_swg`, which takes them at one beat per cycle). A producer that delivers one beat per ``I``
+    cycles makes it ``I`` times as long; ``flow.refill`` composes that with the producer's and the consumer's
+    rates."""
+    g = swg_geometry(p)
+    buf = p.get("BUF_DEPTH") or g["span"]
+    return max(0, g["lead"] + g["jump_frame"] - max(buf, g["jump_frame"]) + 1)
+
+
 def swg_parallel_geometry(p: dict) -> dict:
     """:func:`swg_geometry` of swg_parallel.sv's parameters: a beat holds all channels (SIMD = CH, CF = 1)."""
     return swg_geometry({**p, "SIMD": p["CH"], "DEPTHWISE": 0})
@@ -189,8 +204,7 @@ class ConvolutionInputGenerator(LayerKind):
         return simd * k_h * k_w if inst.get_nodeattr("parallel_window") and not is_input else simd
 
     def cycles(self, model, node, inst):
-        module, p = swg_params(inst)
-        return int(cycles_swg_parallel(p) if module == "swg_parallel" else cycles_swg(p))
+        return swg_cycles(*swg_params(inst))
 
     def rtl_params(self, model, node, inst):
         return swg_params(inst)
