@@ -150,10 +150,13 @@ def cycles_swg_parallel(p: dict) -> int:
 
 
 def swg_counter_bits(p: dict) -> int:
-    """Bits of swg.sv's loop counters (channel fold, kernel x/y where the kernel has them, output x/y), frame
-    indices (window and row start, kernel x/y offsets where used), buffer addresses (window, row and frame base,
-    write address) and the three signed position comparisons (``wpos`` against the read need and the write
-    limit), with the widths swg.sv derives from its parameters."""
+    """Bits of swg.sv's counters and the logic they feed, with the widths swg.sv derives from its parameters:
+    the loop counters (channel fold, kernel x/y where the kernel has them, output x/y); the in-window offsets
+    (the element's offset, and the kernel x/y offsets where used; all below the window span); the buffer
+    addresses (window base and write address registers, and the read address summed from them); the signed
+    lead of the writer over the window start (its register and its comparison with the offset, twice); the
+    writer's frame-local position. Everything is relative to the window or the frame: no frame-absolute index
+    of the reader (the module before 2026-12-07 had two, a wider signed position and three bases)."""
 
     def bits(n: int) -> int:
         return clog2(n) if n > 1 else 1
@@ -163,10 +166,10 @@ def swg_counter_bits(p: dict) -> int:
     k_h, k_w = p["K_H"], p["K_W"]
     loops = (bits(cf) if cf > 1 else 0) + (bits(k_w) if k_w > 1 else 0) + (bits(k_h) if k_h > 1 else 0) \
         + bits(geo["ow"]) + bits(geo["oh"])
-    index = clog2(n + 1) * (2 + (k_w > 1) + (k_h > 1))
-    address = 4 * bits(buf)
-    position = 3 * (clog2(2 * n + buf + 1) + 1)
-    return loops + index + address + position
+    offsets = bits(geo["span"]) * (1 + (k_w > 1) + (k_h > 1))
+    address = 3 * bits(buf)
+    lead = 2 * (clog2(n + 1) + 1)
+    return loops + offsets + address + lead + bits(n)
 
 
 def swg_parallel_counter_bits(p: dict) -> int:
