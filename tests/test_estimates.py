@@ -195,7 +195,7 @@ def test_compile_summary(builds):
 
 def test_estimator_parameters_equal_the_generated_rtl_parameters():
     """The estimator's module parameters are the ones the RTL generator gives the module (CNV-w1a1's first
-    layer: BIPOLAR weights on an 8-bit input are 2-bit signed in integer mode), for every layer of CNV."""
+    layer: BIPOLAR weights on an 8-bit input are 1-bit codes in integer mode, W_BIPOLAR), for every layer of CNV."""
     import tempfile
 
     from qonnx.core.modelwrapper import ModelWrapper

@@ -48,6 +48,8 @@ def pack_products(model, inst, wd: dict | None = None) -> int:
             or res_type(inst, wd) == "lut":
         return 0
     in_bits, w_bits = wd["IN_BITS"], wd["W_BITS"]
+    if wd["W_BIPOLAR"]:  # mvau.sv packs stored weight values, not bipolar codes
+        return 0
     return int(in_bits >= 2 and w_bits >= 2 and in_bits + 1 <= 18 and in_bits + 2 * w_bits + 2 <= 27)
 
 
@@ -69,8 +71,10 @@ def res_type(inst, wd: dict | None = None) -> str:
 
 def dsp_products(p: dict) -> bool:
     """Whether Yosys maps an MVAU's products to DSP blocks: integer products written as multiplications
-    (RES_TYPE dsp) of operands 2 bits or wider (even 8 x 2 bits: CNV's first layer)."""
-    return not p["XNOR"] and p.get("RES_TYPE", "dsp") == "dsp" and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2
+    (RES_TYPE dsp) of operands 2 bits or wider (even 8 x 2 bits: CNV's first layer; a bipolar weight is its
+    -1/+1 value, 2 bits, in the multiplication)."""
+    return not p["XNOR"] and p.get("RES_TYPE", "dsp") == "dsp" and p["IN_BITS"] >= 2 and \
+        (p["W_BITS"] >= 2 or bool(p.get("W_BIPOLAR")))
 
 
 def lut_dot_bits(p: dict) -> int:
@@ -85,6 +89,8 @@ def lut_dot_bits(p: dict) -> int:
         width = min(width + 1, dot)
         tree += (n // 2) * width
         n -= n // 2
+    if p.get("W_BIPOLAR"):  # 2 * (the gated tree) - (the inputs' tree, shared by the lanes): one subtract a lane
+        return p["PE"] * (tree + dot) + tree
     return p["PE"] * (p["W_BITS"] * tree + (p["W_BITS"] - 1) * dot)
 
 
@@ -112,6 +118,7 @@ def mvau_params(model, node, inst) -> dict:
                 OUT_BITS=_bits(inst.get_output_datatype(0)), **search, RAM_STYLE=style,
                 **({"PACK": 1} if pack_products(model, inst, wd) else {}),
                 **({"RES_TYPE": "lut"} if res_type(inst, wd) == "lut" else {}),
+                **({"W_BIPOLAR": 1} if wd["W_BIPOLAR"] else {}),
                 **({"W_LOAD": 1, "W_WORD_BITS": WEIGHT_WORD_BITS} if style == "ultra" else {}))
 
 
@@ -206,7 +213,7 @@ class MVAU(LayerKind):
         wd = thr.mvau_widths(inst)
         xnor, in_bits, w_bits, acc_bits = wd["XNOR"], wd["IN_BITS"], wd["W_BITS"], wd["ACC_BITS"]
         w = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
-        if xnor and inst.get_nodeattr("weightDataType") == "BIPOLAR":
+        if inst.get_nodeattr("weightDataType") == "BIPOLAR":  # XNOR or W_BIPOLAR
             w = (w + 1) / 2  # {0,1} codes
         w_int = np.round(w).astype(np.int64)
         sf, nf = mw // simd, mh // pe
@@ -221,6 +228,8 @@ class MVAU(LayerKind):
             params["PACK"] = 1
         if res_type(inst, wd) == "lut":
             params["RES_TYPE"] = "lut"
+        if wd["W_BIPOLAR"]:
+            params["W_BIPOLAR"] = 1
         sources = ["mvau"]
         if params["RAM_STYLE"] == "ultra":  # no initial contents: loaded after reset from the weight stream
             family = model.get_metadata_prop(TARGET_FAMILY)
