@@ -56,7 +56,8 @@ def pack_products(model, inst, wd: dict | None = None) -> int:
 def res_type(inst, wd: dict | None = None) -> str:
     """How mvau.sv computes integer products (its RES_TYPE): "lut" (shift and add: LUTs and carry chains) where
     FINN's ``resType`` says "lut", else "dsp" (a multiplication, which Yosys maps to a DSP block where both
-    operands are 2 bits or wider). XNOR lanes have no products: "dsp", i.e. the parameter is left out.
+    operands are 2 bits or wider), except that an unset or "auto" resType gives "lut" to products narrower
+    than DSP_MIN_PRODUCT_BITS. XNOR lanes have no products: "dsp", i.e. the parameter is left out.
     ``resType`` "auto" keeps the multiplication; auto folding sets "lut" where the part's DSPs run short
     (:func:`bidrn_hw.flow.folding.move_products_to_luts`)."""
     wd = wd or thr.mvau_widths(inst)
@@ -64,17 +65,33 @@ def res_type(inst, wd: dict | None = None) -> str:
         return "dsp"
     # only where set on the node: FINN's MVAU_hls (the specialized graph the RTL is generated from) reads an
     # unset resType as "lut", the abstraction layer's MVAU as "auto"
-    if "resType" not in {a.name for a in inst.onnx_node.attribute}:
-        return "dsp"
-    return "lut" if inst.get_nodeattr("resType") == "lut" else "dsp"
+    unset = "resType" not in {a.name for a in inst.onnx_node.attribute}
+    if not unset and inst.get_nodeattr("resType") == "lut":
+        return "lut"
+    # unset or "auto": a product narrower than a DSP block takes is LUT logic in Yosys either way; the
+    # shift-and-add form is the one the estimate models
+    if (unset or inst.get_nodeattr("resType") == "auto") and product_bits(wd) < DSP_MIN_PRODUCT_BITS:
+        return "lut"
+    return "dsp"
+
+
+# Yosys synth_xilinx maps a multiplication to a DSP48 only where its product is at least this wide (mul2dsp's
+# DSP_Y_MINWIDTH for xc7 and xcup): mvau.sv's 2-bit x 2-bit products (5 bits) measured 0 DSP48 in RES_TYPE
+# dsp, 8 x 2 bits (11) one each.
+DSP_MIN_PRODUCT_BITS = 9
+
+
+def product_bits(p: dict) -> int:
+    """Width of one of mvau.sv's integer products (its PROD_BITS)."""
+    return p["IN_BITS"] + p["W_BITS"] + 1
 
 
 def dsp_products(p: dict) -> bool:
     """Whether Yosys maps an MVAU's products to DSP blocks: integer products written as multiplications
     (RES_TYPE dsp) of operands 2 bits or wider (even 8 x 2 bits: CNV's first layer; a bipolar weight is its
-    -1/+1 value, 2 bits, in the multiplication)."""
+    -1/+1 value, 2 bits, in the multiplication) and products of at least DSP_MIN_PRODUCT_BITS."""
     return not p["XNOR"] and p.get("RES_TYPE", "dsp") == "dsp" and p["IN_BITS"] >= 2 and \
-        (p["W_BITS"] >= 2 or bool(p.get("W_BIPOLAR")))
+        (p["W_BITS"] >= 2 or bool(p.get("W_BIPOLAR"))) and product_bits(p) >= DSP_MIN_PRODUCT_BITS
 
 
 def lut_dot_bits(p: dict) -> int:
