@@ -188,9 +188,9 @@ def balance_memory_styles(model, device: dict) -> list[str]:
         inst.set_nodeattr("ram_style", "auto")
         saved = share(now) - share(alt)
         # (LUTs block RAM saves, RAMB18 it adds) of this memory, against its place in LUTs: for the fill below
-        in_lut, in_block = (now, alt) if other == "block" else (alt, now)
-        if in_block["LUT"] < in_lut["LUT"]:
-            fill[node.name] = (in_lut["LUT"] - in_block["LUT"], in_block["BRAM_18K"] - in_lut["BRAM_18K"])
+        as_lut, as_block = (now, alt) if other == "block" else (alt, now)
+        if as_block["LUT"] < as_lut["LUT"]:
+            fill[node.name] = (as_lut["LUT"] - as_block["LUT"], as_block["BRAM_18K"] - as_lut["BRAM_18K"])
         if saved <= 0:
             continue
         if other == "distributed":
@@ -203,20 +203,22 @@ def balance_memory_styles(model, device: dict) -> list[str]:
     for name in to_lut:
         getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "distributed")
         changed.append(name)
-    in_block = set()
+    placed = set()
     for _, more, name in sorted(to_block, key=lambda t: (-t[0], t[2])):
         if bram + more > device["BRAM_18K"]:
             continue
         getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "block")
         bram += more
         changed.append(name)
-        in_block.add(name)
+        placed.add(name)
     if lut < FILL_LUT_SHARE * device["LUT"]:
         return changed
     # the memories in LUTs now (Yosys' choice, or set above), most LUTs saved per RAMB18 first
+    def in_luts(name):
+        return name in to_lut or styled_memory(*rtl_params(model, model.get_node_from_name(name))) == "lut"
+
     rest = [(saved / max(more, 1), more, name) for name, (saved, more) in fill.items()
-            if name not in in_block and (name in to_lut or styled_memory(*rtl_params(model, model.get_node_from_name(name)))
-                                         == "lut")]
+            if name not in placed and in_luts(name)]
     for _, more, name in sorted(rest, key=lambda t: (-t[0], t[2])):
         if bram + more > device["BRAM_18K"]:
             continue
