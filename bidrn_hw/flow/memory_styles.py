@@ -159,8 +159,8 @@ def balance_memory_styles(model, device: dict) -> list[str]:
     Yosys' costs (129 per RAMB18 against one per 64 bits of logic) choose logic. Xilinx parts only (the
     calibrated estimates); returns the names of the nodes whose style was set.
 
-    Then, where the design takes at least FILL_LUT_SHARE of the part's LUTs, the block RAM still left is spent
-    on LUTs: the memories still in LUTs move to block RAM by LUTs saved per RAMB18 while the block RAM stays
+    Then, where the design takes at least FILL_LUT_SHARE of the part's LUTs (its memories where Yosys would put
+    them), the block RAM still left is spent on LUTs: the memories still in LUTs move to block RAM by LUTs saved per RAMB18 while the block RAM stays
     within the budget (CNV-w2a2 auto-folded for 3,052 frames/s on an xc7z020: 59% of the LUTs, 46 RAMB18 idle;
     its window buffers and FIFOs in them save about 1,600 LUTs)."""
     if device.get("family") not in CALIBRATED_FAMILIES or not device.get("LUT") or not device.get("BRAM_18K"):
