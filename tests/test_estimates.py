@@ -313,3 +313,22 @@ def test_res_type_lut_is_estimated_as_luts(part):
         assert costs["lut"]["BRAM_18K"] == costs["dsp"]["BRAM_18K"] > 0
     with pytest.raises(Exception, match="resType"):
         _int_mvau().transform(ApplyFoldingConfig({"MVAU_0": {"resType": "fast"}}))
+
+
+def test_products_move_to_luts_where_the_dsps_run_short():
+    """Auto folding's move_products_to_luts: an INT4 x INT4 MVAU (9-bit products: DSP48s) on a part with fewer
+    DSPs than its products gets resType "lut" and the estimate follows (no DSPs, more LUTs)."""
+    from bidrn_hw.flow.estimates import total_resources
+    from bidrn_hw.flow.memory_styles import move_products_to_luts
+
+    model = _int_mvau("INT4", "INT4")
+    getCustomOp(model.graph.node[0]).set_nodeattr("resType", "auto")
+    device = device_budget("xc7z020")
+    res = total_resources(model, device)
+    assert res["DSP"] == 4 * 16, res  # PE x SIMD products
+    small = {**device, "DSP": 8}
+    moved = move_products_to_luts([model], small, res["DSP"])
+    after = total_resources(model, small)
+    assert moved == ["MVAU_0"] and after["DSP"] == 0 and after["LUT"] > res["LUT"], (moved, after)
+    narrow = _int_mvau("INT2", "INT2")  # 5-bit products: no DSP48 in Yosys, so none estimated
+    assert total_resources(narrow, device)["DSP"] == 0

@@ -47,7 +47,7 @@ MVAU_CASES = [  # (xnor, thresholds, MW, MH, SIMD, PE, idt, wdt, odt, steps); st
     (True, True, 24, 8, 6, 2, "BINARY", "BINARY", "UINT5", 31),  # thresholds past the accumulator: windows, bases
     (False, True, 12, 4, 3, 2, "INT4", "INT4", "INT4", -15),      # one shared row
     (False, True, 12, 4, 3, 2, "INT8", "BINARY", "INT3", 7),      # 0/1 weights (MinimizeWeightWidth's BINARY)
-    (False, False, 12, 4, 3, 2, "UINT8", "BIPOLAR", None, 0),     # W_BIPOLAR multiplied (CNV's first layer)
+    (False, False, 12, 4, 3, 2, "UINT8", "BIPOLAR", None, 0),     # W_BIPOLAR, shift and add (CNV's first layer)
 ]
 
 
@@ -126,7 +126,7 @@ def check_mvau(case, tmp_path, family=None, res_type=None):
     layer = layer_rtl(model, model.graph.node[0])
     p = layer.parameters
     assert p.get("PACK", 0) == int(family is not None), p
-    narrow = not xnor and p["IN_BITS"] + p["W_BITS"] + 1 < 9  # no DSP block for it: shift and add
+    narrow = not xnor and (p["IN_BITS"] + p["W_BITS"] + 1 < 9 or wdt == "BIPOLAR")  # no DSP block: shift and add
     assert p.get("RES_TYPE", "dsp") == (res_type or ("lut" if narrow else "dsp")), p
     assert p.get("W_BIPOLAR", 0) == int(not xnor and wdt == "BIPOLAR"), p
     if steps == 31:

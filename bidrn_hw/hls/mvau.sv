@@ -17,8 +17,8 @@
 //
 // W_BIPOLAR = 1 (integer products, W_BITS = 1): the weights are 1-bit codes of bipolar -1/+1 (FINN's BIPOLAR
 // weightDataType beside a non-bipolar input: CNV-w1a2), half the memory of their 2-bit signed values. RES_TYPE
-// "dsp" multiplies by the -1/+1 value (a DSP block, as for 2-bit signed weights); RES_TYPE "lut" sums the dot
-// product as 2 * sum_j (c_j ? x_j : 0) - sum_j x_j, the second sum shared by all PE lanes.
+// "lut" (what the flow sets) sums the dot product as 2 * sum_j (c_j ? x_j : 0) - sum_j x_j, the second sum
+// shared by all PE lanes; RES_TYPE "dsp" multiplies by the -1/+1 value (which Yosys builds as logic too).
 // RES_TYPE "lut" (integer products only): no multiplications; the dot product is summed by weight bits
 // (lut_dot below), so Yosys builds it of LUTs and carry chains instead of DSP blocks (FINN's resType "lut").
 // PACK = 1 (integer products only): lanes 2q and 2q+1 share each input element, so one multiplication

@@ -68,6 +68,10 @@ def res_type(inst, wd: dict | None = None) -> str:
     unset = "resType" not in {a.name for a in inst.onnx_node.attribute}
     if not unset and inst.get_nodeattr("resType") == "lut":
         return "lut"
+    # bipolar weights: Yosys builds x * (+-1) as logic whatever the style (CNV-w1a1's first layer, 48 such
+    # products of 8 bits, measured 3 DSP48 in the whole design), so the modelled shift-and-add form it is
+    if wd["W_BIPOLAR"]:
+        return "lut"
     # unset or "auto": a product narrower than a DSP block takes is LUT logic in Yosys either way; the
     # shift-and-add form is the one the estimate models
     if (unset or inst.get_nodeattr("resType") == "auto") and product_bits(wd) < DSP_MIN_PRODUCT_BITS:
@@ -88,10 +92,10 @@ def product_bits(p: dict) -> int:
 
 def dsp_products(p: dict) -> bool:
     """Whether Yosys maps an MVAU's products to DSP blocks: integer products written as multiplications
-    (RES_TYPE dsp) of operands 2 bits or wider (even 8 x 2 bits: CNV's first layer; a bipolar weight is its
-    -1/+1 value, 2 bits, in the multiplication) and products of at least DSP_MIN_PRODUCT_BITS."""
-    return not p["XNOR"] and p.get("RES_TYPE", "dsp") == "dsp" and p["IN_BITS"] >= 2 and \
-        (p["W_BITS"] >= 2 or bool(p.get("W_BIPOLAR"))) and product_bits(p) >= DSP_MIN_PRODUCT_BITS
+    (RES_TYPE dsp) of operands 2 bits or wider (even 8 x 2 bits: CNV's first layer) and products of at least
+    DSP_MIN_PRODUCT_BITS; never bipolar weights (res_type gives them RES_TYPE lut)."""
+    return not p["XNOR"] and not p.get("W_BIPOLAR") and p.get("RES_TYPE", "dsp") == "dsp" and p["IN_BITS"] >= 2 \
+        and p["W_BITS"] >= 2 and product_bits(p) >= DSP_MIN_PRODUCT_BITS
 
 
 def lut_dot_bits(p: dict) -> int:
