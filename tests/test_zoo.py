@@ -167,8 +167,6 @@ def test_random_bytes_are_not_a_traceback(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="zoo_mobilenet_vvau.json: the 64- and 128-channel VVAUs at PE = SIMD = 1 "
-                   "are estimated 15-41% under Yosys (the VVAU calibration has PE >= Channels/8 only)")
 def test_mobilenet_vvau_luts_against_yosys(tmp_path):
     """MobileNet-v1 0.25 (4-bit) compiles and is exact, and each VVAU layer's LUT estimate is within 20% of
     Yosys synth_xilinx out of context (benchmarks/zoo_vvau_yosys.py; tens of minutes)."""
