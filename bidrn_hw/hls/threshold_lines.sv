@@ -15,7 +15,13 @@
 //
 // Handshake as threshold_search.sv: the pipeline advances when `en` is high; in_valid marks a beat
 // entering it. Positions: the read (address registered with the value), the memory's output register,
-// the products (DSP), the sums shifted, the clamped count. Latency 6 cycles; one beat per cycle.
+// the partial products (one 18x18 multiplier each, registered), their sum (the product), the sums
+// shifted, the clamped count. Latency 7 cycles; one beat per cycle.
+//
+// Timing: a product wider than one ECP5 MULT18X18D / DSP48 port (val over 18 bits or M over 17) is split
+// here into partial products of at most 18x18 bits (val in 17-bit digits, the top one signed; M in
+// unsigned 17-bit digits), each registered straight out of its multiplier, and added in the next cycle;
+// left to Yosys' mul2dsp the split multipliers and their carry-chain adders form one 13 ns path.
 `include "axis.svh"
 module threshold_lines #(
     `THRESHOLD_UNIT_PARAMS,
@@ -32,7 +38,10 @@ module threshold_lines #(
     localparam int PW = VAL_BITS + M_BITS + 1;                // product
     localparam int SW0 = (PW > C_BITS ? PW : C_BITS) + 1;     // sum
     localparam int SW = SW0 > 12 ? SW0 : 12;                  // wide enough to compare with N_STEPS <= 2^10
-    localparam int R = 6;                                     // positions: val0, read, read register, products, sums, count
+    localparam int R = 7;                                     // positions: val0, read, read register, partial products, product, sums, count
+    localparam int D = 17;                                    // digit width of the split operands
+    localparam int NA = VAL_BITS <= D + 1 ? 1 : (VAL_BITS - 2) / D + 1;  // val digits (the top one signed, <= 18 bits)
+    localparam int NB = (M_BITS + D - 1) / D;                 // M digits (unsigned, <= 17 bits)
 
     initial
         if (N_STEPS < 1 || N_STEPS > 1023 || (LINES != 1 && LINES != 2))
@@ -57,6 +66,31 @@ module threshold_lines #(
         digit = 8'(48 + d);
     endfunction
 
+    // digit i of val, as an 18-bit signed multiplier operand: the low digits zero-extended, the top one
+    // sign-extended
+    function automatic logic signed [D:0] val_digit(input logic signed [VAL_BITS-1:0] val, input int i);
+        logic signed [NA*D+D:0] x;
+        x = (NA*D+D+1)'(val);
+        val_digit = i == NA - 1 ? (D+1)'(x >>> (i * D)) : {1'b0, D'(x >> (i * D))};
+    endfunction
+
+    // digit j of M (unsigned), zero-extended to an 18-bit signed operand
+    function automatic logic signed [D:0] m_digit(input logic [M_BITS-1:0] m, input int j);
+        logic [NB*D-1:0] x;
+        x = (NB*D)'(m);
+        m_digit = {1'b0, x[j*D +: D]};
+    endfunction
+
+    // the product val * M from its partial products pp[i*NB+j] = val digit i * M digit j
+    function automatic logic signed [PW-1:0] sum_partials(input logic [NA*NB-1:0][2*D+1:0] pp);
+        logic signed [PW-1:0] s;
+        s = '0;
+        for (int i = 0; i < NA; i++)
+            for (int j = 0; j < NB; j++)
+                s = s + (PW'($signed(pp[i*NB+j])) <<< ((i + j) * D));
+        sum_partials = s;
+    endfunction
+
     function automatic logic signed [SW-1:0] line_count(input logic signed [PW-1:0] prod,
                                                        input logic [C_BITS-1:0] c);
         logic signed [SW-1:0] sum;
@@ -74,8 +108,9 @@ module threshold_lines #(
 
         logic signed [VAL_BITS-1:0] val0, val1, val2;
         logic [WW-1:0] rd, rd_q;
+        logic [NA*NB-1:0][2*D+1:0] pp1;     // pp1[i*NB+j]: val digit i * M digit j
         logic signed [PW-1:0] prod1;
-        logic [C_BITS-1:0] c1_3;
+        logic [C_BITS-1:0] c1_3, c1_4;
         logic signed [SW-1:0] cnt1, cnt;
         logic [OUT_BITS-1:0] out;
 
@@ -86,28 +121,38 @@ module threshold_lines #(
                 val1 <= val0;
                 rd_q <= rd;
                 val2 <= val1;
-                prod1 <= PW'(val2) * PW'($signed({1'b0, rd_q[M_BITS-1:0]}));  // 2 -> 3: the product
+                for (int i = 0; i < NA; i++)                                  // 2 -> 3: partial products
+                    for (int j = 0; j < NB; j++)
+                        pp1[i*NB+j] <= val_digit(val2, i) * m_digit(rd_q[M_BITS-1:0], j);
                 c1_3 <= rd_q[M_BITS +: C_BITS];
-                cnt1 <= line_count(prod1, c1_3);                              // 3 -> 4: offset, shift
-                out <= OUT_BITS'(32'(clamp(cnt)) + ACT_VAL);                  // 4 -> 5: combine, clamp
+                prod1 <= sum_partials(pp1);                                   // 3 -> 4: the product
+                c1_4 <= c1_3;
+                cnt1 <= line_count(prod1, c1_4);                              // 4 -> 5: offset, shift
+                out <= OUT_BITS'(32'(clamp(cnt)) + ACT_VAL);                  // 5 -> 6: combine, clamp
             end
         end
 
         if (LINES == 2) begin : second_line
+            logic [NA*NB-1:0][2*D+1:0] pp2;
             logic signed [PW-1:0] prod2;
-            logic [C_BITS-1:0] c2_3;
-            logic sel3, sel4;
+            logic [C_BITS-1:0] c2_3, c2_4;
+            logic sel3, sel4, sel5;
             logic signed [SW-1:0] cnt2;
             always_ff @(posedge ap_clk) begin
                 if (en) begin
-                    prod2 <= PW'(val2) * PW'($signed({1'b0, rd_q[LW +: M_BITS]}));
+                    for (int i = 0; i < NA; i++)
+                        for (int j = 0; j < NB; j++)
+                            pp2[i*NB+j] <= val_digit(val2, i) * m_digit(rd_q[LW +: M_BITS], j);
                     c2_3 <= rd_q[LW + M_BITS +: C_BITS];
                     sel3 <= rd_q[2 * LW];
-                    cnt2 <= line_count(prod2, c2_3);
+                    prod2 <= sum_partials(pp2);
+                    c2_4 <= c2_3;
                     sel4 <= sel3;
+                    cnt2 <= line_count(prod2, c2_4);
+                    sel5 <= sel4;
                 end
             end
-            assign cnt = sel4 ? (cnt1 > cnt2 ? cnt1 : cnt2) : (cnt1 < cnt2 ? cnt1 : cnt2);
+            assign cnt = sel5 ? (cnt1 > cnt2 ? cnt1 : cnt2) : (cnt1 < cnt2 ? cnt1 : cnt2);
         end else begin : one_line
             assign cnt = cnt1;
         end
