@@ -308,6 +308,35 @@ def test_thresholding_lines_bit_exact(pe, segments, tmp_path):
         assert np.array_equal(out.reshape(expected.shape), expected), stall
 
 
+@pytest.mark.parametrize("segments", [1, 2])
+def test_thresholding_wide_lines_bit_exact(segments, tmp_path):
+    """Values over 18 bits and slopes over 17 (the requantization after a BiDRN residual): threshold_lines.sv
+    splits the product into 18x18 partial products (two digits of each operand here), bit-exact with FINN."""
+    from test_threshold_lines import line_thresholds
+
+    rng = np.random.default_rng(400 + segments)
+    pe, channels, steps = 2, 4, 255
+    shape = (*VECS, channels)
+    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
+    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
+    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
+                            inputDataType="INT21", weightDataType="INT22", outputDataType="INT9", ActVal=-128,
+                            numInputVectors=VECS, **HW)
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
+    model.set_tensor_datatype("x", DataType["INT21"])
+    model.set_tensor_datatype("y", DataType["INT9"])
+    model.set_initializer("t", line_thresholds(rng, channels, steps, -2**20, 2**20 - 1, segments).astype(np.float32))
+    layer = layer_rtl(model, model.graph.node[0])
+    p = layer.parameters
+    assert p["LINES"] in (1, segments) and p["M_BITS"] > 17 and layer.sources[-1] == "threshold_lines", p
+    x = rng.integers(-2**20, 2**20, shape).astype(np.float32)
+    x.reshape(-1)[:4] = [-2**20, 2**20 - 1, -1, 0]        # the sign digit's extremes
+    expected = finn_out(model, x)
+    for stall, sd in ((0.0, 6), (0.4, 7)):
+        out = simulate_layer(layer, tmp_path, x, 21, pe, 9, pe, expected.size, stall, sd)
+        assert np.array_equal(out.reshape(expected.shape), expected), (stall, p)
+
+
 @pytest.mark.parametrize("xnor, pe, simd", [(False, 3, 4), (True, 2, 40)])
 def test_mvau_loaded_weights_bit_exact(xnor, pe, simd, tmp_path):
     """ram_style "ultra" (UltraRAM, no initial contents): the weights arrive on s_axis_w after reset (32-bit

@@ -15,7 +15,15 @@
 //
 // Handshake as threshold_search.sv: the pipeline advances when `en` is high; in_valid marks a beat
 // entering it. Positions: the read (address registered with the value), the memory's output register,
-// the products (DSP), the sums shifted, the clamped count. Latency 6 cycles; one beat per cycle.
+// the partial products (one 18x18 multiplier each, registered), their sums along M's digits (one row
+// per val digit), the product (the rows' sum), the sums shifted, the lines combined (max or min), the
+// clamped count. Latency 9 cycles; one beat per cycle.
+//
+// Timing: a product wider than one ECP5 MULT18X18D / DSP48 port (val over 18 bits or M over 17) is split
+// here into partial products of at most 18x18 bits (val in 17-bit digits, the top one signed; M in
+// unsigned 17-bit digits), each registered straight out of its multiplier, and added over the next two
+// cycles (one carry chain each for up to 2x2 digits); left to Yosys' mul2dsp the split multipliers and
+// their carry-chain adders form one 13 ns path. The max/min of two lines and the clamp are a cycle each.
 `include "axis.svh"
 module threshold_lines #(
     `THRESHOLD_UNIT_PARAMS,
@@ -32,7 +40,11 @@ module threshold_lines #(
     localparam int PW = VAL_BITS + M_BITS + 1;                // product
     localparam int SW0 = (PW > C_BITS ? PW : C_BITS) + 1;     // sum
     localparam int SW = SW0 > 12 ? SW0 : 12;                  // wide enough to compare with N_STEPS <= 2^10
-    localparam int R = 6;                                     // positions: val0, read, read register, products, sums, count
+    localparam int R = 9;  // positions: val0, read, read register, partial products, rows, product, sums, combined, count
+    localparam int D = 17;                                    // digit width of the split operands
+    localparam int NA = VAL_BITS <= D + 1 ? 1 : (VAL_BITS - 2) / D + 1;  // val digits (the top one signed, <= 18 bits)
+    localparam int NB = (M_BITS + D - 1) / D;                 // M digits (unsigned, <= 17 bits)
+    localparam int PPW = 2 * D + 2;                           // a digit product (18 x 18 bits, signed)
 
     initial
         if (N_STEPS < 1 || N_STEPS > 1023 || (LINES != 1 && LINES != 2))
@@ -57,6 +69,39 @@ module threshold_lines #(
         digit = 8'(48 + d);
     endfunction
 
+    // digit i of val, as an 18-bit signed multiplier operand: the low digits zero-extended, the top one
+    // sign-extended
+    function automatic logic signed [D:0] val_digit(input logic signed [VAL_BITS-1:0] val, input int i);
+        logic signed [NA*D+D:0] x;
+        x = (NA*D+D+1)'(val);
+        val_digit = i == NA - 1 ? (D+1)'(x >>> (i * D)) : {1'b0, D'(x >> (i * D))};
+    endfunction
+
+    // digit j of M (unsigned), zero-extended to an 18-bit signed operand
+    function automatic logic signed [D:0] m_digit(input logic [M_BITS-1:0] m, input int j);
+        logic [NB*D-1:0] x;
+        x = (NB*D)'(m);
+        m_digit = {1'b0, x[j*D +: D]};
+    endfunction
+
+    // row i of the product: val digit i * M, from the partial products (i, j) = val digit i * M digit j
+    function automatic logic [PW-1:0] row_sum(input logic [NA*NB*PPW-1:0] pp, input int i);
+        logic signed [PW-1:0] s;
+        s = '0;
+        for (int j = 0; j < NB; j++)
+            s = s + (PW'($signed(pp[(i*NB+j)*PPW +: PPW])) <<< (j * D));
+        row_sum = s;
+    endfunction
+
+    // the product val * M = sum of row i << i*D (mod 2^PW, where it fits)
+    function automatic logic signed [PW-1:0] sum_rows(input logic [NA*PW-1:0] rows);
+        logic signed [PW-1:0] s;
+        s = '0;
+        for (int i = 0; i < NA; i++)
+            s = s + ($signed(rows[i*PW +: PW]) <<< (i * D));
+        sum_rows = s;
+    endfunction
+
     function automatic logic signed [SW-1:0] line_count(input logic signed [PW-1:0] prod,
                                                        input logic [C_BITS-1:0] c);
         logic signed [SW-1:0] sum;
@@ -74,9 +119,11 @@ module threshold_lines #(
 
         logic signed [VAL_BITS-1:0] val0, val1, val2;
         logic [WW-1:0] rd, rd_q;
+        logic [NA*NB*PPW-1:0] pp1;          // digit product (i, j) at (i*NB+j)*PPW: val digit i * M digit j
+        logic [NA*PW-1:0] row1;             // row i at i*PW
         logic signed [PW-1:0] prod1;
-        logic [C_BITS-1:0] c1_3;
-        logic signed [SW-1:0] cnt1, cnt;
+        logic [C_BITS-1:0] c1_3, c1_4, c1_5;
+        logic signed [SW-1:0] cnt1, cnt, cnt_q;
         logic [OUT_BITS-1:0] out;
 
         always_ff @(posedge ap_clk) begin
@@ -86,28 +133,45 @@ module threshold_lines #(
                 val1 <= val0;
                 rd_q <= rd;
                 val2 <= val1;
-                prod1 <= PW'(val2) * PW'($signed({1'b0, rd_q[M_BITS-1:0]}));  // 2 -> 3: the product
+                for (int i = 0; i < NA; i++)                                  // 2 -> 3: partial products
+                    for (int j = 0; j < NB; j++)
+                        pp1[(i*NB+j)*PPW +: PPW] <= val_digit(val2, i) * m_digit(rd_q[M_BITS-1:0], j);
                 c1_3 <= rd_q[M_BITS +: C_BITS];
-                cnt1 <= line_count(prod1, c1_3);                              // 3 -> 4: offset, shift
-                out <= OUT_BITS'(32'(clamp(cnt)) + ACT_VAL);                  // 4 -> 5: combine, clamp
+                for (int i = 0; i < NA; i++) row1[i*PW +: PW] <= row_sum(pp1, i);      // 3 -> 4: the rows
+                c1_4 <= c1_3;
+                prod1 <= sum_rows(row1);                                      // 4 -> 5: the product
+                c1_5 <= c1_4;
+                cnt1 <= line_count(prod1, c1_5);                              // 5 -> 6: offset, shift
+                cnt_q <= cnt;                                                 // 6 -> 7: combine
+                out <= OUT_BITS'(32'(clamp(cnt_q)) + ACT_VAL);                // 7 -> 8: clamp
             end
         end
 
         if (LINES == 2) begin : second_line
+            logic [NA*NB*PPW-1:0] pp2;
+            logic [NA*PW-1:0] row2;
             logic signed [PW-1:0] prod2;
-            logic [C_BITS-1:0] c2_3;
-            logic sel3, sel4;
+            logic [C_BITS-1:0] c2_3, c2_4, c2_5;
+            logic sel3, sel4, sel5, sel6;
             logic signed [SW-1:0] cnt2;
             always_ff @(posedge ap_clk) begin
                 if (en) begin
-                    prod2 <= PW'(val2) * PW'($signed({1'b0, rd_q[LW +: M_BITS]}));
+                    for (int i = 0; i < NA; i++)
+                        for (int j = 0; j < NB; j++)
+                            pp2[(i*NB+j)*PPW +: PPW] <= val_digit(val2, i) * m_digit(rd_q[LW +: M_BITS], j);
                     c2_3 <= rd_q[LW + M_BITS +: C_BITS];
                     sel3 <= rd_q[2 * LW];
-                    cnt2 <= line_count(prod2, c2_3);
+                    for (int i = 0; i < NA; i++) row2[i*PW +: PW] <= row_sum(pp2, i);
+                    c2_4 <= c2_3;
                     sel4 <= sel3;
+                    prod2 <= sum_rows(row2);
+                    c2_5 <= c2_4;
+                    sel5 <= sel4;
+                    cnt2 <= line_count(prod2, c2_5);
+                    sel6 <= sel5;
                 end
             end
-            assign cnt = sel4 ? (cnt1 > cnt2 ? cnt1 : cnt2) : (cnt1 < cnt2 ? cnt1 : cnt2);
+            assign cnt = sel6 ? (cnt1 > cnt2 ? cnt1 : cnt2) : (cnt1 < cnt2 ? cnt1 : cnt2);
         end else begin : one_line
             assign cnt = cnt1;
         end
