@@ -263,18 +263,40 @@ def fit(rows: list[dict], family: str = "xc7") -> dict:
         return _fit(rows, rtl_terms)
 
 
+def _fitted(module: str) -> str:
+    """The model a module's rows train: its kind's ``calibration_module`` (mvau_residual -> mvau) or itself."""
+    from bidrn_hw.layers import BY_MODULE
+
+    kind = BY_MODULE.get(module)
+    return (kind.calibration_module if kind is not None else None) or module
+
+
+def _outside(module: str, p: dict) -> dict:
+    """LUT and FF the kind adds outside the fit (``calibrated_extra`` on a zero cost: the residual join, ...):
+    taken off the measurement before fitting, since the estimate adds them back."""
+    from bidrn_hw.layers import BY_MODULE, RESOURCE_KEYS
+
+    kind = BY_MODULE.get(module)
+    if kind is None:
+        return {"LUT": 0.0, "FF": 0.0}
+    extra = kind.calibrated_extra(module, p, dict.fromkeys(RESOURCE_KEYS, 0))
+    return {k: float(extra.get(k, 0)) for k in ("LUT", "FF")}
+
+
 def _fit(rows: list[dict], rtl_terms) -> dict:
     models = {}
     train = [r for r in rows if r["role"] == "fit"]
-    for module in sorted({r["module"] for r in train}):
-        mrows = [r for r in train if r["module"] == module]
-        terms = [rtl_terms(module, r["params"], r.get("content"))[0] for r in mrows]
+    for model in sorted({_fitted(r["module"]) for r in train}):
+        mrows = [r for r in train if _fitted(r["module"]) == model]
+        terms = [rtl_terms(r["module"], r["params"], r.get("content"))[0] for r in mrows]
         if not terms[0]:
             continue
+        outside = [_outside(r["module"], r["params"]) for r in mrows]
         all_terms = set().union(*terms)
-        models[module] = {
-            "LUT": _fit_selected(terms, np.array([r["measured"]["LUT"] for r in mrows], float), all_terms - LUT_SKIP),
-            "FF": _fit_selected(terms, np.array([r["measured"]["FF"] for r in mrows], float), all_terms & FF_TERMS),
+        y = {k: np.array([max(r["measured"][k] - o[k], 0.0) for r, o in zip(mrows, outside)]) for k in ("LUT", "FF")}
+        models[model] = {
+            "LUT": _fit_selected(terms, y["LUT"], all_terms - LUT_SKIP),
+            "FF": _fit_selected(terms, y["FF"], all_terms & FF_TERMS),
             "rows": len(mrows)}
     return models
 
