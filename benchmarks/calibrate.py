@@ -125,10 +125,11 @@ def _plain(params: dict) -> dict:
 
 
 def collect(work: Path, cache: Path, designs=DESIGNS, cached_only: bool = False, modules=None,
-            family: str = "xc7", totals: dict | None = None) -> list[dict]:
+            family: str = "xc7", totals: dict | None = None, prior: list[dict] | None = None) -> list[dict]:
     """The rows of distinct layers (see the module's docstring). ``totals``: filled with every layer of each
     held-out design, repeats included ({design: [{name, module, params, content, measured}]}), for the
-    whole-design check (the partitions of the tiny ECP5 build)."""
+    whole-design check (the partitions of the tiny ECP5 build). ``prior``: rows kept from the committed data
+    (``--heldout-only``: the fit rows), which the new rows are deduplicated against."""
     from qonnx.core.modelwrapper import ModelWrapper
 
     from bidrn_hw.devices import device_budget
@@ -138,7 +139,8 @@ def collect(work: Path, cache: Path, designs=DESIGNS, cached_only: bool = False,
 
     part = FAMILIES[family][0]
     device = device_budget(part)
-    rows, seen, exported = [], {}, set()
+    rows, exported = list(prior or []), set()
+    seen = {json.dumps([r["module"], r["params"]], sort_keys=True): i for i, r in enumerate(rows)}
     for name, model, args, role in designs:
         d = _compile(work, name, model, args, exported, part)
         accel = json.loads((d / "accel.json").read_text())
@@ -371,6 +373,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--markdown", action="store_true",
                     help="print the held-out tables of the committed calibration_data.json and exit")
     ap.add_argument("--cached-only", action="store_true", help="use only layers already in --cache (no Yosys)")
+    ap.add_argument("--heldout-only", action="store_true",
+                    help="keep the committed fit rows (so the fit is unchanged) and compile and measure the held-out "
+                         "designs again: they are compiled with the estimator the fit gives (auto folding reads it)")
     ap.add_argument("--modules", nargs="*", help="re-measure only these modules (e.g. dwc); the other rows come "
                                                  "from the committed calibration_data.json")
     args = ap.parse_args(argv)
@@ -386,6 +391,14 @@ def main(argv=None) -> dict:
     if args.no_synth:
         data = json.loads(data_file.read_text())
         rows = data["rows"]
+    elif args.heldout_only:
+        data = json.loads(data_file.read_text())
+        prior = [r for r in data["rows"] if r["role"] == "fit"]
+        designs = [d for d in family_designs if d[3] == "heldout"]
+        totals = {}
+        data["rows"] = rows = collect(args.work, args.cache, designs, args.cached_only, family=fam, totals=totals,
+                                      prior=prior)
+        data["design_layers"] = totals
     elif args.modules:
         data = json.loads(data_file.read_text())
         designs = [d for d in family_designs if d[0] in {x["name"] for x in data["designs"]}]

@@ -48,10 +48,11 @@ _CELL_UNITS = {
     "RAMB36E1": ("BRAM_18K", 2), "RAMB36E2": ("BRAM_18K", 2), "FIFO36E1": ("BRAM_18K", 2), "FIFO36E2": ("BRAM_18K", 2),
     "URAM288": ("URAM", 1), "URAM288_BASE": ("URAM", 1),
     "DSP48E1": ("DSP", 1), "DSP48E2": ("DSP", 1),
-    # ECP5 (synth_ecp5), in what nextpnr reports: TRELLIS_COMB (LUT4; a CCU2C carry cell is two, a 16x4
-    # LUT-RAM TRELLIS_DPR16X4 occupies a slice's two LUT4 plus half of the write-port slice: counted 3),
-    # TRELLIS_FF, DP16KD (EBR, one 18-kbit block), MULT18X18D; PFUMX/L6MUX21 are the slices' own muxes
-    "LUT4": ("LUT", 1), "CCU2C": ("LUT", 2), "TRELLIS_DPR16X4": ("LUT", 3), "TRELLIS_FF": ("FF", 1),
+    # ECP5 (synth_ecp5), as nextpnr-ecp5 counts LUT4s before packing: a CCU2C carry cell is two, a 16x4
+    # LUT-RAM TRELLIS_DPR16X4 six (4 RAM LUTs + 2 RAMW LUTs); TRELLIS_FF, DP16KD (EBR, one 18-kbit block),
+    # MULT18X18D; PFUMX/L6MUX21 are the slices' own muxes. Packing adds LUTs (TRELLIS_COMB) on top:
+    # benchmarks/ecp5_place_check.py, docs/calibration.md
+    "LUT4": ("LUT", 1), "CCU2C": ("LUT", 2), "TRELLIS_DPR16X4": ("LUT", 6), "TRELLIS_FF": ("FF", 1),
     "DP16KD": ("BRAM_18K", 1), "PDPW16KD": ("BRAM_18K", 1), "MULT18X18D": ("DSP", 1),
 }
 

@@ -104,9 +104,9 @@ def calibration(fab: str = "xc7") -> dict:
 def lutram_luts(width: int, depth: int) -> int:
     """LUTs of a simple dual-port LUT-RAM as Yosys builds it on Xilinx: RAM32M (32 words x 6 bits) or RAM64M
     (64 x 3) of 4 LUTs each, 64-word slices side by side for deeper memories. On ECP5: TRELLIS_DPR16X4 (16
-    words x 4 bits), counted as 3 LUT4 as the measurement does (``fpga.xilinx._CELL_UNITS``)."""
+    words x 4 bits), 6 LUT4 each as nextpnr counts them (4 RAM + 2 RAMW; ``fpga.xilinx._CELL_UNITS``)."""
     if _FABRIC.get() == "ecp5":
-        return 3 * math.ceil(depth / 16) * math.ceil(width / 4)
+        return 6 * math.ceil(depth / 16) * math.ceil(width / 4)
     if depth <= 32:
         return 4 * math.ceil(width / 6)
     return 4 * math.ceil(depth / 64) * math.ceil(width / 3)
