@@ -3,7 +3,8 @@ partition) of an ECP5 build, synthesized out of context and placed by nextpnr-ec
 
     python benchmarks/ecp5_place_check.py BUILD_DIR [--layers NAME ..] [--top] [--out FILE]
 
-For each layer (its module with the instance parameters of accel.json, as benchmarks/calibrate.py --family
+Beside them: the build's estimate (``estimates.json``: the partition's total for ``--top``, the layer's row
+otherwise). For each layer (its module with the instance parameters of accel.json, as benchmarks/calibrate.py --family
 ecp5 measures it; ``--top``: the build's stitched top instead) it runs Yosys ``synth_ecp5 -json``, counts the
 cells (``fpga.xilinx.resources_from_cells``: LUT4 + 2 per CCU2C + 3 per TRELLIS_DPR16X4, TRELLIS_FF, DP16KD)
 and places the netlist with ``nextpnr-ecp5 --85k --out-of-context --no-route`` (routing changes no cell
@@ -29,6 +30,9 @@ def check(build: Path, names: list[str], top: bool) -> list[dict]:
     from bidrn_hw.fpga.xilinx import _script, resources_from_cells, stat_cells
 
     design = load_design(build)
+    est = json.loads((design.dir / "estimates.json").read_text())
+    est_of = {ly["name"]: ly for ly in est["layers"]}
+    est_of[design.top] = est["resources"]
     out = design.dir / "place_check"
     (out / "logs").mkdir(parents=True, exist_ok=True)
     staged = stage_sources(design, out)
@@ -53,8 +57,12 @@ def check(build: Path, names: list[str], top: bool) -> list[dict]:
         placed = {"LUT4": util.get("LUT4", {}).get("used", 0), "FF": util.get("FF", {}).get("used", 0),
                   "EBR": util.get("EBR", {}).get("used", 0)}
         yosys = {"LUT4": ys["LUT"], "FF": ys["FF"], "EBR": ys["BRAM_18K"]}
-        rows.append({"name": name, "module": module, "yosys": yosys, "nextpnr": placed,
+        e = est_of.get(name, {})
+        estimate = {"LUT4": e.get("LUT"), "FF": e.get("FF"), "EBR": e.get("BRAM_18K")}
+        rows.append({"name": name, "module": module, "yosys": yosys, "nextpnr": placed, "estimate": estimate,
                      "diff": {k: placed[k] - yosys[k] for k in yosys},
+                     "estimate_vs_nextpnr": {k: round(estimate[k] / placed[k] - 1, 4) if placed[k] and estimate[k]
+                                             is not None else None for k in yosys},
                      "cells": {k: v for k, v in cells.items() if k in ("LUT4", "CCU2C", "TRELLIS_DPR16X4", "PFUMX",
                                                                     "L6MUX21", "TRELLIS_FF", "DP16KD")},
                      "seconds": {"yosys": round(syn.seconds, 1), "nextpnr": round(time.monotonic() - t0, 1)}})
