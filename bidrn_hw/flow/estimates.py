@@ -24,7 +24,10 @@ go to block RAM where Yosys' library costs make that cheaper. The weight
 ROM, the window buffer and the FIFO buffer carry FINN's ``ram_style`` as their ``RAM_STYLE`` synthesis
 attribute; on Xilinx parts the flow makes "auto" explicit by the same rule (``flow.memory_styles``), so
 the build follows the estimate.
-Modules without coefficients, and ECP5 (LUT4), use the formulas below.
+**ECP5 parts: the same model fitted to Yosys ``synth_ecp5``** (``calibrate.py --family ecp5``; the "ecp5"
+section of ``calibration.json``): the terms are counted for the LUT4 fabric (``layers.memory.fabric``: ROMs
+and LUT-RAM in 16-word LUT4 slices, block RAM (EBR) where synth_ecp5's memory_libmap puts it).
+Modules without coefficients use the formulas below.
 
 **The formulas** (:func:`formula_resources`, each kind's ``formula``; the estimate before calibration, and what
 FINN uses where noted):
