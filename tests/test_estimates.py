@@ -195,7 +195,7 @@ def test_compile_summary(builds):
 
 def test_estimator_parameters_equal_the_generated_rtl_parameters():
     """The estimator's module parameters are the ones the RTL generator gives the module (CNV-w1a1's first
-    layer: BIPOLAR weights on an 8-bit input are 2-bit signed in integer mode), for every layer of CNV."""
+    layer: BIPOLAR weights on an 8-bit input are 1-bit codes in integer mode, W_BIPOLAR), for every layer of CNV."""
     import tempfile
 
     from qonnx.core.modelwrapper import ModelWrapper
@@ -338,3 +338,22 @@ def test_lut_breakdown_sums_to_the_estimate(builds):
     assert abs(doc["total"] - total) <= len(hw.graph.node)
     assert sum(doc["by_component"].values()) == doc["total"]
     assert sum(row["layers"] for row in doc["by_kind"].values()) == len(hw.graph.node)
+
+
+def test_products_move_to_luts_where_the_dsps_run_short():
+    """Auto folding's move_products_to_luts: an INT4 x INT4 MVAU (9-bit products: DSP48s) on a part with fewer
+    DSPs than its products gets resType "lut" and the estimate follows (no DSPs, more LUTs)."""
+    from bidrn_hw.flow.estimates import total_resources
+    from bidrn_hw.flow.memory_styles import move_products_to_luts
+
+    model = _int_mvau("INT4", "INT4")
+    getCustomOp(model.graph.node[0]).set_nodeattr("resType", "auto")
+    device = device_budget("xc7z020")
+    res = total_resources(model, device)
+    assert res["DSP"] == 4 * 16, res  # PE x SIMD products
+    small = {**device, "DSP": 8}
+    moved = move_products_to_luts([model], small, res["DSP"])
+    after = total_resources(model, small)
+    assert moved == ["MVAU_0"] and after["DSP"] == 0 and after["LUT"] > res["LUT"], (moved, after)
+    narrow = _int_mvau("INT2", "INT2")  # 5-bit products: no DSP48 in Yosys, so none estimated
+    assert total_resources(narrow, device)["DSP"] == 0

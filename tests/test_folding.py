@@ -390,3 +390,33 @@ def test_lut_held_memories_move_to_free_block_ram_most_luts_saved_first(lowered)
     after = total_resources(model, real)
     assert after == {k: before[k] + sum(m[3][k] for _, m in picked) for k in before}
     assert after["LUT"] < before["LUT"]
+
+
+def test_idle_block_ram_is_spent_on_luts_where_the_design_is_lut_bound(lowered):
+    """balance_memory_styles: on a part whose LUTs the design takes at least FILL_LUT_SHARE of, the memories
+    left in LUTs move to block RAM while it lasts (fewer LUTs, block RAM within the budget); on a part where it
+    takes fewer, nothing beyond the share-weighted choice moves."""
+    from bidrn_hw.flow.estimates import total_resources
+    from bidrn_hw.flow.memory_styles import FILL_LUT_SHARE, MEMORY_OPS, balance_memory_styles
+
+    model, _ = fold(copy(lowered), target_fps=2000, fclk_mhz=100, part="xc7z020")
+
+    def reset(m):
+        for node in m.graph.node:
+            if base_op(node) in MEMORY_OPS:
+                getCustomOp(node).set_nodeattr("ram_style", "auto")
+        return m
+
+    real = device_budget("xc7z020")
+    need = total_resources(reset(model), real)
+    roomy = dict(real, LUT=int(need["LUT"] / FILL_LUT_SHARE) * 4, BRAM_18K=need["BRAM_18K"] + 400)
+    tight = dict(roomy, LUT=int(need["LUT"] / FILL_LUT_SHARE) - 1)
+    balanced = reset(copy(model))
+    balance_memory_styles(balanced, roomy)
+    filled = reset(copy(model))
+    balance_memory_styles(filled, tight)
+    a, b = total_resources(balanced, real), total_resources(filled, real)
+    assert b["LUT"] < a["LUT"] and a["BRAM_18K"] < b["BRAM_18K"] <= tight["BRAM_18K"], (a, b)
+    capped = reset(copy(model))
+    balance_memory_styles(capped, dict(tight, BRAM_18K=a["BRAM_18K"]))  # no block RAM left to spend
+    assert total_resources(capped, real)["BRAM_18K"] <= a["BRAM_18K"]

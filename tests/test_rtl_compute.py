@@ -47,11 +47,12 @@ MVAU_CASES = [  # (xnor, thresholds, MW, MH, SIMD, PE, idt, wdt, odt, steps); st
     (True, True, 24, 8, 6, 2, "BINARY", "BINARY", "UINT5", 31),  # thresholds past the accumulator: windows, bases
     (False, True, 12, 4, 3, 2, "INT4", "INT4", "INT4", -15),      # one shared row
     (False, True, 12, 4, 3, 2, "INT8", "BINARY", "INT3", 7),      # 0/1 weights (MinimizeWeightWidth's BINARY)
+    (False, False, 12, 4, 3, 2, "UINT8", "BIPOLAR", None, 0),     # W_BIPOLAR, shift and add (CNV's first layer)
 ]
 
 
 @pytest.mark.parametrize("case", MVAU_CASES, ids=["int-thr", "xnor-thr", "int-acc", "xnor-acc", "xnor-thr-nf4", "int-1step",
-                                                  "xnor-window", "int-shared", "int-binary-w"])
+                                                  "xnor-window", "int-shared", "int-binary-w", "uint8-bipolar-w"])
 def test_mvau_bit_exact(case, tmp_path):
     check_mvau(case, tmp_path)
 
@@ -72,15 +73,18 @@ def test_mvau_packed_products_bit_exact(case, tmp_path):
 
 
 # Products as shift and add (resType "lut": mvau.sv RES_TYPE "lut", no DSP blocks): signed and unsigned inputs,
-# BIPOLAR weights (2-bit signed values), with and without thresholds.
+# BIPOLAR weights (1-bit codes, W_BIPOLAR: 2 * the gated sum - the inputs' sum), with and without thresholds.
 LUT_CASES = [
     (False, True, 12, 4, 3, 2, "INT4", "INT4", "INT3", 7),
     (False, False, 16, 6, 4, 3, "INT2", "BIPOLAR", None, 0),
     (False, True, 12, 6, 3, 3, "UINT8", "INT2", "UINT2", 3),
+    (False, True, 24, 8, 8, 4, "INT2", "BIPOLAR", "INT2", 3),    # CNV-w1a2's layers: signed 2-bit inputs
+    (False, False, 9, 4, 9, 1, "UINT3", "BIPOLAR", None, 0),     # odd SIMD: the shared input sum's tree
 ]
 
 
-@pytest.mark.parametrize("case", LUT_CASES, ids=["int4-thr", "int2-bipolar-acc", "uint8-int2-thr"])
+@pytest.mark.parametrize("case", LUT_CASES, ids=["int4-thr", "int2-bipolar-acc", "uint8-int2-thr", "int2-bipolar-thr",
+                                                 "uint3-bipolar-simd9"])
 def test_mvau_lut_products_bit_exact(case, tmp_path):
     check_mvau(case, tmp_path, res_type="lut")
 
@@ -103,6 +107,8 @@ def check_mvau(case, tmp_path, family=None, res_type=None):
     model.set_tensor_datatype("y", DataType[out_dt])
     i_dt, w_dt = DataType[idt], DataType[wdt]
     weights = rng.integers(w_dt.min(), w_dt.max() + 1, (mw, mh))
+    if w_dt == DataType["BIPOLAR"]:
+        weights = 2 * rng.integers(0, 2, (mw, mh)) - 1
     if family:  # every pair of lanes sees the extremes: the packed borrow is exact at the edges too
         weights[0], weights[1] = w_dt.min(), w_dt.max()
         weights[2, ::2], weights[2, 1::2] = w_dt.min(), w_dt.max()
@@ -120,7 +126,9 @@ def check_mvau(case, tmp_path, family=None, res_type=None):
     layer = layer_rtl(model, model.graph.node[0])
     p = layer.parameters
     assert p.get("PACK", 0) == int(family is not None), p
-    assert p.get("RES_TYPE", "dsp") == (res_type or "dsp"), p
+    narrow = not xnor and (p["IN_BITS"] + p["W_BITS"] + 1 < 9 or wdt == "BIPOLAR")  # no DSP block: shift and add
+    assert p.get("RES_TYPE", "dsp") == (res_type or ("lut" if narrow else "dsp")), p
+    assert p.get("W_BIPOLAR", 0) == int(not xnor and wdt == "BIPOLAR"), p
     if steps == 31:
         assert p["N_STEPS"] < 31 and p["BASE_BITS"] > 0, p
     if steps < 0:

@@ -29,6 +29,8 @@ EXTRA = [("mvau", {"N_STEPS": 7, "THR_BITS": 17, "OUT_BITS": 3}), ("mvau", {"N_S
          ("thresholding", {"N_STEPS": 31, "OUT_BITS": 5, "LINES": 1, "M_BITS": 9, "C_BITS": 17, "SHIFT": 9}),
          ("mvau", {"PACK": 1, "IN_BITS": 8, "W_BITS": 8, "ACC_BITS": 20, "OUT_BITS": 20}),
          ("mvau", {"PACK": 1, "PE": 3, "MH": 6, "IN_SIGNED": 0, "W_SIGNED": 0}),
+         ("mvau", {"RES_TYPE": '"lut"', "W_BIPOLAR": 1, "W_BITS": 1, "W_SIGNED": 0}),
+         ("mvau", {"W_BIPOLAR": 1, "W_BITS": 1, "W_SIGNED": 0}),
          ("mvau_residual", {"N_STEPS": 7, "THR_BITS": 17, "Y_BITS": 3, "SKIP_BITS": 4, "SKIP_SIGNED": 0, "OUT_BITS": 4,
                             "SAT_LO": -8, "SAT_HI": 7, "OFFSET": -2})]
 

@@ -220,3 +220,31 @@ def test_folding_mismatch_with_the_generator_is_refused():
     getCustomOp(model.graph.node[1]).set_nodeattr("PE", 2)  # the generator emits 3 channels a beat
     with pytest.raises(UnsupportedError, match="VVAU_0.*SIMD=1 and PE"):
         layer_rtl(model, model.graph.node[1])
+
+
+@pytest.mark.parametrize("idt, wdt, ours", [("UINT4", "INT4", "lut"), ("INT8", "INT8", "dsp")])
+def test_vvau_unset_res_type_reads_as_finn_auto(idt, wdt, ours):
+    """An unset resType: FINN's VVAU and its specialised VVAU_hls both read "auto" (neither overrides the
+    default, unlike MVAU_hls, which reads "lut"). FINN's estimate prices "auto" as LUT products and no DSP; its
+    HLS leaves the binding to the tool (ap_resource_dflt). Ours (res_type) puts operands of at most 8 bits
+    together in LUTs, where both agree (MobileNet's 4-bit layers), and wider ones in DSP blocks, which
+    Yosys maps our multiplication to (benchmarks/calibrate_vvau.py int4_simd9_dsp)."""
+    from bidrn_hw.layers.vvau import vvau_params
+
+    c = dict(kind="int", k=(3, 3), pe=2, simd=1, ch=4, dim=(2, 2), idt=idt, wdt=wdt, act=False, shared=False,
+             odt="", res="auto", seed=0)
+    model = make_model(c, np.random.default_rng(0))
+    node = model.graph.node[0]
+    del node.attribute[[a.name for a in node.attribute].index("resType")]
+    hls = helper.make_node("VVAU_hls", list(node.input), list(node.output), name="V0_hls",
+                           domain="finn.custom_op.fpgadataflow.hls", backend="fpgadataflow")
+    hls.attribute.extend(node.attribute)
+    assert getCustomOp(node).get_nodeattr("resType") == getCustomOp(hls).get_nodeattr("resType") == "auto"
+    finn = getCustomOp(hls)
+    finn_auto = (finn.lut_estimation("xc7z020clg400-1"), finn.dsp_estimation("xc7z020clg400-1"))
+    finn.set_nodeattr("resType", "lut")
+    assert finn_auto == (finn.lut_estimation("xc7z020clg400-1"), 0)  # FINN: "auto" priced as "lut"
+    p = vvau_params(model, node, getCustomOp(node))[0]
+    assert p["RES_TYPE"] == ours
+    cost, _ = KIND.formula(model, node, getCustomOp(node), "zynq7000", "xc7z020clg400-1")
+    assert cost["DSP"] == (0 if ours == "lut" else c["pe"] * c["simd"])

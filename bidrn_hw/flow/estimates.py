@@ -70,6 +70,7 @@ from ..layers import (BY_MODULE, RESOURCE_KEYS, base_op, kind_of, layer_cycles_o
                       styled_memory)
 from ..layers.base import add
 from ..layers.memory import bram18, calibration, calibration_fabric, fabric
+from .refill import pipeline_cycles
 
 ESTIMATES_FORMAT = 1
 
@@ -189,7 +190,7 @@ def fifo_table(model: ModelWrapper) -> list[dict]:
 def estimate(model: ModelWrapper, device: dict, fclk_mhz: float, rtl_names: dict[str, str] | None = None,
              folding: dict | None = None) -> dict:
     """The estimates.json document for a folded HW graph (FIFOs and DWCs inserted)."""
-    cycles = {n.name: layer_cycles_of(model, n) for n in model.graph.node}
+    cycles = pipeline_cycles(model, {n.name: layer_cycles_of(model, n) for n in model.graph.node})
     layers, total = [], dict.fromkeys(RESOURCE_KEYS, 0)
     for node in model.graph.node:
         rtl = rtl_params(model, node)

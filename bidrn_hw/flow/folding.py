@@ -39,7 +39,9 @@ unknown name, an attribute the node does not have, or a value that does not divi
 
 Automatic folding (:func:`auto_fold`), like FINN's SetFolding: target cycles per frame = fclk / fps; every
 layer gets the smallest parallelism (product PE*SIMD for an MVAU, with its generator) whose cycles meet the
-target; an MVAU whose generator cannot meet it at SIMD = IFMChannels gets a parallel-window generator. If
+target (the cycles the estimate composes, :mod:`~bidrn_hw.flow.refill`: a window generator's frame refill at
+its input stream's interval, so a target folding meets the estimate meets; where a padding sets that
+interval, it is made faster rather than the consumer wider; :mod:`~bidrn_hw.flow.layer_folding`); an MVAU whose generator cannot meet it at SIMD = IFMChannels gets a parallel-window generator. If
 some layer cannot meet it even fully parallel, the target relaxes to that layer's cycles (FINN's
 two-pass relaxation) so the rest is not needlessly wide. If the design's estimated resources exceed the
 device's budget, the target is relaxed (cycles grow by a factor 1.25 per step) until it fits or nothing
@@ -52,7 +54,6 @@ to LUTs (``resType`` "lut", :func:`~bidrn_hw.flow.memory_styles.move_products_to
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from onnx import helper
@@ -66,8 +67,10 @@ from ..layers import RESOURCE_KEYS, base_op, fold_limits, is_mvau, kind_of, laye
 from ..layers.base import LayerKind
 from .estimates import total_resources
 from .fast_qonnx import copy_model
+from .layer_folding import composed_cycles, fold_node, fold_window_pair
 from .memory_styles import logic_share, move_products_to_luts, move_weights_to_uram
 from .pixel_folding import ApplyPixelFolding
+from .refill import generator_input, pipeline_cycles
 
 FOLD_ATTRS = ("PE", "SIMD")
 CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "depth", "parallel_window", "resType")
@@ -78,10 +81,6 @@ FINN_ONLY_ATTRS = {"mem_mode", "runtime_writeable_weights", "ram_style_threshold
                    "depth_trigger_bram"}
 RAM_STYLES = {"auto", "block", "distributed", "ultra"}
 RES_TYPES = {"auto", "lut", "dsp"}
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def _swg_consumer(model: ModelWrapper, swg):
@@ -346,84 +345,10 @@ def elems_per_beat(inst, index: int, is_input: bool) -> int:
 
 
 # ------------------------------------------------------------------------------------------ auto folding
-def _fold_node(model: ModelWrapper, node, target: int) -> tuple[int, bool]:
-    """Smallest parallelism of a single-attribute node meeting ``target``; (cycles, met)."""
-    inst = getCustomOp(node)
-    limits = fold_limits(model, node)
-    if not limits:
-        return layer_cycles_of(model, node), True
-    (attr, limit), = limits.items()
-    best = None
-    for value in _divisors(limit):
-        inst.set_nodeattr(attr, value)
-        cycles = layer_cycles_of(model, node)
-        if cycles <= target:
-            return cycles, True
-        best = (cycles, value) if best is None or cycles < best[0] else best
-    inst.set_nodeattr(attr, best[1])
-    return best[0], False
-
-
-def _fold_mvau(model: ModelWrapper, node, swg, target: int, cost=None) -> tuple[int, bool]:
-    """Smallest SIMD*PE (then larger SIMD) meeting ``target`` for the MVAU and the generator feeding it; a
-    parallel-window generator (MVAU SIMD = MW) only where no SIMD up to IFMChannels meets it.
-
-    With ``cost`` (``cost(model, node) -> float``, :func:`~bidrn_hw.flow.memory_styles.logic_share`): of the foldings that meet ``target``
-    (for each SIMD the smallest PE, and the parallel window), the one whose MVAU and generator cost least,
-    lanes breaking ties. Lanes alone miss what each PE carries (its accumulator, its threshold search or
-    lines, its output register): the integer stem (147 x 32, 8-bit, 127 thresholds per channel) costs about
-    4,900 LUTs at SIMD 1 x PE 16 and about 1,450 (and 139 more DSPs) at one whole window x PE 1."""
-    inst = getCustomOp(node)
-    swg_inst = getCustomOp(swg) if swg is not None else None
-    if swg_inst is not None:
-        swg_inst.set_nodeattr("parallel_window", 0)
-    limits = fold_limits(model, node)
-    choices = [(simd, 0) for simd in _divisors(limits["SIMD"])]
-    best_met, best_any = None, None
-    # FINN's MVAU get_exp_cycles, with the attributes read once (it is called for every candidate)
-    mw, mh, th = inst.get_nodeattr("MW"), inst.get_nodeattr("MH"), inst.get_nodeattr("TH")
-    vectors = math.prod(inst.get_nodeattr("numInputVectors"))
-
-    def try_choices(options):
-        nonlocal best_met, best_any
-        for simd, parallel in options:
-            inst.set_nodeattr("SIMD", simd)
-            swg_cycles = 0
-            if swg_inst is not None:
-                swg_inst.set_nodeattr("parallel_window", parallel)
-                swg_inst.set_nodeattr("SIMD", swg_inst.get_nodeattr("IFMChannels") if parallel else simd)
-                swg_cycles = layer_cycles_of(model, swg)
-            for pe in _divisors(limits["PE"]):
-                cycles = max(int((mh / pe) * (mw / simd) * vectors * th), swg_cycles)
-                key_any = (cycles, simd * pe, -simd)
-                if best_any is None or key_any < best_any[0]:
-                    best_any = (key_any, simd, pe, parallel, cycles)
-                if cycles <= target:
-                    key = (simd * pe, -simd)
-                    if cost is not None:
-                        inst.set_nodeattr("PE", pe)
-                        key = (cost(model, node) + (cost(model, swg) if swg_inst is not None else 0.0), *key)
-                    if best_met is None or key < best_met[0]:
-                        best_met = (key, simd, pe, parallel, cycles)
-                    break  # larger PE only costs more for this SIMD
-
-    try_choices(choices)
-    k_h, k_w = swg_inst.get_nodeattr("ConvKernelDim") if swg_inst is not None else (1, 1)
-    if (best_met is None or cost is not None) and swg_inst is not None and k_h * k_w > 1:
-        try_choices([(mw, 1)])
-    chosen, met = (best_met, True) if best_met is not None else (best_any, False)
-    _, simd, pe, parallel, cycles = chosen
-    inst.set_nodeattr("SIMD", simd)
-    inst.set_nodeattr("PE", pe)
-    if swg_inst is not None:
-        swg_inst.set_nodeattr("parallel_window", parallel)
-        swg_inst.set_nodeattr("SIMD", swg_inst.get_nodeattr("IFMChannels") if parallel else simd)
-    return cycles, met
-
-
 def fold_for_target(model: ModelWrapper, target: int, cost=None) -> dict:
-    """Set every node's folding for ``target`` cycles per frame (in place). Returns {node: (cycles, met)}.
-    ``cost``: how an MVAU's foldings that meet the target are compared (see :func:`_fold_mvau`)."""
+    """Set every node's folding for ``target`` cycles per frame (in place). Returns {node: (cycles, met)}:
+    each node's cycles as the estimate composes them (:func:`composed_cycles`). ``cost``: how an MVAU's
+    foldings that meet the target are compared (``layer_folding._fold_mvau``)."""
     result = {}
     pairs = tied_pairs(model)
     tied = {swg.name: consumer for swg, consumer, _ in pairs}
@@ -433,27 +358,18 @@ def fold_for_target(model: ModelWrapper, target: int, cost=None) -> dict:
         op = base_op(node)
         if op == "ConvolutionInputGenerator" and node.name in tied:
             continue  # folded with its consumer
-        if is_mvau(node):
-            result[node.name] = _fold_mvau(model, node, feeder.get(node.name), target, cost)
-            if node.name in feeder:
-                result[feeder[node.name].name] = (layer_cycles_of(model, feeder[node.name]), result[node.name][1])
-        elif tied_attr.get(node.name) == "PE":  # a depthwise consumer (Pool, VVAU) folded with its generator
-            swg = feeder[node.name]
-            inst, s_inst = getCustomOp(node), getCustomOp(swg)
-            best = None
-            for pe in _divisors(fold_limits(model, node)["PE"]):
-                inst.set_nodeattr("PE", pe)
-                s_inst.set_nodeattr("SIMD", pe)
-                cycles = max(layer_cycles_of(model, node), layer_cycles_of(model, swg))
-                best = (cycles, pe) if best is None or cycles < best[0] else best
-                if cycles <= target:
-                    best = (cycles, pe)
-                    break
-            inst.set_nodeattr("PE", best[1])
-            s_inst.set_nodeattr("SIMD", best[1])
-            result[node.name] = result[swg.name] = (best[0], best[0] <= target)
+        if is_mvau(node) or tied_attr.get(node.name) == "PE":  # or a depthwise consumer (Pool, VVAU)
+            swg = feeder.get(node.name)
+            result[node.name] = fold_window_pair(model, node, swg, target, cost)
+            if swg is not None:
+                result[swg.name] = (composed_cycles(model, swg), result[node.name][1])
+                prod = generator_input(model, swg)  # it and the layer before it may have been made faster
+                for before in (prod, model.find_producer(prod.input[0]) if prod is not None else None):
+                    if before is not None and before.name in result:
+                        c = composed_cycles(model, before)
+                        result[before.name] = (c, result[before.name][1] or c <= target)
         else:
-            result[node.name] = _fold_node(model, node, target)
+            result[node.name] = fold_node(model, node, target)
     return result
 
 
@@ -462,6 +378,11 @@ def min_cycles(model: ModelWrapper) -> int:
     probe = copy_model(model)
     res = fold_for_target(probe, 1)
     return max(c for c, _ in res.values())
+
+
+def _cycles(model: ModelWrapper) -> dict[str, int]:
+    """Every node's cycles per frame as the estimate has them (:func:`~bidrn_hw.flow.refill.pipeline_cycles`)."""
+    return pipeline_cycles(model, {n.name: layer_cycles_of(model, n) for n in model.graph.node})
 
 
 def balance(cycles: dict[str, int]) -> float:
@@ -493,14 +414,14 @@ def balance_report(model: ModelWrapper) -> dict:
     bottleneck's cycles, or left at PE = SIMD = 1 where it is faster than that even then: the floor folding
     can reach), and ``parallel`` (the bottleneck over the mean of the layers folding made parallel, any PE
     or SIMD > 1: how evenly the parallelism that costs resources is spent), with the layer counts."""
-    cycles = {n.name: layer_cycles_of(model, n) for n in model.graph.node}
+    cycles = _cycles(model)
     busy = {k: c for k, c in cycles.items() if c > 0}
     if not busy:
         return {"balance": 1.0, "best_possible": 1.0, "parallel": 1.0, "layers": 0, "parallel_layers": 0}
     bottleneck = max(busy.values())
     probe = copy_model(model)
     parallel = fold_slowest(probe)
-    slowest = {n.name: layer_cycles_of(probe, n) for n in probe.graph.node if n.name in busy}
+    slowest = {k: c for k, c in _cycles(probe).items() if k in busy}
     floor = [min(slowest[k], bottleneck) for k in busy]
     par = [busy[k] for k in parallel if k in busy]
     return {"balance": round(bottleneck / (sum(busy.values()) / len(busy)), 3),
@@ -538,7 +459,7 @@ def auto_fold(model: ModelWrapper, target_fps: float, fclk_mhz: float, part: str
         if move_products_to_luts([folded], device, res["DSP"]):
             res = estimate(folded)
         over = {k: (res[k], device[k]) for k in RESOURCE_KEYS if res[k] > device[k]}
-        cycles = {n.name: layer_cycles_of(folded, n) for n in folded.graph.node}
+        cycles = _cycles(folded)
         slowest = max(cycles.values())
         if over and never is None:
             never = least_resources_over_budget(model, estimate, device)
@@ -585,4 +506,4 @@ def cycle_bounds(model: ModelWrapper) -> tuple[int, int]:
 def _max_cycles(model: ModelWrapper) -> int:
     probe = copy_model(model)
     fold_slowest(probe)
-    return max(layer_cycles_of(probe, n) for n in probe.graph.node)
+    return max(_cycles(probe).values())

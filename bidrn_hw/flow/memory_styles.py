@@ -241,7 +241,12 @@ def balance_memory_styles(model, device: dict) -> list[str]:
     (:func:`choose_block_moves`). On an xc7z020 a 1,024-bit x 192-word weight ROM costs about 10,500 LUTs in
     logic (20% of the part) or 29 RAMB18 (10%): block RAM, where Yosys' costs (129 per RAMB18 against one per
     64 bits of logic) choose logic. Xilinx parts only (the calibrated estimates); returns the names of the
-    nodes whose style was set."""
+    nodes whose style was set.
+
+    Then, where the design takes at least FILL_LUT_SHARE of the part's LUTs, LUTs are what is short: the
+    block RAM still left is spent on the memories left in LUTs (:func:`memory_style_moves`' ``lut_first``
+    moves), most LUTs saved per RAMB18 first, as the whole-frame fold does (CNV-w2a2 auto-folded for 3,052 frames/s on an xc7z020: 59% of the LUTs, 46 RAMB18 idle; its window
+    buffers and FIFOs in them save about 1,600 LUTs)."""
     if not balances_memories(device):
         return []
     moves = memory_style_moves(model, device)
@@ -254,6 +259,13 @@ def balance_memory_styles(model, device: dict) -> list[str]:
     for _, (_, _, name, _) in choose_block_moves([(None, m) for m in moves["to_block"]], device, bram):
         getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "block")
         changed.append(name)
+    fill = memory_style_moves(model, device, lut_first=True)
+    if fill["total"]["LUT"] < FILL_LUT_SHARE * device["LUT"]:
+        return changed
+    for _, (_, _, name, _) in choose_block_moves([(None, m) for m in fill["to_block"]], device,
+                                                 fill["total"]["BRAM_18K"]):
+        getCustomOp(model.get_node_from_name(name)).set_nodeattr("ram_style", "block")
+        changed.append(name)
     return changed
 
 
@@ -261,3 +273,6 @@ def balances_memories(device: dict) -> bool:
     """Whether :func:`balance_memory_styles` places memories on ``device`` (a calibrated Xilinx part with LUTs
     and block RAM)."""
     return device.get("family") in CALIBRATED_FAMILIES and bool(device.get("LUT")) and bool(device.get("BRAM_18K"))
+
+
+FILL_LUT_SHARE = 0.5  # balance_memory_styles places memories LUTs first from this share of the part's LUTs

@@ -69,14 +69,17 @@
 // WEIGHT_FILE, RAM_STYLE (its synthesis attribute: "auto", "block" or "logic" (LUTs); with W_LOAD "auto",
 // "block" or "ultra"), PACK (1: two PE lanes' integer products per multiplier, one DSP48E2), W_LOAD (1:
 // weights loaded from s_axis_w after reset, no initial contents: UltraRAM), W_WORD_BITS (the weight
-// stream's word width).
+// stream's word width), W_BIPOLAR (1, integer mode: W_BITS = 1 codes of bipolar weights, 0 for -1 and 1 for
+// +1; each product is +x or -x, no multiplier).
 `define MVAU_PARAMS parameter int MW = 8, parameter int MH = 4, parameter int SIMD = 2, parameter int PE = 2, \
     parameter int IN_BITS = 4, parameter int IN_SIGNED = 1, parameter int W_BITS = 4, parameter int W_SIGNED = 1, \
     parameter int XNOR = 0, parameter int ACC_BITS = 16, parameter WEIGHT_FILE = "", parameter RAM_STYLE = "auto", \
-    parameter int PACK = 0, parameter RES_TYPE = "dsp", parameter int W_LOAD = 0, parameter int W_WORD_BITS = 32
+    parameter int PACK = 0, parameter RES_TYPE = "dsp", parameter int W_LOAD = 0, parameter int W_WORD_BITS = 32, \
+    parameter int W_BIPOLAR = 0
 `define MVAU_ARGS .MW(MW), .MH(MH), .SIMD(SIMD), .PE(PE), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), \
     .W_BITS(W_BITS), .W_SIGNED(W_SIGNED), .XNOR(XNOR), .ACC_BITS(ACC_BITS), .WEIGHT_FILE(WEIGHT_FILE), \
-    .RAM_STYLE(RAM_STYLE), .PACK(PACK), .RES_TYPE(RES_TYPE), .W_LOAD(W_LOAD), .W_WORD_BITS(W_WORD_BITS)
+    .RAM_STYLE(RAM_STYLE), .PACK(PACK), .RES_TYPE(RES_TYPE), .W_LOAD(W_LOAD), .W_WORD_BITS(W_WORD_BITS), \
+    .W_BIPOLAR(W_BIPOLAR)
 
 `define ADDER_TREE(t, n) \
     for (int l_ = 0; (1 << l_) < (n); l_++) \

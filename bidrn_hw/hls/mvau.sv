@@ -15,6 +15,10 @@
 // T[o][k] (sorted ascending in k) are searched by threshold_search.sv (its header: file layout, latency), or
 // where LINES > 0 computed by threshold_lines.sv from one or two lines per channel (threshold_unit.sv).
 //
+// W_BIPOLAR = 1 (integer products, W_BITS = 1): the weights are 1-bit codes of bipolar -1/+1 (FINN's BIPOLAR
+// weightDataType beside a non-bipolar input: CNV-w1a2), half the memory of their 2-bit signed values. RES_TYPE
+// "lut" (what the flow sets) sums the dot product as 2 * sum_j (c_j ? x_j : 0) - sum_j x_j, the second sum
+// shared by all PE lanes; RES_TYPE "dsp" multiplies by the -1/+1 value (which Yosys builds as logic too).
 // RES_TYPE "lut" (integer products only): no multiplications; the dot product is summed by weight bits
 // (lut_dot below), so Yosys builds it of LUTs and carry chains instead of DSP blocks (FINN's resType "lut").
 // PACK = 1 (integer products only): lanes 2q and 2q+1 share each input element, so one multiplication
@@ -108,6 +112,8 @@ module mvau #(
         /* verilator lint_off WIDTHEXPAND */
         if (RES_TYPE != "dsp" && RES_TYPE != "lut") $error("mvau: RES_TYPE must be dsp or lut");
         if (RES_TYPE == "lut" && PACK != 0) $error("mvau: PACK needs RES_TYPE dsp (packed multiplications)");
+        if (W_BIPOLAR != 0 && (XNOR != 0 || W_BITS != 1 || PACK != 0))
+            $error("mvau: W_BIPOLAR needs integer products (XNOR = 0), W_BITS = 1 and PACK = 0");
         /* verilator lint_on WIDTHEXPAND */
     end
 
@@ -201,6 +207,7 @@ module mvau #(
             wr = w[(p*SIMD + j)*W_BITS +: W_BITS];
             xv = (IN_SIGNED != 0) ? PROD_BITS'($signed(xr)) : PROD_BITS'($unsigned(xr));
             wv = (W_SIGNED != 0) ? PROD_BITS'($signed(wr)) : PROD_BITS'($unsigned(wr));
+            if (W_BIPOLAR != 0) wv = wr[0] ? PROD_BITS'(1) : -PROD_BITS'(1);
             if (p < 2 * PAIRS) t[j] = DOT_BITS'($signed(pp[(p*SIMD + j)*PROD_BITS +: PROD_BITS]));
             else if (XNOR != 0) t[j] = (xr[0] == wr[0]) ? DOT_BITS'(1) : DOT_BITS'(0);
             else t[j] = DOT_BITS'(PROD_BITS'(xv * wv));
@@ -232,6 +239,26 @@ module mvau #(
         lut_dot = sum;
     endfunction
 
+    // W_BIPOLAR with RES_TYPE "lut": sum_j x_j, the same for every PE lane (one adder tree).
+    function automatic logic signed [DOT_BITS-1:0] input_sum(input logic [XL-1:0] x);
+        logic signed [DOT_BITS-1:0] t [SIMD];
+        for (int j = 0; j < SIMD; j++) begin
+            logic [IN_BITS-1:0] xr;
+            xr = x[j*IN_BITS +: IN_BITS];
+            t[j] = (IN_SIGNED != 0) ? DOT_BITS'($signed(xr)) : DOT_BITS'($unsigned(xr));
+        end
+        `ADDER_TREE(t, SIMD)
+        input_sum = t[0];
+    endfunction
+    /* verilator lint_off UNUSEDSIGNAL */  // used by W_BIPOLAR lanes with RES_TYPE "lut" only
+    logic signed [DOT_BITS-1:0] xsum;
+    /* verilator lint_on UNUSEDSIGNAL */
+    if (W_BIPOLAR != 0) begin : g_xsum
+        assign xsum = input_sum(xo);
+    end else begin : g_no_xsum
+        assign xsum = '0;
+    end
+
     // The operand register's dot product per lane, registered (one process per lane: Yosys' proc pass is slow
     // on one process holding them all).
     for (genvar p = 0; p < PE; p++) begin : lane
@@ -239,7 +266,8 @@ module mvau #(
         if (p >= 2 * PAIRS && XNOR == 0 && RES_TYPE == "lut") begin : g_lut
         /* verilator lint_on WIDTHEXPAND */
             always_ff @(posedge ap_clk)
-                if (en) dots[p*DOT_BITS +: DOT_BITS] <= lut_dot(xo, wo, p);
+                if (en) dots[p*DOT_BITS +: DOT_BITS] <= (W_BIPOLAR != 0) ? (lut_dot(xo, wo, p) <<< 1) - xsum
+                                                                        : lut_dot(xo, wo, p);
         end else begin : g_dot
             always_ff @(posedge ap_clk)
                 if (en) dots[p*DOT_BITS +: DOT_BITS] <= dot(xo, wo, pprod, p);

@@ -9,15 +9,18 @@
 // Structure: one cyclic buffer of BUF elements (frame_buffer.sv: inferred simple dual-port RAM with
 // registered read).
 // The writer is a plain cyclic writer; the reader walks the window loop nest and computes each element's
-// address from the window's base address plus a constant per-kernel-position offset. Both sides meet in
-// one counter, wpos = elements written minus the start of the reader's frame (it goes down by a frame
-// when the reader finishes one, so it lies in [-N, N + BUF)):
-//   - the reader may read frame-local index i once i < wpos (the element is in the RAM);
-//   - the writer may write while wpos < idx0 + BUF, idx0 being the first (lowest) element of the current
-//     window: everything below idx0 is never read again, so its slot may be overwritten;
+// address from the window's base address plus its offset in the window (kept in a register). Everything is
+// relative: no counter holds a frame-absolute index of the reader. Both sides meet in one signed counter,
+// lead = elements written minus the index of the current window's first (lowest) element (it goes up by
+// one per element written and down by the jump to the next window, row or frame when the reader finishes a
+// window; it lies in (-N, N]):
+//   - the reader may read the element at offset off of its window once off < lead (it is in the RAM);
+//   - the writer may write while lead < BUF: everything below the window start is never read again, so
+//     its slot may be overwritten;
 //   - elements after the frame's last used one (rows/columns that strides leave out) are accepted at any
 //     time and not stored, so the writer never waits on them and can move on to the next frame while the
-//     reader still works on the last windows.
+//     reader still works on the last windows; the writer's frame-local position (wcnt, wrapping at N) says
+//     when it is in that tail.
 // Frames follow each other without a bubble in the controller.
 //
 // BUF_DEPTH: 0 picks the minimal window span. A larger buffer lets the writer pre-load the rows that a
@@ -43,27 +46,29 @@ module swg #(
     localparam int N = IFM_H * IFM_W * CF;
     localparam int SPAN = ((K_H - 1) * DIL_H * IFM_W + (K_W - 1) * DIL_W + 1) * CF;
     localparam int BUF = BUF_DEPTH > 0 ? BUF_DEPTH : SPAN;
-    // Frame-local index of the last element any window reads; later ones are dropped.
-    localparam int LAST_NEED = ((OFM_H - 1) * STRIDE_H * IFM_W + (OFM_W - 1) * STRIDE_W) * CF + SPAN - 1;
+    // Frame-local index of the first element of the last window and of the last element any window reads;
+    // later ones are dropped.
+    localparam int IDX0_LAST = ((OFM_H - 1) * STRIDE_H * IFM_W + (OFM_W - 1) * STRIDE_W) * CF;
+    localparam int LAST_NEED = IDX0_LAST + SPAN - 1;
 
     // Widths; every counter is at least one bit wide.
     localparam int AW = BUF > 1 ? $clog2(BUF) : 1;
-    localparam int IW = $clog2(N + 1);                 // frame-local element index
-    localparam int PW = $clog2(2 * N + BUF + 1) + 1;   // signed wpos / comparisons
+    localparam int OW = SPAN > 1 ? $clog2(SPAN) : 1;   // an element's offset in its window, < SPAN
+    localparam int WW = N > 1 ? $clog2(N) : 1;          // the writer's frame-local position, < N
+    localparam int DW = $clog2(N + 1) + 1;              // signed lead, in (-N, N]
     localparam int CW_C = CF > 1 ? $clog2(CF) : 1;
     localparam int CW_KX = K_W > 1 ? $clog2(K_W) : 1;
     localparam int CW_KY = K_H > 1 ? $clog2(K_H) : 1;
     localparam int CW_OX = OFM_W > 1 ? $clog2(OFM_W) : 1;
     localparam int CW_OY = OFM_H > 1 ? $clog2(OFM_H) : 1;
 
-    // Frame-local index steps and their residues modulo BUF (for the cyclic addresses).
+    // In-window offset steps; the window start's jumps to the next window, row and frame (elements) and
+    // their residues modulo BUF (for the cyclic base address).
     localparam int KX_STEP = DIL_W * CF;
     localparam int KY_STEP = DIL_H * IFM_W * CF;
-    localparam int X_STEP = STRIDE_W * CF;
-    localparam int Y_STEP = STRIDE_H * IFM_W * CF;
-    localparam int X_INC = X_STEP % BUF;
-    localparam int Y_INC = Y_STEP % BUF;
-    localparam int F_INC = N % BUF;
+    localparam int J_X = STRIDE_W * CF;
+    localparam int J_ROW = (STRIDE_H * IFM_W - (OFM_W - 1) * STRIDE_W) * CF;
+    localparam int J_FRAME = N - IDX0_LAST;
 
     initial begin
         if (CH % SIMD != 0) $error("swg: SIMD must divide CH");
@@ -85,16 +90,14 @@ module swg #(
     logic [CW_KY-1:0] ky;
     logic [CW_OX-1:0] ox;
     logic [CW_OY-1:0] oy;
-    logic [IW-1:0] kx_off, ky_off;        // kx*DIL_W*CF, ky*DIL_H*IFM_W*CF
-    logic [IW-1:0] idx0, row_idx0;        // frame-local index of the window / window row start
-    logic [AW-1:0] base_addr, row_base, frame_base;
-    logic signed [PW-1:0] wpos;
+    logic [OW-1:0] kx_off, ky_off;        // kx*DIL_W*CF, ky*DIL_H*IFM_W*CF
+    logic [AW-1:0] base_addr;             // buffer address of the window's first element
+    logic signed [DW-1:0] lead;
+    logic [WW-1:0] wcnt;
     logic [AW-1:0] waddr;
 
-    logic c_last, kx_last, ky_last, ox_last, oy_last, win_end, frame_end;
+    logic c_last, kx_last, ky_last, ox_last, oy_last, win_end;
     logic inc_c, inc_kx, inc_ky;
-    logic [IW-1:0] off;
-    logic signed [PW-1:0] need, wlimit;
     logic [AW-1:0] raddr;
     logic rd_ok, rd_fire, wr_fire, wr_tail;
 
@@ -104,7 +107,6 @@ module swg #(
     assign ox_last = ox == CW_OX'(OFM_W - 1);
     assign oy_last = oy == CW_OY'(OFM_H - 1);
     assign win_end = c_last && kx_last && ky_last;
-    assign frame_end = win_end && ox_last && oy_last;
 
     generate
         if (DEPTHWISE != 0) begin : g_dw_order
@@ -120,63 +122,68 @@ module swg #(
 
     // The element's offset in its window, kept in a register (next value summed when the counters step)
     // so that the read address and the read-enable comparison start from a register, not from an adder.
-    logic [IW-1:0] off_q;
+    logic [OW-1:0] off_q;
     logic [CW_C-1:0] c_next;
-    logic [IW-1:0] kx_off_next, ky_off_next;
+    logic [OW-1:0] kx_off_next, ky_off_next;
     assign c_next = inc_c ? (c_last ? '0 : c + 1'b1) : c;
-    assign kx_off_next = inc_kx ? (kx_last ? '0 : kx_off + IW'(KX_STEP)) : kx_off;
-    assign ky_off_next = inc_ky ? (ky_last ? '0 : ky_off + IW'(KY_STEP)) : ky_off;
-    assign off = off_q;
-    assign need = PW'(idx0) + PW'(off);
-    assign wlimit = PW'(idx0) + PW'(BUF);
-    assign raddr = add_mod(base_addr, int'(off));
+    assign kx_off_next = inc_kx ? (kx_last ? '0 : kx_off + OW'(KX_STEP)) : kx_off;
+    assign ky_off_next = inc_ky ? (ky_last ? '0 : ky_off + OW'(KY_STEP)) : ky_off;
+    assign raddr = add_mod(base_addr, int'(off_q));
 
-    assign rd_ok = need < wpos;
+    assign rd_ok = lead > $signed(DW'(off_q));
     assign rd_fire = rd_ok && (!m_axis_0_tvalid || m_axis_0_tready);
-    // wpos < 0: the previous frame's unused tail; wpos > LAST_NEED: this frame's unused tail.
-    assign wr_tail = (wpos < 0) || (wpos > PW'(LAST_NEED) && wpos < PW'(N));
-    assign s_axis_0_tready = (wpos < wlimit) || wr_tail;
+    // The writer is past the frame's last used element (of the reader's frame or, where the reader has moved
+    // on, of the previous one).
+    generate
+        if (LAST_NEED < N - 1) begin : g_tail
+            assign wr_tail = wcnt > WW'(LAST_NEED);
+        end else begin : g_no_tail
+            assign wr_tail = 1'b0;
+        end
+    endgenerate
+    assign s_axis_0_tready = (lead < DW'(BUF)) || wr_tail;
     assign wr_fire = s_axis_0_tvalid && s_axis_0_tready;
+
+    // The lead's step: +1 per element written, minus the window start's jump when the reader finishes a
+    // window (one adder over a choice of constants).
+    logic signed [DW-1:0] lead_step;
+    logic [AW-1:0] base_step;
+    always_comb begin
+        if (!(rd_fire && win_end)) lead_step = wr_fire ? DW'(1) : DW'(0);
+        else if (!ox_last) lead_step = wr_fire ? DW'(1 - J_X) : DW'(-J_X);
+        else if (!oy_last) lead_step = wr_fire ? DW'(1 - J_ROW) : DW'(-J_ROW);
+        else lead_step = wr_fire ? DW'(1 - J_FRAME) : DW'(-J_FRAME);
+        if (!ox_last) base_step = AW'(J_X % BUF);
+        else if (!oy_last) base_step = AW'(J_ROW % BUF);
+        else base_step = AW'(J_FRAME % BUF);
+    end
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             c <= '0; kx <= '0; ky <= '0; ox <= '0; oy <= '0;
-            kx_off <= '0; ky_off <= '0; idx0 <= '0; row_idx0 <= '0;
-            base_addr <= '0; row_base <= '0; frame_base <= '0; off_q <= '0; wpos <= '0; waddr <= '0;
+            kx_off <= '0; ky_off <= '0; base_addr <= '0; off_q <= '0; lead <= '0; wcnt <= '0; waddr <= '0;
         end else begin
             if (rd_fire) begin
-                off_q <= ky_off_next + kx_off_next + IW'(c_next);
+                off_q <= ky_off_next + kx_off_next + OW'(c_next);
                 c <= c_next;
                 kx_off <= kx_off_next;
                 ky_off <= ky_off_next;
                 if (inc_kx) kx <= kx_last ? '0 : kx + 1'b1;
                 if (inc_ky) ky <= ky_last ? '0 : ky + 1'b1;
                 if (win_end) begin
-                    if (!ox_last) begin
-                        ox <= ox + 1'b1;
-                        idx0 <= idx0 + IW'(X_STEP);
-                        base_addr <= add_mod(base_addr, X_INC);
-                    end else begin
+                    base_addr <= add_mod(base_addr, int'(base_step));
+                    if (!ox_last) ox <= ox + 1'b1;
+                    else begin
                         ox <= '0;
-                        if (!oy_last) begin
-                            oy <= oy + 1'b1;
-                            row_idx0 <= row_idx0 + IW'(Y_STEP);
-                            idx0 <= row_idx0 + IW'(Y_STEP);
-                            row_base <= add_mod(row_base, Y_INC);
-                            base_addr <= add_mod(row_base, Y_INC);
-                        end else begin
-                            oy <= '0;
-                            row_idx0 <= '0;
-                            idx0 <= '0;
-                            frame_base <= add_mod(frame_base, F_INC);
-                            row_base <= add_mod(frame_base, F_INC);
-                            base_addr <= add_mod(frame_base, F_INC);
-                        end
+                        oy <= oy_last ? '0 : oy + 1'b1;
                     end
                 end
             end
-            wpos <= wpos + (wr_fire ? PW'(1) : PW'(0)) - ((rd_fire && frame_end) ? PW'(N) : PW'(0));
-            if (wr_fire) waddr <= (waddr == AW'(BUF - 1)) ? '0 : waddr + 1'b1;
+            lead <= lead + lead_step;
+            if (wr_fire) begin
+                wcnt <= (wcnt == WW'(N - 1)) ? '0 : wcnt + 1'b1;
+                waddr <= (waddr == AW'(BUF - 1)) ? '0 : waddr + 1'b1;
+            end
         end
     end
 

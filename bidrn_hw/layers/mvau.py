@@ -48,13 +48,16 @@ def pack_products(model, inst, wd: dict | None = None) -> int:
             or res_type(inst, wd) == "lut":
         return 0
     in_bits, w_bits = wd["IN_BITS"], wd["W_BITS"]
+    if wd["W_BIPOLAR"]:  # mvau.sv packs stored weight values, not bipolar codes
+        return 0
     return int(in_bits >= 2 and w_bits >= 2 and in_bits + 1 <= 18 and in_bits + 2 * w_bits + 2 <= 27)
 
 
 def res_type(inst, wd: dict | None = None) -> str:
     """How mvau.sv computes integer products (its RES_TYPE): "lut" (shift and add: LUTs and carry chains) where
     FINN's ``resType`` says "lut", else "dsp" (a multiplication, which Yosys maps to a DSP block where both
-    operands are 2 bits or wider). XNOR lanes have no products: "dsp", i.e. the parameter is left out.
+    operands are 2 bits or wider), except that an unset or "auto" resType gives "lut" to products narrower
+    than DSP_MIN_PRODUCT_BITS. XNOR lanes have no products: "dsp", i.e. the parameter is left out.
     ``resType`` "auto" keeps the multiplication; auto folding sets "lut" where the part's DSPs run short
     (:func:`bidrn_hw.flow.folding.move_products_to_luts`)."""
     wd = wd or thr.mvau_widths(inst)
@@ -62,15 +65,37 @@ def res_type(inst, wd: dict | None = None) -> str:
         return "dsp"
     # only where set on the node: FINN's MVAU_hls (the specialized graph the RTL is generated from) reads an
     # unset resType as "lut", the abstraction layer's MVAU as "auto"
-    if "resType" not in {a.name for a in inst.onnx_node.attribute}:
-        return "dsp"
-    return "lut" if inst.get_nodeattr("resType") == "lut" else "dsp"
+    unset = "resType" not in {a.name for a in inst.onnx_node.attribute}
+    if not unset and inst.get_nodeattr("resType") == "lut":
+        return "lut"
+    # bipolar weights: Yosys builds x * (+-1) as logic whatever the style (CNV-w1a1's first layer, 48 such
+    # products of 8 bits, measured 3 DSP48 in the whole design), so the modelled shift-and-add form it is
+    if wd["W_BIPOLAR"]:
+        return "lut"
+    # unset or "auto": a product narrower than a DSP block takes is LUT logic in Yosys either way; the
+    # shift-and-add form is the one the estimate models
+    if (unset or inst.get_nodeattr("resType") == "auto") and product_bits(wd) < DSP_MIN_PRODUCT_BITS:
+        return "lut"
+    return "dsp"
+
+
+# Yosys synth_xilinx maps a multiplication to a DSP48 only where its product is at least this wide (mul2dsp's
+# DSP_Y_MINWIDTH for xc7 and xcup): mvau.sv's 2-bit x 2-bit products (5 bits) measured 0 DSP48 in RES_TYPE
+# dsp, 8 x 2 bits (11) one each.
+DSP_MIN_PRODUCT_BITS = 9
+
+
+def product_bits(p: dict) -> int:
+    """Width of one of mvau.sv's integer products (its PROD_BITS)."""
+    return p["IN_BITS"] + p["W_BITS"] + 1
 
 
 def dsp_products(p: dict) -> bool:
     """Whether Yosys maps an MVAU's products to DSP blocks: integer products written as multiplications
-    (RES_TYPE dsp) of operands 2 bits or wider (even 8 x 2 bits: CNV's first layer)."""
-    return not p["XNOR"] and p.get("RES_TYPE", "dsp") == "dsp" and p["IN_BITS"] >= 2 and p["W_BITS"] >= 2
+    (RES_TYPE dsp) of operands 2 bits or wider (even 8 x 2 bits: CNV's first layer) and products of at least
+    DSP_MIN_PRODUCT_BITS; never bipolar weights (res_type gives them RES_TYPE lut)."""
+    return not p["XNOR"] and not p.get("W_BIPOLAR") and p.get("RES_TYPE", "dsp") == "dsp" and p["IN_BITS"] >= 2 \
+        and p["W_BITS"] >= 2 and product_bits(p) >= DSP_MIN_PRODUCT_BITS
 
 
 def lut_dot_bits(p: dict) -> int:
@@ -85,6 +110,8 @@ def lut_dot_bits(p: dict) -> int:
         width = min(width + 1, dot)
         tree += (n // 2) * width
         n -= n // 2
+    if p.get("W_BIPOLAR"):  # 2 * (the gated tree) - (the inputs' tree, shared by the lanes): one subtract a lane
+        return p["PE"] * (tree + dot) + tree
     return p["PE"] * (p["W_BITS"] * tree + (p["W_BITS"] - 1) * dot)
 
 
@@ -112,6 +139,7 @@ def mvau_params(model, node, inst) -> dict:
                 OUT_BITS=_bits(inst.get_output_datatype(0)), **search, RAM_STYLE=style,
                 **({"PACK": 1} if pack_products(model, inst, wd) else {}),
                 **({"RES_TYPE": "lut"} if res_type(inst, wd) == "lut" else {}),
+                **({"W_BIPOLAR": 1} if wd["W_BIPOLAR"] else {}),
                 **({"W_LOAD": 1, "W_WORD_BITS": WEIGHT_WORD_BITS} if style == "ultra" else {}))
 
 
@@ -207,7 +235,7 @@ class MVAU(LayerKind):
         wd = thr.mvau_widths(inst)
         xnor, in_bits, w_bits, acc_bits = wd["XNOR"], wd["IN_BITS"], wd["W_BITS"], wd["ACC_BITS"]
         w = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
-        if xnor and inst.get_nodeattr("weightDataType") == "BIPOLAR":
+        if inst.get_nodeattr("weightDataType") == "BIPOLAR":  # XNOR or W_BIPOLAR
             w = (w + 1) / 2  # {0,1} codes
         w_int = np.round(w).astype(np.int64)
         sf, nf = mw // simd, mh // pe
@@ -222,6 +250,8 @@ class MVAU(LayerKind):
             params["PACK"] = 1
         if res_type(inst, wd) == "lut":
             params["RES_TYPE"] = "lut"
+        if wd["W_BIPOLAR"]:
+            params["W_BIPOLAR"] = 1
         sources = ["mvau"]
         if params["RAM_STYLE"] == "ultra":  # no initial contents: loaded after reset from the weight stream
             family = model.get_metadata_prop(TARGET_FAMILY)

@@ -124,6 +124,21 @@ def cycles_swg(p: dict) -> int:
     return max(g["n_in"], g["n_out"] + stalls)
 
 
+def swg_cycles(module: str, p: dict) -> int:
+    """Cycles per frame of a generator's module and parameters (:func:`swg_params`)."""
+    return int(cycles_swg_parallel(p) if module == "swg_parallel" else cycles_swg(p))
+
+
+def swg_frame_refill(p: dict) -> int:
+    """Input beats the next frame's first window waits for at a frame jump (the frame-jump term of
+    :func:`cycles_swg`, which takes them at one beat per cycle). A producer that delivers one beat per ``I``
+    cycles makes it ``I`` times as long; ``flow.refill`` composes that with the producer's and the consumer's
+    rates."""
+    g = swg_geometry(p)
+    buf = p.get("BUF_DEPTH") or g["span"]
+    return max(0, g["lead"] + g["jump_frame"] - max(buf, g["jump_frame"]) + 1)
+
+
 def swg_parallel_geometry(p: dict) -> dict:
     """:func:`swg_geometry` of swg_parallel.sv's parameters: a beat holds all channels (SIMD = CH, CF = 1)."""
     return swg_geometry({**p, "SIMD": p["CH"], "DEPTHWISE": 0})
@@ -135,10 +150,13 @@ def cycles_swg_parallel(p: dict) -> int:
 
 
 def swg_counter_bits(p: dict) -> int:
-    """Bits of swg.sv's loop counters (channel fold, kernel x/y where the kernel has them, output x/y), frame
-    indices (window and row start, kernel x/y offsets where used), buffer addresses (window, row and frame base,
-    write address) and the three signed position comparisons (``wpos`` against the read need and the write
-    limit), with the widths swg.sv derives from its parameters."""
+    """Bits of swg.sv's counters and the logic they feed, with the widths swg.sv derives from its parameters:
+    the loop counters (channel fold, kernel x/y where the kernel has them, output x/y); the in-window offsets
+    (the element's offset, and the kernel x/y offsets where used; all below the window span); the buffer
+    addresses (window base and write address registers, and the read address summed from them); the signed
+    lead of the writer over the window start (its register and its comparison with the offset, twice); the
+    writer's frame-local position. Everything is relative to the window or the frame: no frame-absolute index
+    of the reader (the module before 2026-12-07 had two, a wider signed position and three bases)."""
 
     def bits(n: int) -> int:
         return clog2(n) if n > 1 else 1
@@ -148,10 +166,10 @@ def swg_counter_bits(p: dict) -> int:
     k_h, k_w = p["K_H"], p["K_W"]
     loops = (bits(cf) if cf > 1 else 0) + (bits(k_w) if k_w > 1 else 0) + (bits(k_h) if k_h > 1 else 0) \
         + bits(geo["ow"]) + bits(geo["oh"])
-    index = clog2(n + 1) * (2 + (k_w > 1) + (k_h > 1))
-    address = 4 * bits(buf)
-    position = 3 * (clog2(2 * n + buf + 1) + 1)
-    return loops + index + address + position
+    offsets = bits(geo["span"]) * (1 + (k_w > 1) + (k_h > 1))
+    address = 3 * bits(buf)
+    lead = 2 * (clog2(n + 1) + 1)
+    return loops + offsets + address + lead + bits(n)
 
 
 def swg_parallel_counter_bits(p: dict) -> int:
@@ -189,8 +207,7 @@ class ConvolutionInputGenerator(LayerKind):
         return simd * k_h * k_w if inst.get_nodeattr("parallel_window") and not is_input else simd
 
     def cycles(self, model, node, inst):
-        module, p = swg_params(inst)
-        return int(cycles_swg_parallel(p) if module == "swg_parallel" else cycles_swg(p))
+        return swg_cycles(*swg_params(inst))
 
     def rtl_params(self, model, node, inst):
         return swg_params(inst)

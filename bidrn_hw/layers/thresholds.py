@@ -65,9 +65,9 @@ def mvau_widths(inst) -> dict:
         acc_lo, acc_hi = 0, mw
     else:
         in_bits, in_signed = dtype_bits(idt)
-        # Integer mode: weights are stored as their values, so BIPOLAR (-1/+1) needs 2-bit signed (the 1-bit
-        # {0,1} code of dtype_bits is the XNOR encoding, where a -1 weight would read as +1 here).
-        w_bits, w_signed = (2, 1) if wdt == DataType["BIPOLAR"] else dtype_bits(wdt)
+        # Integer mode: weights are stored as their values, except BIPOLAR (-1/+1) weights: their 1-bit {0,1}
+        # codes (mvau.sv W_BIPOLAR: each product +x or -x), half the memory of 2-bit signed values.
+        w_bits, w_signed = dtype_bits(wdt)
         products = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
         acc_lo, acc_hi = int(min(products)) * mw, int(max(products)) * mw
         # The flow's accumulator type (flow.lower.MinimizeOutputWidth: the range the actual weights reach
@@ -77,6 +77,7 @@ def mvau_widths(inst) -> dict:
         if adt.is_integer() and adt.bitwidth() < padded_signed_bits(min(acc_lo, 0), acc_hi):
             acc_lo, acc_hi = max(acc_lo, int(adt.min())), min(acc_hi, int(adt.max()))
     return dict(XNOR=int(bool(xnor)), IN_BITS=in_bits, IN_SIGNED=in_signed, W_BITS=w_bits, W_SIGNED=w_signed,
+                W_BIPOLAR=int(not xnor and wdt == DataType["BIPOLAR"]),
                 ACC_LO=acc_lo, ACC_HI=acc_hi, ACC_BITS=padded_signed_bits(min(acc_lo, 0), acc_hi))
 
 
