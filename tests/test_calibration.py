@@ -107,18 +107,18 @@ def _predict(coef: dict, terms: dict) -> float:
     return sum(c * terms.get(k, 0) for k, c in coef.items())
 
 
-def test_coefficients_are_the_fit_of_the_committed_data():
-    """Refitting the committed rows gives the committed models: the same terms wherever a term matters, and
-    on every measured row (fit and held out) the same estimate within half a LUT/FF or 0.5%. Compared as
-    estimates, not as bit patterns of a floating-point solver."""
-    data, calib = _data(), json.loads(CALIBRATION_FILE.read_text())
+def _check_refit(data: dict, calib: dict, family: str) -> None:
+    """Refitting the committed rows of ``family`` gives its committed models (see below)."""
+    from bidrn_hw.layers.memory import fabric
+
     digest = hashlib.sha256(json.dumps(data["rows"], sort_keys=True).encode()).hexdigest()[:16]
     assert calib["fit"]["data_sha256"] == digest
-    models = _calibrate_module().fit(data["rows"])
+    models = _calibrate_module().fit(data["rows"], family)
     assert set(models) == set(calib["models"])
     for module, m in models.items():
         rows = [r for r in data["rows"] if r["module"] == module]
-        row_terms = [rtl_terms(module, r["params"], r.get("content"))[0] for r in rows]
+        with fabric(family):
+            row_terms = [rtl_terms(module, r["params"], r.get("content"))[0] for r in rows]
         for res in ("LUT", "FF"):
             new, old = m[res], calib["models"][module][res]
             scale = max(r["measured"][res] for r in rows)
@@ -129,6 +129,14 @@ def test_coefficients_are_the_fit_of_the_committed_data():
             for r, t in zip(rows, row_terms):
                 a, b = _predict(new, t), _predict(old, t)
                 assert abs(a - b) <= max(PRED_ATOL, PRED_RTOL * r["measured"][res]), (module, res, r["name"], a, b)
+
+
+def test_coefficients_are_the_fit_of_the_committed_data():
+    """Refitting the committed rows gives the committed models: the same terms wherever a term matters, and
+    on every measured row (fit and held out) the same estimate within half a LUT/FF or 0.5%. Compared as
+    estimates, not as bit patterns of a floating-point solver."""
+    calib = json.loads(CALIBRATION_FILE.read_text())
+    _check_refit(_data(), {"fit": calib["fit"], "models": calib["models"]}, "xc7")
 
 
 def test_fit_drops_a_constant_of_rounding_noise():
@@ -169,8 +177,10 @@ def test_fit_is_the_same_on_every_blas_kernel():
 
 
 def test_uncalibrated_modules_fall_back_to_formulas():
-    assert calibrated_cost("mvau", dict(MW=8, MH=4, SIMD=2, PE=2, XNOR=1, IN_BITS=1, W_BITS=1, ACC_BITS=5,
-                                        N_STEPS=1, THR_BITS=6, OUT_BITS=1), "ecp5") is None
+    small = dict(MW=8, MH=4, SIMD=2, PE=2, XNOR=1, IN_BITS=1, W_BITS=1, ACC_BITS=5, N_STEPS=1, THR_BITS=6,
+                 OUT_BITS=1)
+    assert calibrated_cost("mvau", small, "some_other_family") is None  # no fit of that fabric
+    assert calibrated_cost("mvau", small, "ecp5") is not None  # ECP5 has its own (synth_ecp5) fit
     assert calibrated_cost("no_such_module", {}, "zynq7000") is None
     # ROM terms follow the RTL: one LUT6 per bit per 64 words, a one-word ROM is a constant
     t, _ = rtl_terms("mvau", dict(MW=64, MH=8, SIMD=8, PE=2, XNOR=1, IN_BITS=1, W_BITS=1, ACC_BITS=8, N_STEPS=0,
@@ -252,3 +262,87 @@ def test_ram_style_is_obeyed_by_yosys_and_the_estimate_follows(tmp_path):
         (measured,) = measure_layers(d, "xc7z020")
         assert measured["measured"]["BRAM_18K"] == brams, style
         assert calibrated_cost("swg", params, "zynq7000")["BRAM_18K"] == brams, style
+
+
+# ------------------------------------------------------------------------------------------ ECP5 (synth_ecp5)
+ECP5_DATA = ROOT / "benchmarks" / "results" / "calibration_data_ecp5.json"
+ECP5_MIN_HELDOUT = 5  # issue 26: at least five held-out layer configurations
+
+
+def _ecp5() -> dict:
+    return json.loads(ECP5_DATA.read_text())
+
+
+def test_ecp5_coefficients_are_the_fit_of_the_committed_data():
+    """The ECP5 section of calibration.json is the fit of calibration_data_ecp5.json (as for Xilinx), and
+    the Xilinx section is untouched by it (its own data's fit, checked above)."""
+    _check_refit(_ecp5(), json.loads(CALIBRATION_FILE.read_text())["ecp5"], "ecp5")
+
+
+ECP5_MODULE_MIN_LAYERS = 10  # per-type totals are checked for the types with this many held-out layers
+
+
+def test_ecp5_heldout_layers_within_20_percent():
+    """Held-out layers (not in the fit) against synth_ecp5: at least five configurations and 65%
+    of the layers within 20% on LUT4 and FF and exact on EBR (issue 26), the block RAM decision (DP16KD
+    against LUT-RAM or logic: layers.memory.yosys_block_ram's ECP5 costs) right on all but 5% of the layers,
+    and the LUT4/FF totals of each well-represented type (fifo, swg, mvau_residual) within 20%. The misses
+    today (docs/calibration.md): two 8-bit x 1-bit MVAUs at 2.3x LUT, the one swg_parallel (formula, no
+    ECP5 fit rows), one FIFO on the LUT-RAM/EBR boundary."""
+    held = [r for r in _ecp5()["rows"] if r["role"] == "heldout"]
+    good, ebr_off, totals = 0, [], {}
+    for r in held:
+        cost = calibrated_cost(r["module"], r["params"], "ecp5", r.get("content")) or r["before"]
+        est = {k: math.ceil(cost[k]) for k in ("LUT", "FF")}
+        t = totals.setdefault(r["module"], {"n": 0, "LUT": [0, 0], "FF": [0, 0]})
+        t["n"] += 1
+        for k in est:
+            t[k][0] += est[k]
+            t[k][1] += r["measured"][k]
+        ebr_ok = cost["BRAM_18K"] == r["measured"]["BRAM_18K"]
+        if not ebr_ok:
+            ebr_off.append(f"{r['design']}/{r['name']}: EBR estimated {cost['BRAM_18K']}, measured "
+                           f"{r['measured']['BRAM_18K']}")
+        good += ebr_ok and all(_within(est[k], r["measured"][k]) for k in est)
+    assert good >= ECP5_MIN_HELDOUT and good >= 0.65 * len(held), f"{good}/{len(held)} held-out layers within 20%"
+    assert len(ebr_off) <= 0.05 * len(held), ebr_off
+    bad = [f"{m} {k}: estimated {t[k][0]}, measured {t[k][1]}" for m, t in sorted(totals.items())
+           if t["n"] >= ECP5_MODULE_MIN_LAYERS for k in ("LUT", "FF") if not _within(*t[k])]
+    assert {m for m, t in totals.items() if t["n"] >= ECP5_MODULE_MIN_LAYERS} >= {"fifo", "swg", "mvau_residual"}
+    assert not bad, "\n".join(bad)
+
+
+def test_ecp5_heldout_partitions_within_20_percent():
+    """The three partitions of the whole tiny ECP5 build (compile E --target-fps 500 --fclk-mhz 100 --part
+    ecp5-85k), every layer summed, repeats included: LUT4, FF and EBR within 20% of synth_ecp5."""
+    data = _ecp5()
+    designs = data["design_layers"]
+    assert {"tiny500_body", "tiny500_hand", "tiny500_face"} <= set(designs)
+    bad = []
+    for name, layers in designs.items():
+        for k in ("LUT", "FF", "BRAM_18K"):
+            # a module without an ECP5 model (none in these builds today) is estimated by its formula
+            est = sum(math.ceil((calibrated_cost(ly["module"], ly["params"], "ecp5", ly.get("content"))
+                                 or ly["before"])[k]) for ly in layers)
+            meas = sum(ly["measured"][k] for ly in layers)
+            if abs(est / meas - 1.0) > TOLERANCE:
+                bad.append(f"{name} {k}: estimated {est}, measured {meas}")
+    assert not bad, "\n".join(bad)
+
+
+def test_ecp5_rom_logic_counts_lut4_slices():
+    """On ECP5 a ROM in logic is counted in 16-word LUT4 slices (and the Xilinx count is unchanged)."""
+    import numpy as np
+
+    from bidrn_hw.layers.memory import fabric, lut_rom, rom_logic_luts, yosys_block_ram
+
+    rng = np.random.default_rng(0)
+    random = rng.integers(0, 1 << 8, size=64)
+    x = rom_logic_luts(random, 8)
+    with fabric("ecp5"):
+        e = rom_logic_luts(random, 8)
+        assert rom_logic_luts(np.arange(16), 4) == 0  # address bits
+        assert lut_rom(8, 64) == 32
+        # a 16 x 1024 written memory: one DP16KD (cost 128) against 64 * 4 DPR16X4 (cost 4 each)
+        assert yosys_block_ram(16, 1024) and not yosys_block_ram(8, 32)
+    assert 7 <= x <= 8 and 4 * 7 <= e <= 4 * 8

@@ -24,7 +24,10 @@ go to block RAM where Yosys' library costs make that cheaper. The weight
 ROM, the window buffer and the FIFO buffer carry FINN's ``ram_style`` as their ``RAM_STYLE`` synthesis
 attribute; on Xilinx parts the flow makes "auto" explicit by the same rule (``flow.memory_styles``), so
 the build follows the estimate.
-Modules without coefficients, and ECP5 (LUT4), use the formulas below.
+**ECP5 parts: the same model fitted to Yosys ``synth_ecp5``** (``calibrate.py --family ecp5``; the "ecp5"
+section of ``calibration.json``): the terms are counted for the LUT4 fabric (``layers.memory.fabric``: ROMs
+and LUT-RAM in 16-word LUT4 slices, block RAM (EBR) where synth_ecp5's memory_libmap puts it).
+Modules without coefficients use the formulas below.
 
 **The formulas** (:func:`formula_resources`, each kind's ``formula``; the estimate before calibration, and what
 FINN uses where noted):
@@ -66,7 +69,7 @@ from ..errors import InputFileError
 from ..layers import (BY_MODULE, RESOURCE_KEYS, base_op, kind_of, layer_cycles_of, memory_shape, rtl_params,
                       styled_memory)
 from ..layers.base import add
-from ..layers.memory import CALIBRATED_FAMILIES, bram18, calibration
+from ..layers.memory import bram18, calibration, calibration_fabric, fabric
 from .refill import pipeline_cycles
 
 ESTIMATES_FORMAT = 1
@@ -89,24 +92,27 @@ def rtl_content(model: ModelWrapper, node, module: str, p: dict) -> dict:
 
 
 def calibrated_cost(module: str, p: dict, family: str = "zynq7000", content: dict | None = None) -> dict | None:
-    """Resources of one RTL module instance by the calibrated model, or None where it has no coefficients
-    (module not fitted, ECP5, no calibration file)."""
-    models = calibration().get("models", {})
+    """Resources of one RTL module instance by the calibrated model of the device family's fabric (Xilinx:
+    the synth_xilinx fit; ECP5: the synth_ecp5 fit, LUT4), or None where it has no coefficients (module not
+    fitted, no calibration file). ``content``: :func:`rtl_content` counted for the same family."""
+    fab = calibration_fabric(family)
+    models = calibration(fab).get("models", {}) if fab else {}
     kind = BY_MODULE.get(module)
     fitted = (kind.calibration_module if kind is not None else None) or module
-    if family not in CALIBRATED_FAMILIES or fitted not in models:
+    if fitted not in models:
         return None
-    terms, brams = rtl_terms(module, p, content)
+    with fabric(fab):
+        terms, brams = rtl_terms(module, p, content)
     cost = dict.fromkeys(RESOURCE_KEYS, 0)
     for res in ("LUT", "FF"):
         coef = models[fitted].get(res, {})
         cost[res] = max(0.0, sum(c * terms.get(k, 0) for k, c in coef.items()))
     cost["BRAM_18K"] = sum(bram18(w, d) for w, d in brams)
-    if styled_memory(module, p) == "ultra":
+    if styled_memory(module, p) == "ultra" and fab == "xc7":
         width, depth, _ = memory_shape(module, p)
         cost["URAM"] = math.ceil(width / 72) * math.ceil(depth / 4096)
-    kind = BY_MODULE.get(module)
-    return kind.calibrated_extra(module, p, cost) if kind is not None else cost
+    with fabric(fab):
+        return kind.calibrated_extra(module, p, cost) if kind is not None else cost
 
 
 def formula_resources(model: ModelWrapper, node, device: dict) -> tuple[dict, str]:
@@ -123,19 +129,22 @@ def formula_resources(model: ModelWrapper, node, device: dict) -> tuple[dict, st
 
 def layer_resources(model: ModelWrapper, node, device: dict, calibrated: bool = True,
                     rtl: tuple[str, dict] | None = None) -> tuple[dict, str]:
-    """A layer's resources: the calibrated model where it has coefficients for the module and the device is
-    a LUT6 (Xilinx) part, else the formulas (:func:`formula_resources`). ``rtl``: the node's
+    """A layer's resources: the calibrated model where it has coefficients for the module and the device's
+    fabric (Xilinx LUT6 or ECP5 LUT4), else the formulas (:func:`formula_resources`). ``rtl``: the node's
     ``layers.rtl_params`` where the caller has them already."""
     if calibrated:
         rtl = rtl or rtl_params(model, node)
         family = device.get("family", "xilinx")
+        fab = calibration_fabric(family)
         cost = None
-        if rtl and family in CALIBRATED_FAMILIES:
-            cost = calibrated_cost(*rtl, family, rtl_content(model, node, *rtl))
+        if rtl and fab:
+            with fabric(fab):
+                content = rtl_content(model, node, *rtl)
+            cost = calibrated_cost(*rtl, family, content)
         if cost is not None:
-            fit = calibration().get("fit", {})
+            fit = calibration(fab).get("fit", {})
             return ({k: int(math.ceil(v)) for k, v in cost.items()},
-                    f"calibrated ({rtl[0]}: Yosys {fit.get('family', 'xc7')} fit, calibration.json)")
+                    f"calibrated ({rtl[0]}: Yosys {fit.get('family', fab)} fit, calibration.json)")
     return formula_resources(model, node, device)
 
 

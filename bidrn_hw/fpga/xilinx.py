@@ -31,6 +31,10 @@ RESOURCES = RESOURCE_KEYS
 # parts of the one table (platforms/devices.json, bidrn_hw.devices) that synth_xilinx measures
 PARTS = {name: {"family": dev["yosys_family"], "vivado_part": dev["part"], "budget": {r: dev[r] for r in RESOURCES}}
          for name, dev in known_devices().items() if "yosys_family" in dev}
+# ECP5 devices, measured the same way with ``synth_ecp5`` (LUT4 fabric; used by benchmarks/calibrate.py
+# --family ecp5); not in PARTS, which is also the Vivado part table
+ECP5_PARTS = {name: {"family": "ecp5", "vivado_part": None, "budget": {r: dev[r] for r in RESOURCES}}
+              for name, dev in known_devices().items() if dev["family"] == "ecp5"}
 
 # primitive -> (resource, how many units of it one cell takes)
 _CELL_UNITS = {
@@ -44,13 +48,21 @@ _CELL_UNITS = {
     "RAMB36E1": ("BRAM_18K", 2), "RAMB36E2": ("BRAM_18K", 2), "FIFO36E1": ("BRAM_18K", 2), "FIFO36E2": ("BRAM_18K", 2),
     "URAM288": ("URAM", 1), "URAM288_BASE": ("URAM", 1),
     "DSP48E1": ("DSP", 1), "DSP48E2": ("DSP", 1),
+    # ECP5 (synth_ecp5), as nextpnr-ecp5 counts LUT4s before packing: a CCU2C carry cell is two, a 16x4
+    # LUT-RAM TRELLIS_DPR16X4 six (4 RAM LUTs + 2 RAMW LUTs); TRELLIS_FF, DP16KD (EBR, one 18-kbit block),
+    # MULT18X18D; PFUMX/L6MUX21 are the slices' own muxes. Packing adds LUTs (TRELLIS_COMB) on top:
+    # benchmarks/ecp5_place_check.py, docs/calibration.md
+    "LUT4": ("LUT", 1), "CCU2C": ("LUT", 2), "TRELLIS_DPR16X4": ("LUT", 6), "TRELLIS_FF": ("FF", 1),
+    "DP16KD": ("BRAM_18K", 1), "PDPW16KD": ("BRAM_18K", 1), "MULT18X18D": ("DSP", 1),
 }
 
 
-def check_part(part: str) -> dict:
-    if part not in PARTS:
-        raise UsageError(f"unknown part '{part}'; known parts: {', '.join(PARTS)}")
-    return PARTS[part]
+def check_part(part: str, ecp5: bool = False) -> dict:
+    """The PARTS entry of a Xilinx part (and of an ECP5 device where ``ecp5``)."""
+    parts = {**PARTS, **ECP5_PARTS} if ecp5 else PARTS
+    if part not in parts:
+        raise UsageError(f"unknown part '{part}'; known parts: {', '.join(parts)}")
+    return parts[part]
 
 
 def resources_from_cells(cells: dict[str, int]) -> dict[str, int]:
@@ -104,7 +116,9 @@ def _script(design: Design, cwd: Path, staged: list[Path], top: str, params: dic
         sets = " ".join(f"-set {k} {_sv_param(v)}" for k, v in params.items())
         lines.append(f"chparam {sets} {top}")
     opts = "-uram" if uram and family == "xcup" else ""
-    lines += [f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf {opts}".rstrip(),
+    synth = (f"synth_ecp5 -top {top}" if family == "ecp5"
+             else f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf {opts}".rstrip())
+    lines += [synth,
               f"tee -q -o {tool_path(stat, cwd)} stat -json"]
     return "\n".join(lines) + "\n"
 
@@ -173,7 +187,7 @@ class _Synth:
     """The staged sources of one build directory and a runner of Yosys on them."""
 
     def __init__(self, build_dir: Path | str, part: str, uram: bool, cache_dir: Path | str | None = None):
-        self.spec = check_part(part)
+        self.spec = check_part(part, ecp5=True)
         self.part, self.family = part, self.spec["family"]
         self.uram = uram
         self.design = load_design(build_dir)
@@ -230,7 +244,8 @@ def _layer_rows(syn: _Synth, estimates: dict, names: list[str] | None = None) ->
         if sig in done:
             cells, seconds, same_as = done[sig][0], 0.0, done[sig][1]
         else:
-            cells, seconds, cached = syn.layer(layer, f"yosys synth_xilinx {syn.part}: layer {i + 1}/{len(todo)} "
+            tool = "synth_ecp5" if syn.family == "ecp5" else "synth_xilinx"
+            cells, seconds, cached = syn.layer(layer, f"yosys {tool} {syn.part}: layer {i + 1}/{len(todo)} "
                                                       f"{layer.name}")
             done[sig], same_as = (cells, layer.name), None
         measured = resources_from_cells(cells)
