@@ -282,6 +282,21 @@ def test_mvau_threshold_lines_bit_exact(seed, tmp_path):
             assert result.cycles_per_frame() == (mh // pe) * (mw // simd)
 
 
+def thresholding_model(channels, pe, steps, in_dt, w_dt, out_dt, act, thresholds):
+    """One FINN Thresholding node over VECS x ``channels`` with ``thresholds`` as its initializer."""
+    shape = (*VECS, channels)
+    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
+    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
+    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
+                            inputDataType=in_dt, weightDataType=w_dt, outputDataType=out_dt, ActVal=act,
+                            numInputVectors=VECS, **HW)
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
+    model.set_tensor_datatype("x", DataType[in_dt])
+    model.set_tensor_datatype("y", DataType[out_dt])
+    model.set_initializer("t", thresholds.astype(np.float32))
+    return model
+
+
 @pytest.mark.parametrize("pe, segments", [(1, 1), (3, 2)])
 def test_thresholding_lines_bit_exact(pe, segments, tmp_path):
     from test_threshold_lines import line_thresholds
@@ -289,15 +304,8 @@ def test_thresholding_lines_bit_exact(pe, segments, tmp_path):
     rng = np.random.default_rng(300 + pe)
     channels, steps = 2 * pe, 31
     shape = (*VECS, channels)
-    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
-    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
-    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
-                            inputDataType="INT9", weightDataType="INT10", outputDataType="INT6", ActVal=-16,
-                            numInputVectors=VECS, **HW)
-    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
-    model.set_tensor_datatype("x", DataType["INT9"])
-    model.set_tensor_datatype("y", DataType["INT6"])
-    model.set_initializer("t", line_thresholds(rng, channels, steps, -256, 255, segments).astype(np.float32))
+    model = thresholding_model(channels, pe, steps, "INT9", "INT10", "INT6", -16,
+                               line_thresholds(rng, channels, steps, -256, 255, segments))
     layer = layer_rtl(model, model.graph.node[0])
     assert layer.parameters["LINES"] in (1, segments) and layer.sources == ["thresholding", "threshold_unit",
                                                                                  "threshold_lines"]
@@ -317,15 +325,8 @@ def test_thresholding_wide_lines_bit_exact(segments, tmp_path):
     rng = np.random.default_rng(400 + segments)
     pe, channels, steps = 2, 4, 255
     shape = (*VECS, channels)
-    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
-    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
-    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
-                            inputDataType="INT21", weightDataType="INT22", outputDataType="INT9", ActVal=-128,
-                            numInputVectors=VECS, **HW)
-    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
-    model.set_tensor_datatype("x", DataType["INT21"])
-    model.set_tensor_datatype("y", DataType["INT9"])
-    model.set_initializer("t", line_thresholds(rng, channels, steps, -2**20, 2**20 - 1, segments).astype(np.float32))
+    model = thresholding_model(channels, pe, steps, "INT21", "INT22", "INT9", -128,
+                               line_thresholds(rng, channels, steps, -2**20, 2**20 - 1, segments))
     layer = layer_rtl(model, model.graph.node[0])
     p = layer.parameters
     assert p["LINES"] in (1, segments) and p["M_BITS"] > 17 and layer.sources[-1] == "threshold_lines", p
