@@ -147,26 +147,33 @@ def check_mvau(case, tmp_path, family=None, res_type=None):
             assert result.cycles_per_frame() == (mh // pe) * (mw // simd), (case, result.frame_done_cycles)
 
 
+def thresholding_model(channels, pe, steps, in_dt, w_dt, out_dt, act, thresholds):
+    """One FINN Thresholding node over VECS x ``channels`` with ``thresholds`` as its initializer."""
+    shape = (*VECS, channels)
+    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
+    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
+    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
+                            inputDataType=in_dt, weightDataType=w_dt, outputDataType=out_dt, ActVal=act,
+                            numInputVectors=VECS, **HW)
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
+    model.set_tensor_datatype("x", DataType[in_dt])
+    model.set_tensor_datatype("y", DataType[out_dt])
+    model.set_initializer("t", thresholds.astype(np.float32))
+    return model
+
+
 @pytest.mark.parametrize("channels, pe, steps, rows", [(4, 2, 3, "full"), (6, 6, 255, "shared"), (8, 2, 40, "window")])
 def test_thresholding_bit_exact(channels, pe, steps, rows, tmp_path):
     rng = np.random.default_rng(channels + steps)
     shape = (*VECS, channels)
-    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
-    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
     out_dt = "INT2" if steps == 3 else "INT8"
-    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
-                            inputDataType="INT9", weightDataType="INT10", outputDataType=out_dt,
-                            ActVal=int(DataType[out_dt].min()), numInputVectors=VECS, **HW)
-    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
-    model.set_tensor_datatype("x", DataType["INT9"])
-    model.set_tensor_datatype("y", DataType[out_dt])
     if rows == "shared":  # saturation to INT8: identity thresholds -127..127 shared by every channel
         thr = np.arange(-127, 128, dtype=np.float32)[None, :]
     elif rows == "window":  # each channel's thresholds start below the INT9 range by a different amount
         thr = np.sort(rng.integers(-200, 200, (channels, steps)), 1) - 80 * np.arange(channels)[:, None]
     else:
         thr = np.sort(rng.integers(-200, 200, (channels, steps)), 1).astype(np.float32)
-    model.set_initializer("t", thr.astype(np.float32))
+    model = thresholding_model(channels, pe, steps, "INT9", "INT10", out_dt, int(DataType[out_dt].min()), thr)
     layer = layer_rtl(model, model.graph.node[0])
     assert (layer.parameters["BASE_BITS"] > 0) == (rows == "window")
     x = rng.integers(-256, 256, shape).astype(np.float32)
@@ -188,18 +195,10 @@ def test_thresholding_random_shapes(seed, tmp_path):
     out_dt = f"UINT{out_bits}"
     lo, hi = int(DataType[idt].min()), int(DataType[idt].max())
     shape = (*VECS, channels)
-    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
-    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
-    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
-                            inputDataType=idt, weightDataType="INT11", outputDataType=out_dt, ActVal=0,
-                            numInputVectors=VECS, **HW)
-    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
-    model.set_tensor_datatype("x", DataType[idt])
-    model.set_tensor_datatype("y", DataType[out_dt])
     rows = 1 if rng.random() < 0.3 else channels
     spread = int(rng.choice([2, hi - lo]))  # a few thresholds out of range, or about half of them
     thr = np.sort(rng.integers(lo - spread, hi + 1 + spread, (rows, steps)), 1).astype(np.float32)
-    model.set_initializer("t", thr)
+    model = thresholding_model(channels, pe, steps, idt, "INT11", out_dt, 0, thr)
     layer = layer_rtl(model, model.graph.node[0])
     in_bits = layer.parameters["IN_BITS"]
     assert layer.parameters["SHARED"] == int(rows == 1)
@@ -280,21 +279,6 @@ def test_mvau_threshold_lines_bit_exact(seed, tmp_path):
         assert np.array_equal(out.reshape(expected.shape), expected), (seed, stall, p)
         if stall == 0.0:
             assert result.cycles_per_frame() == (mh // pe) * (mw // simd)
-
-
-def thresholding_model(channels, pe, steps, in_dt, w_dt, out_dt, act, thresholds):
-    """One FINN Thresholding node over VECS x ``channels`` with ``thresholds`` as its initializer."""
-    shape = (*VECS, channels)
-    x_vi = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
-    y_vi = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
-    node = helper.make_node("Thresholding", ["x", "t"], ["y"], name="T0", NumChannels=channels, PE=pe, numSteps=steps,
-                            inputDataType=in_dt, weightDataType=w_dt, outputDataType=out_dt, ActVal=act,
-                            numInputVectors=VECS, **HW)
-    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [x_vi], [y_vi]), producer_name="t"))
-    model.set_tensor_datatype("x", DataType[in_dt])
-    model.set_tensor_datatype("y", DataType[out_dt])
-    model.set_initializer("t", thresholds.astype(np.float32))
-    return model
 
 
 @pytest.mark.parametrize("pe, segments", [(1, 1), (3, 2)])
